@@ -1,0 +1,253 @@
+"""Estimator plumbing: model_fn, checkpoint restore, progress, train/eval/predict.
+
+A runner supplies a *head*: a function `head_fn(model, features, is_training)`
+returning a `HeadOutput`. Everything around it (the BERT encoder, restoring
+`--init_checkpoint`, the optimizer, the Estimator, progress logging) is here.
+"""
+
+import collections
+import datetime
+import os
+import time
+
+import tensorflow.compat.v1 as tf
+
+import modeling
+import optimization
+import tokenization
+from finetuning import errors
+
+HeadOutput = collections.namedtuple(
+    "HeadOutput", ["loss", "predictions", "eval_metrics"])
+HeadOutput.__doc__ = """What a task head returns.
+
+loss: scalar float Tensor (used in training and eval).
+predictions: dict of Tensors for PREDICT mode.
+eval_metrics: None, or a function of no arguments returning a dict of
+  `tf.metrics`-style (value, update_op) pairs for EVAL mode.
+"""
+
+
+def check_file(path, flag_name, what):
+  """Raises a UserError unless `path` (the value of --flag_name) exists."""
+  if not path:
+    raise errors.UserError("--%s is required (%s)" % (flag_name, what))
+  if not tf.gfile.Exists(path):
+    raise errors.UserError("--%s=%s: file not found (expected %s)" %
+                           (flag_name, path, what))
+
+
+def check_init_checkpoint(init_checkpoint):
+  """Raises a UserError if `--init_checkpoint` names no readable checkpoint."""
+  if not init_checkpoint:
+    return
+  try:
+    tf.train.list_variables(init_checkpoint)
+  except (tf.errors.NotFoundError, tf.errors.DataLossError, ValueError) as e:
+    raise errors.UserError(
+        "--init_checkpoint=%s: no readable checkpoint there (expected the "
+        "prefix of model.ckpt-NNN.index / .data-* files, e.g. "
+        "$BIOBERT_DIR/model.ckpt-1000000): %s" %
+        (init_checkpoint, str(e).splitlines()[0]))
+
+
+def load_bert_config(bert_config_file, max_seq_length):
+  """Reads bert_config.json and checks `max_seq_length` against it."""
+  check_file(bert_config_file, "bert_config_file", "bert_config.json")
+  try:
+    config = modeling.BertConfig.from_json_file(bert_config_file)
+  except ValueError as e:
+    raise errors.UserError(str(e))
+  if max_seq_length > config.max_position_embeddings:
+    raise errors.UserError(
+        "Cannot use sequence length %d because the BERT model was only "
+        "trained up to sequence length %d (%s)" %
+        (max_seq_length, config.max_position_embeddings, bert_config_file))
+  return config
+
+
+def load_tokenizer(vocab_file, do_lower_case, init_checkpoint):
+  """A FullTokenizer, after checking the vocab and the casing."""
+  check_file(vocab_file, "vocab_file", "vocab.txt, one WordPiece a line")
+  try:
+    tokenization.validate_case_matches_checkpoint(do_lower_case,
+                                                  init_checkpoint)
+  except ValueError as e:
+    raise errors.UserError(str(e))
+  return tokenization.FullTokenizer(
+      vocab_file=vocab_file, do_lower_case=do_lower_case)
+
+
+def train_steps(num_examples, batch_size, num_train_epochs, warmup_proportion):
+  """(num_train_steps, num_warmup_steps) as the original computed them."""
+  num_train_steps = int(num_examples / batch_size * num_train_epochs)
+  if num_train_steps < 1:
+    raise errors.UserError(
+        "%d training examples at --train_batch_size=%d and "
+        "--num_train_epochs=%g make no training step" %
+        (num_examples, batch_size, num_train_epochs))
+  num_warmup_steps = int(num_train_steps * warmup_proportion)
+  return num_train_steps, num_warmup_steps
+
+
+def restore_from_checkpoint(init_checkpoint):
+  """Initialises the graph's trainable variables from `init_checkpoint`.
+
+  Logs every variable, marking the restored ones `*INIT_FROM_CKPT*` as the
+  original did, and warns about BERT variables the checkpoint lacks.
+
+  Returns:
+    The sorted names of the restored variables.
+  """
+  tvars = tf.trainable_variables()
+  initialized = {}
+  if init_checkpoint:
+    (assignment_map, initialized) = (
+        modeling.get_assignment_map_from_checkpoint(tvars, init_checkpoint))
+    tf.train.init_from_checkpoint(init_checkpoint, assignment_map)
+
+  tf.logging.info("**** Trainable Variables ****")
+  missing = []
+  for var in tvars:
+    init_string = ""
+    if var.name in initialized:
+      init_string = ", *INIT_FROM_CKPT*"
+    elif init_checkpoint and var.name.startswith("bert/"):
+      missing.append(var.name)
+    tf.logging.info("  name = %s, shape = %s%s", var.name, var.shape,
+                    init_string)
+  restored = sorted(n for n in initialized if not n.endswith(":0"))
+  if init_checkpoint:
+    tf.logging.info("Restored %d of %d trainable variables from %s",
+                    len(restored), len(tvars), init_checkpoint)
+  if missing:
+    tf.logging.warning(
+        "%d BERT variables are not in %s and start at random: %s",
+        len(missing), init_checkpoint, ", ".join(missing))
+  return restored
+
+
+def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
+                     num_train_steps, num_warmup_steps,
+                     use_one_hot_embeddings=False):
+  """Returns an Estimator `model_fn`: BERT encoder + the task's head.
+
+  Features must hold `input_ids`, `input_mask` and `segment_ids`, plus what
+  the head reads.
+  """
+
+  def model_fn(features, labels, mode, params):
+    del labels, params
+    tf.logging.info("*** Features ***")
+    for name in sorted(features.keys()):
+      tf.logging.info("  name = %s, shape = %s", name, features[name].shape)
+
+    is_training = (mode == tf.estimator.ModeKeys.TRAIN)
+    model = modeling.BertModel(
+        config=bert_config,
+        is_training=is_training,
+        input_ids=features["input_ids"],
+        input_mask=features["input_mask"],
+        token_type_ids=features["segment_ids"],
+        use_one_hot_embeddings=use_one_hot_embeddings)
+    head = head_fn(model, features, is_training)
+    restore_from_checkpoint(init_checkpoint)
+
+    if mode == tf.estimator.ModeKeys.TRAIN:
+      train_op = optimization.create_optimizer(
+          head.loss, learning_rate, num_train_steps, num_warmup_steps, False)
+      return tf.estimator.EstimatorSpec(
+          mode=mode, loss=head.loss, train_op=train_op)
+    if mode == tf.estimator.ModeKeys.EVAL:
+      metrics = head.eval_metrics() if head.eval_metrics else {}
+      return tf.estimator.EstimatorSpec(
+          mode=mode, loss=head.loss, eval_metric_ops=metrics)
+    return tf.estimator.EstimatorSpec(mode=mode, predictions=head.predictions)
+
+  return model_fn
+
+
+def build_estimator(model_fn, output_dir, save_checkpoints_steps,
+                    keep_checkpoint_max=5, seed=None, log_step_count_steps=100):
+  """A `tf.compat.v1.estimator.Estimator` writing to `output_dir`."""
+  session_config = tf.ConfigProto(allow_soft_placement=True)
+  run_config = tf.estimator.RunConfig(
+      model_dir=output_dir,
+      tf_random_seed=seed,
+      save_checkpoints_steps=save_checkpoints_steps,
+      keep_checkpoint_max=keep_checkpoint_max,
+      log_step_count_steps=log_step_count_steps,
+      session_config=session_config)
+  return tf.estimator.Estimator(model_fn=model_fn, config=run_config)
+
+
+def _format_duration(seconds):
+  return str(datetime.timedelta(seconds=int(round(max(0.0, seconds)))))
+
+
+class ProgressHook(tf.train.SessionRunHook):
+  """Logs step, examples/s and an ETA every `every_n_steps` training steps."""
+
+  def __init__(self, total_steps, batch_size, every_n_steps=100,
+               log_fn=None):
+    self._total = total_steps
+    self._batch_size = batch_size
+    self._every = max(1, every_n_steps)
+    self._log = log_fn or tf.logging.info
+    self.start_step = None
+    self.last_message = None
+
+  def after_create_session(self, session, coord):
+    del coord
+    self.start_step = int(session.run(tf.train.get_global_step()))
+    self._step = self.start_step
+    self._t0 = time.time()
+    self._done = 0
+    if self.start_step:
+      self._log("Resuming training at step %d of %d" %
+                (self.start_step, self._total))
+
+  def after_run(self, run_context, run_values):
+    del run_context, run_values
+    self._step += 1
+    self._done += 1
+    if self._done % self._every == 0 or self._step >= self._total:
+      elapsed = time.time() - self._t0
+      rate = self._done * self._batch_size / max(elapsed, 1e-9)
+      steps_per_s = self._done / max(elapsed, 1e-9)
+      eta = (self._total - self._step) / max(steps_per_s, 1e-9)
+      self.last_message = (
+          "step %d/%d (%.1f%%), %.1f examples/s, elapsed %s, ETA %s" %
+          (self._step, self._total, 100.0 * self._step / self._total, rate,
+           _format_duration(elapsed), _format_duration(eta)))
+      self._log(self.last_message)
+
+
+def train(estimator, input_fn, num_train_steps, batch_size, num_examples,
+          log_every_n_steps=100, hooks=()):
+  """Trains to `num_train_steps` (resuming from the latest checkpoint)."""
+  tf.logging.info("***** Running training *****")
+  tf.logging.info("  Num examples = %d", num_examples)
+  tf.logging.info("  Batch size = %d", batch_size)
+  tf.logging.info("  Num steps = %d", num_train_steps)
+  progress = ProgressHook(num_train_steps, batch_size, log_every_n_steps)
+  estimator.train(input_fn=input_fn, max_steps=num_train_steps,
+                  hooks=[progress] + list(hooks))
+  return progress
+
+
+def format_eval_results(result):
+  """`key = value` lines, sorted by key, as in the original eval_results.txt."""
+  return "".join("%s = %s\n" % (key, str(result[key]))
+                 for key in sorted(result.keys()))
+
+
+def write_eval_results(output_dir, result, name="eval_results.txt",
+                       title="Eval results"):
+  """Logs and writes `result` (a dict) to `output_dir/name`."""
+  tf.logging.info("***** %s *****", title)
+  for key in sorted(result.keys()):
+    tf.logging.info("  %s = %s", key, str(result[key]))
+  path = os.path.join(output_dir, name)
+  errors.atomic_write(path, format_eval_results(result))
+  return path

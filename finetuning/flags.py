@@ -1,0 +1,119 @@
+"""Flags shared by the three runners, with the original BioBERT names.
+
+Each runner calls `define_common_flags(...)` with the defaults its original
+script had (they differ: run_ner trains and predicts by default, run_re does
+nothing unless asked), then defines its own task flags.
+"""
+
+from absl import flags
+
+FLAGS = flags.FLAGS
+
+# Defaults shared by all runners unless a runner overrides them.
+_COMMON_DEFAULTS = dict(
+    do_train=False,
+    do_eval=False,
+    do_predict=False,
+    do_lower_case=True,
+    max_seq_length=128,
+    train_batch_size=32,
+    eval_batch_size=8,
+    predict_batch_size=8,
+    learning_rate=5e-5,
+    num_train_epochs=3.0,
+    warmup_proportion=0.1,
+    save_checkpoints_steps=1000,
+    task_name=None,
+)
+
+
+def define_common_flags(**overrides):
+  """Defines the flags every runner takes; `overrides` change defaults."""
+  unknown = set(overrides) - set(_COMMON_DEFAULTS)
+  if unknown:
+    raise ValueError("no common flag named %s" % sorted(unknown))
+  d = dict(_COMMON_DEFAULTS, **overrides)
+
+  # Paths.
+  flags.DEFINE_string(
+      "data_dir", None,
+      "The input data dir. Should contain the .tsv files for the task.")
+  flags.DEFINE_string(
+      "bert_config_file", None,
+      "The config json file of the pre-trained BERT model.")
+  flags.DEFINE_string("task_name", d["task_name"], "The name of the task.")
+  flags.DEFINE_string("vocab_file", None,
+                      "The vocabulary file of the BERT model.")
+  flags.DEFINE_string(
+      "output_dir", None,
+      "Where checkpoints, predictions and the run record are written.")
+  flags.DEFINE_string(
+      "init_checkpoint", None,
+      "Initial checkpoint (usually from a pre-trained BERT model).")
+
+  # Model input.
+  flags.DEFINE_bool(
+      "do_lower_case", d["do_lower_case"],
+      "Lower case the input text. True for uncased models, False for cased "
+      "ones (BioBERT is cased).")
+  flags.DEFINE_integer(
+      "max_seq_length", d["max_seq_length"],
+      "Maximum total input length in WordPiece tokens, [CLS] and [SEP] "
+      "included.")
+
+  # What to do.
+  flags.DEFINE_bool("do_train", d["do_train"], "Whether to run training.")
+  flags.DEFINE_bool("do_eval", d["do_eval"],
+                    "Whether to run eval on the dev set.")
+  flags.DEFINE_bool("do_predict", d["do_predict"],
+                    "Whether to run prediction on the test set.")
+
+  # Optimisation.
+  flags.DEFINE_integer("train_batch_size", d["train_batch_size"],
+                       "Total batch size for training.")
+  flags.DEFINE_integer("eval_batch_size", d["eval_batch_size"],
+                       "Total batch size for eval.")
+  flags.DEFINE_integer("predict_batch_size", d["predict_batch_size"],
+                       "Total batch size for predict.")
+  flags.DEFINE_float("learning_rate", d["learning_rate"],
+                     "The initial learning rate for Adam.")
+  flags.DEFINE_float("num_train_epochs", d["num_train_epochs"],
+                     "Total number of training epochs to perform.")
+  flags.DEFINE_float(
+      "warmup_proportion", d["warmup_proportion"],
+      "Proportion of training to perform linear learning rate warmup for. "
+      "E.g., 0.1 = 10% of training.")
+  flags.DEFINE_integer("save_checkpoints_steps", d["save_checkpoints_steps"],
+                       "How often to save the model checkpoint.")
+  flags.DEFINE_integer("keep_checkpoint_max", 5,
+                       "How many recent checkpoints to keep.")
+  flags.DEFINE_integer(
+      "seed", None,
+      "Random seed (graph-level seed and data shuffling) for reproducible "
+      "runs. Unset: a different run each time, as the original.")
+  flags.DEFINE_integer("log_every_n_steps", 100,
+                       "How often training logs progress, speed and ETA.")
+
+  # Accepted so that old TPU-era commands keep working; not used.
+  flags.DEFINE_integer("iterations_per_loop", 1000,
+                       "Accepted for compatibility (TPU only); ignored.")
+  flags.DEFINE_bool("use_tpu", False,
+                    "Accepted for compatibility; TPUs are not supported.")
+  flags.DEFINE_string("tpu_name", None, "Accepted for compatibility; ignored.")
+  flags.DEFINE_string("tpu_zone", None, "Accepted for compatibility; ignored.")
+  flags.DEFINE_string("gcp_project", None,
+                      "Accepted for compatibility; ignored.")
+  flags.DEFINE_string("master", None, "Accepted for compatibility; ignored.")
+  flags.DEFINE_integer("num_tpu_cores", 8,
+                       "Accepted for compatibility; ignored.")
+
+
+def run_options(flag_values):
+  """The common flag values as a plain dict, for passing down as arguments."""
+  names = ["data_dir", "bert_config_file", "task_name", "vocab_file",
+           "output_dir", "init_checkpoint", "do_lower_case", "max_seq_length",
+           "do_train", "do_eval", "do_predict", "train_batch_size",
+           "eval_batch_size", "predict_batch_size", "learning_rate",
+           "num_train_epochs", "warmup_proportion", "save_checkpoints_steps",
+           "keep_checkpoint_max", "seed", "log_every_n_steps", "use_tpu"]
+  return {name: getattr(flag_values, name) for name in names}

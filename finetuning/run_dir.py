@@ -1,0 +1,105 @@
+"""The output-dir guard: what run a directory holds, and whether we may use it.
+
+The original Estimator silently resumed from whatever checkpoint sat in
+`--output_dir`, so a forgotten `--output_dir` gave a wrong model without a
+word. Here every run records what it is (task, labels, BERT config, sequence
+length, casing) in `run_manifest.json`. The same run resumes from its latest
+checkpoint; a different run in the same directory stops with an error that
+says how to proceed.
+"""
+
+import json
+import os
+
+import tensorflow.compat.v1 as tf
+
+from finetuning import errors
+
+MANIFEST_NAME = "run_manifest.json"
+
+
+def describe_run(task, labels, bert_config, max_seq_length, do_lower_case):
+  """What identifies a run: a JSON-able dict.
+
+  Args:
+    task: task name ("ner", "gad", "bioasq", ...).
+    labels: the label list, in id order (None where the task has none).
+    bert_config: `modeling.BertConfig` or its dict.
+    max_seq_length: int.
+    do_lower_case: bool.
+  """
+  if hasattr(bert_config, "to_dict"):
+    bert_config = bert_config.to_dict()
+  return {
+      "task": task,
+      "labels": list(labels) if labels is not None else None,
+      "bert_config": dict(bert_config),
+      "max_seq_length": int(max_seq_length),
+      "do_lower_case": bool(do_lower_case),
+  }
+
+
+def read_manifest(output_dir):
+  """The recorded run of `output_dir`, or None if there is none."""
+  path = os.path.join(output_dir, MANIFEST_NAME)
+  if not os.path.exists(path):
+    return None
+  try:
+    with open(path, "r", encoding="utf-8") as f:
+      return json.load(f)
+  except ValueError as e:
+    raise errors.InputError(path, None, "not valid JSON (%s)" % e)
+
+
+def _differences(recorded, current):
+  diffs = []
+  for key in sorted(set(recorded) | set(current)):
+    a, b = recorded.get(key), current.get(key)
+    if a != b:
+      if isinstance(a, dict) and isinstance(b, dict):
+        for sub in sorted(set(a) | set(b)):
+          if a.get(sub) != b.get(sub):
+            diffs.append("%s.%s: recorded %r, now %r" %
+                         (key, sub, a.get(sub), b.get(sub)))
+      else:
+        diffs.append("%s: recorded %r, now %r" % (key, a, b))
+  return diffs
+
+
+def prepare_output_dir(output_dir, run, training):
+  """Checks `output_dir` against `run` and records it when training.
+
+  Returns:
+    The latest checkpoint path in `output_dir` (None for a fresh run).
+
+  Raises:
+    UserError: the directory holds a different run, or a checkpoint of an
+      unknown run.
+  """
+  tf.gfile.MakeDirs(output_dir)
+  recorded = read_manifest(output_dir)
+  latest = tf.train.latest_checkpoint(output_dir)
+  how_to = ("Use a new --output_dir for this run, or delete %s (rm -r) to "
+            "start over." % output_dir)
+
+  if recorded is not None:
+    diffs = _differences(recorded, run)
+    if diffs:
+      raise errors.UserError(
+          "--output_dir %s holds a different run (%s):\n  %s\n%s" %
+          (output_dir, MANIFEST_NAME, "\n  ".join(diffs), how_to))
+  elif latest is not None:
+    raise errors.UserError(
+        "--output_dir %s holds checkpoint %s but no %s, so it cannot be told "
+        "whether it belongs to this run; the original code would have "
+        "silently resumed from it. %s" %
+        (output_dir, os.path.basename(latest), MANIFEST_NAME, how_to))
+
+  if training and recorded is None:
+    errors.atomic_write(
+        os.path.join(output_dir, MANIFEST_NAME),
+        json.dumps(run, indent=2, sort_keys=True) + "\n")
+  if latest is not None:
+    tf.logging.info("Output dir %s holds this run; continuing from %s",
+                    output_dir, latest)
+  return latest

@@ -1,0 +1,208 @@
+# coding=utf-8
+"""BERT's optimizer: Adam with decoupled weight decay and a warmup/decay schedule.
+
+Same updates as Google's BERT `optimization.py`, with one deliberate fix: the
+learning rate of a step is computed from `global_step` *before* the step's
+increment (a control dependency), where the original ran both in parallel
+and read either value at random.
+"""
+
+import re
+
+import tensorflow.compat.v1 as tf
+
+# Variables whose names contain one of these get no weight decay.
+DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY = ["LayerNorm", "layer_norm", "bias"]
+
+
+def learning_rate_schedule(init_lr, global_step, num_train_steps,
+                           num_warmup_steps):
+  """Linear warmup to `init_lr`, then linear (power 1.0) decay to 0.
+
+  During the first `num_warmup_steps` steps the rate is
+  `init_lr * global_step / num_warmup_steps`; after that it is
+  `init_lr * (1 - global_step / num_train_steps)` (clamped at the end).
+
+  Returns:
+    A float32 scalar Tensor.
+  """
+  learning_rate = tf.constant(value=init_lr, shape=[], dtype=tf.float32)
+  learning_rate = tf.train.polynomial_decay(
+      learning_rate,
+      global_step,
+      num_train_steps,
+      end_learning_rate=0.0,
+      power=1.0,
+      cycle=False)
+
+  if num_warmup_steps:
+    global_steps_int = tf.cast(global_step, tf.int32)
+    warmup_steps_int = tf.constant(num_warmup_steps, dtype=tf.int32)
+
+    global_steps_float = tf.cast(global_steps_int, tf.float32)
+    warmup_steps_float = tf.cast(warmup_steps_int, tf.float32)
+
+    warmup_percent_done = global_steps_float / warmup_steps_float
+    warmup_learning_rate = init_lr * warmup_percent_done
+
+    is_warmup = tf.cast(global_steps_int < warmup_steps_int, tf.float32)
+    learning_rate = ((1.0 - is_warmup) * learning_rate +
+                     is_warmup * warmup_learning_rate)
+  return learning_rate
+
+
+def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
+                     loss_scale=None):
+  """Creates the training op of BERT fine-tuning.
+
+  Gradients of `loss` over all trainable variables are clipped to global norm
+  1.0 and applied by `AdamWeightDecayOptimizer`; then `global_step` is
+  incremented by one.
+
+  Args:
+    loss: scalar float Tensor.
+    init_lr: peak learning rate.
+    num_train_steps: steps over which the rate decays to 0.
+    num_warmup_steps: steps of linear warmup (0 for none).
+    use_tpu: accepted for compatibility; TPUs are not supported.
+    loss_scale: optional static loss scale for float16 training: the loss is
+      multiplied by it before differentiation and the gradients divided by it.
+
+  Returns:
+    The train op.
+  """
+  del use_tpu  # TPUs are not supported; the flag is kept for old commands.
+  global_step = tf.train.get_or_create_global_step()
+
+  learning_rate = learning_rate_schedule(init_lr, global_step, num_train_steps,
+                                         num_warmup_steps)
+
+  optimizer = AdamWeightDecayOptimizer(
+      learning_rate=learning_rate,
+      weight_decay_rate=0.01,
+      beta_1=0.9,
+      beta_2=0.999,
+      epsilon=1e-6,
+      exclude_from_weight_decay=DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY)
+
+  tvars = tf.trainable_variables()
+  if loss_scale:
+    grads = tf.gradients(loss * loss_scale, tvars)
+    grads = [None if g is None else g / loss_scale for g in grads]
+  else:
+    grads = tf.gradients(loss, tvars)
+
+  # This is how the model was pre-trained.
+  (grads, _) = tf.clip_by_global_norm(grads, clip_norm=1.0)
+
+  apply_op = optimizer.apply_gradients(
+      zip(grads, tvars), global_step=global_step)
+
+  # The increment waits for the update, so the update always used the
+  # learning rate of the step before the increment.
+  with tf.control_dependencies([apply_op]):
+    increment = tf.assign_add(global_step, 1)
+  return tf.group(apply_op, increment)
+
+
+class AdamWeightDecayOptimizer(tf.train.Optimizer):
+  """Adam with decoupled ("correct") L2 weight decay and no bias correction."""
+
+  def __init__(self,
+               learning_rate,
+               weight_decay_rate=0.0,
+               beta_1=0.9,
+               beta_2=0.999,
+               epsilon=1e-6,
+               exclude_from_weight_decay=None,
+               name="AdamWeightDecayOptimizer"):
+    """Constructs an AdamWeightDecayOptimizer."""
+    super(AdamWeightDecayOptimizer, self).__init__(False, name)
+
+    self.learning_rate = learning_rate
+    self.weight_decay_rate = weight_decay_rate
+    self.beta_1 = beta_1
+    self.beta_2 = beta_2
+    self.epsilon = epsilon
+    self.exclude_from_weight_decay = exclude_from_weight_decay
+
+  def apply_gradients(self, grads_and_vars, global_step=None, name=None):
+    """Applies one Adam step to every (gradient, variable) pair.
+
+    The first and second moments live in non-trainable variables named
+    `<variable>/adam_m` and `<variable>/adam_v`, as in BERT checkpoints.
+    `global_step` is not incremented here (see `create_optimizer`).
+    """
+    del global_step
+    assignments = []
+    for (grad, param) in grads_and_vars:
+      if grad is None or param is None:
+        continue
+
+      param_name = self._get_variable_name(param.name)
+
+      m = tf.get_variable(
+          name=param_name + "/adam_m",
+          shape=param.shape.as_list(),
+          dtype=tf.float32,
+          trainable=False,
+          initializer=tf.zeros_initializer())
+      v = tf.get_variable(
+          name=param_name + "/adam_v",
+          shape=param.shape.as_list(),
+          dtype=tf.float32,
+          trainable=False,
+          initializer=tf.zeros_initializer())
+
+      grad = tf.cast(grad, tf.float32)
+      next_m = (
+          tf.multiply(self.beta_1, m) + tf.multiply(1.0 - self.beta_1, grad))
+      next_v = (
+          tf.multiply(self.beta_2, v) + tf.multiply(1.0 - self.beta_2,
+                                                    tf.square(grad)))
+
+      update = next_m / (tf.sqrt(next_v) + self.epsilon)
+
+      # Weight decay is added to the update itself rather than to the loss,
+      # so that it does not interact with the m and v moments.
+      if self._do_use_weight_decay(param_name):
+        update += self.weight_decay_rate * param
+
+      update_with_lr = self.learning_rate * update
+      next_param = param - update_with_lr
+
+      assignments.extend(
+          [param.assign(next_param),
+           m.assign(next_m),
+           v.assign(next_v)])
+    return tf.group(*assignments, name=name)
+
+  def _do_use_weight_decay(self, param_name):
+    """Whether to use L2 weight decay for `param_name`."""
+    if not self.weight_decay_rate:
+      return False
+    if self.exclude_from_weight_decay:
+      for r in self.exclude_from_weight_decay:
+        if re.search(r, param_name) is not None:
+          return False
+    return True
+
+  def _get_variable_name(self, param_name):
+    """Gets the variable name from the tensor name."""
+    m = re.match("^(.*):\\d+$", param_name)
+    if m is not None:
+      param_name = m.group(1)
+    return param_name
+
+  # The abstract methods of tf.train.Optimizer; apply_gradients is overridden.
+  def _apply_dense(self, grad, var):
+    raise NotImplementedError("use apply_gradients")
+
+  def _resource_apply_dense(self, grad, handle):
+    raise NotImplementedError("use apply_gradients")
+
+  def _resource_apply_sparse(self, grad, handle, indices):
+    raise NotImplementedError("use apply_gradients")
+
+  def _apply_sparse(self, grad, var):
+    raise NotImplementedError("use apply_gradients")

@@ -1,0 +1,34 @@
+"""Test setup: project root on sys.path, TF in graph mode, shared paths."""
+
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+  sys.path.insert(0, ROOT)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow.compat.v1 as tf  # noqa: E402
+
+tf.disable_v2_behavior()
+
+SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+REFERENCE = os.path.join(SHARED, "reference")
+DATA = os.path.join(SHARED, "data")
+
+
+@pytest.fixture(scope="session")
+def shared_dir():
+  """../shared beside the project; its absence is a failure, not a skip."""
+  assert os.path.isdir(SHARED), "../shared is missing beside the project"
+  return SHARED
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory):
+  """A tiny random BERT (config, vocab, checkpoint) shared by many tests."""
+  from tests import tiny_bert
+  out = tmp_path_factory.mktemp("tiny_bert")
+  return tiny_bert.write_tiny_bert(str(out), words=tiny_bert.NCBI_WORDS)

@@ -1,0 +1,72 @@
+"""Writes tiny random BERT models (config + vocab + checkpoint) for tests.
+
+The checkpoint carries the real BERT variable names and shapes, so anything
+that loads BioBERT's `model.ckpt-1000000` loads it the same way.
+"""
+
+import json
+import os
+import string
+
+import tensorflow.compat.v1 as tf
+
+import modeling
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+# A few frequent biomedical words, so word pieces are not only characters.
+NCBI_WORDS = ["the", "of", "and", "in", "with", "cancer", "disease",
+              "patients", "gene", "mutations", "deficiency", "syndrome",
+              "tumor", "##s", "##ing", "##ed", "##ia", "##oma"]
+
+
+def vocab_tokens(words=()):
+  """Special tokens, every printable ASCII character with its ## form, words."""
+  chars = [c for c in string.printable if not c.isspace()]
+  tokens = list(SPECIAL_TOKENS)
+  tokens += chars + ["##" + c for c in chars]
+  for w in words:
+    if w not in tokens:
+      tokens.append(w)
+  return tokens
+
+
+def write_tiny_bert(out_dir, words=(), hidden_size=32, num_layers=2,
+                    num_heads=2, intermediate_size=64,
+                    max_position_embeddings=512, seed=0):
+  """Writes bert_config.json, vocab.txt and model.ckpt into `out_dir`.
+
+  Returns:
+    dict with keys config, vocab, ckpt (the checkpoint prefix) and dir.
+  """
+  os.makedirs(out_dir, exist_ok=True)
+  tokens = vocab_tokens(words)
+  vocab_path = os.path.join(out_dir, "vocab.txt")
+  with open(vocab_path, "w", encoding="utf-8") as f:
+    f.write("\n".join(tokens) + "\n")
+
+  config = modeling.BertConfig(
+      vocab_size=len(tokens), hidden_size=hidden_size,
+      num_hidden_layers=num_layers, num_attention_heads=num_heads,
+      intermediate_size=intermediate_size,
+      max_position_embeddings=max_position_embeddings, type_vocab_size=2)
+  config_path = os.path.join(out_dir, "bert_config.json")
+  with open(config_path, "w") as f:
+    f.write(config.to_json_string())
+
+  ckpt_prefix = os.path.join(out_dir, "model.ckpt")
+  with tf.Graph().as_default():
+    tf.set_random_seed(seed)
+    ids = tf.zeros([1, 8], dtype=tf.int32)
+    modeling.BertModel(config, False, ids)
+    saver = tf.train.Saver(tf.global_variables())
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      saver.save(sess, ckpt_prefix)
+  return {"config": config_path, "vocab": vocab_path, "ckpt": ckpt_prefix,
+          "dir": out_dir}
+
+
+def read_json(path):
+  with open(path) as f:
+    return json.load(f)
