@@ -11,7 +11,6 @@ import re
 import unicodedata
 
 import six
-import tensorflow.compat.v1 as tf
 
 
 def validate_case_matches_checkpoint(do_lower_case, init_checkpoint):
@@ -80,7 +79,7 @@ def load_vocab(vocab_file):
   """Loads a vocabulary file (one token a line) into an ordered token->id map."""
   vocab = collections.OrderedDict()
   index = 0
-  with tf.gfile.GFile(vocab_file, "r") as reader:
+  with open(vocab_file, "r", encoding="utf-8", newline="\n") as reader:
     while True:
       token = convert_to_unicode(reader.readline())
       if not token:

@@ -28,6 +28,12 @@ eval_metrics: None, or a function of no arguments returning a dict of
 """
 
 
+def setup_logging():
+  """INFO logging, printed once (TF's logger would also reach absl's)."""
+  tf.logging.set_verbosity(tf.logging.INFO)
+  tf.get_logger().propagate = False
+
+
 def check_file(path, flag_name, what):
   """Raises a UserError unless `path` (the value of --flag_name) exists."""
   if not path:

@@ -1,0 +1,158 @@
+#!/usr/bin/env python
+"""Rebuilds words from BioBERT NER word-piece predictions (CoNLL format).
+
+    python biocodes/ner_detokenize.py --token_test_path=OUT/token_test.txt \
+      --label_test_path=OUT/label_test.txt --answer_path=NER_DIR/test.tsv \
+      --output_dir=OUT
+
+writes OUT/NER_result_conll.txt: one line `word gold pred` per word of the
+answer file (B/I/O tags get "-MISC"), a blank line between sentences, ready
+for `perl biocodes/conlleval.pl < OUT/NER_result_conll.txt`.
+
+Alignment: BERT's basic tokenizer splits a word into basic tokens at
+punctuation; each basic token starts with a piece that has no "##" prefix.
+So every answer word owns as many word-starting pieces (at least one) as it
+has basic tokens, plus their "##" continuations; "[CLS]" and "[SEP]" lines
+(window and sentence borders) carry no word. The word's tag is the label of
+its first piece; "[CLS]", "[SEP]", "X" and "[PAD]" there count as O.
+"""
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import tokenization  # noqa: E402
+from biocodes import ner_io  # noqa: E402
+from finetuning import errors  # noqa: E402
+
+SPECIAL = ("[CLS]", "[SEP]")
+NOT_A_TAG = ("[CLS]", "[SEP]", "X", "[PAD]")
+RESULT_NAME = "NER_result_conll.txt"
+DEBUG_NAME = "NER_result_debug.txt"
+
+
+def read_lines(path, what):
+  """Non-blank stripped lines of a predictions file."""
+  return [line.strip() for line in errors.read_text_lines(path, what)
+          if line.strip()]
+
+
+def word_tags_from_pieces(sentences, pieces, labels):
+  """Predicted tag of every answer word.
+
+  Args:
+    sentences: answer sentences as from `ner_io.read_sentences`.
+    pieces: the lines of token_test.txt.
+    labels: the lines of label_test.txt, aligned with `pieces`.
+
+  Returns:
+    (tags, missing): tags per sentence; `missing` counts words that had no
+    piece left (outputs of a run that cut long sentences): they get O.
+  """
+  stream = [(p, l) for p, l in zip(pieces, labels) if p not in SPECIAL]
+  basic = tokenization.BasicTokenizer(do_lower_case=False)
+  i = 0
+  missing = 0
+  all_tags = []
+  for sentence in sentences:
+    tags = []
+    for word, _, number in sentence:
+      if i >= len(stream):
+        missing += 1
+        tags.append("O")
+        continue
+      label = stream[i][1]
+      tags.append("O" if label in NOT_A_TAG else label)
+      for _ in range(max(1, len(basic.tokenize(word)))):
+        if i >= len(stream):
+          break
+        if stream[i][0].startswith("##"):
+          raise ValueError(
+              "word %r (answer line %d) starts at piece %r, a continuation: "
+              "token_test.txt does not belong to this answer file" %
+              (word, number, stream[i][0]))
+        i += 1
+        while i < len(stream) and stream[i][0].startswith("##"):
+          i += 1
+    all_tags.append(tags)
+  if i < len(stream):
+    raise ValueError(
+        "%d word pieces are left over after the last answer word: "
+        "token_test.txt does not belong to this answer file" %
+        (len(stream) - i))
+  return all_tags, missing
+
+
+def debug_report(sentences, tags):
+  """A per-sentence comparison: words, gold and predicted tags, mismatches."""
+  out = []
+  for k, (sentence, pred) in enumerate(zip(sentences, tags)):
+    wrong = sum(1 for (_, g, _), p in zip(sentence, pred) if g != p)
+    out.append("# sentence %d (answer line %d): %d words, %d wrong\n" %
+               (k + 1, sentence[0][2], len(sentence), wrong))
+    for (word, gold, _), p in zip(sentence, pred):
+      out.append("%s\t%s\t%s%s\n" % (word, gold, p,
+                                     "" if gold == p else "\t<<<"))
+    out.append("\n")
+  return "".join(out)
+
+
+def detokenize(token_test_path, label_test_path, answer_path, output_dir,
+               debug=False):
+  """Writes NER_result_conll.txt (and the debug file) into `output_dir`.
+
+  Returns:
+    (path of NER_result_conll.txt, number of words with no prediction).
+  """
+  sentences = ner_io.read_sentences(answer_path)
+  pieces = read_lines(token_test_path, "token_test.txt: one word piece a line")
+  labels = read_lines(label_test_path, "label_test.txt: one label a line")
+  if len(pieces) != len(labels):
+    raise errors.UserError(
+        "%s has %d lines but %s has %d: they must be aligned line by line" %
+        (token_test_path, len(pieces), label_test_path, len(labels)))
+  try:
+    tags, missing = word_tags_from_pieces(sentences, pieces, labels)
+  except ValueError as e:
+    raise errors.UserError("%s: %s" % (token_test_path, e))
+  path = os.path.join(output_dir, RESULT_NAME)
+  errors.atomic_write(path, ner_io.format_conll(sentences, tags))
+  if debug:
+    errors.atomic_write(os.path.join(output_dir, DEBUG_NAME),
+                        debug_report(sentences, tags))
+  if missing:
+    sys.stderr.write(
+        "warning: %d of %d words had no prediction (sentences cut at "
+        "max_seq_length by the run that wrote %s) and were scored as O\n" %
+        (missing, sum(len(s) for s in sentences), token_test_path))
+  return path, missing
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--token_test_path", required=True,
+                      help="token_test.txt written by run_ner.py")
+  parser.add_argument("--label_test_path", required=True,
+                      help="label_test.txt written by run_ner.py")
+  parser.add_argument("--answer_path", required=True,
+                      help="the gold test.tsv")
+  parser.add_argument("--output_dir", required=True,
+                      help="where NER_result_conll.txt is written")
+  parser.add_argument("--debug", action="store_true",
+                      help="also write NER_result_debug.txt, a per-sentence "
+                      "comparison")
+  args = parser.parse_args(argv)
+  try:
+    path, _ = detokenize(args.token_test_path, args.label_test_path,
+                         args.answer_path, args.output_dir, args.debug)
+  except errors.UserError as e:
+    sys.stderr.write("error: %s\n" % e)
+    return 2
+  print("Wrote %s" % path)
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

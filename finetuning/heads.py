@@ -1,0 +1,29 @@
+"""The output projection that the NER and RE heads share.
+
+Variables `output_weights [num_labels, hidden]` and `output_bias
+[num_labels]` at the top scope, as in BioBERT's fine-tuned checkpoints.
+"""
+
+import tensorflow.compat.v1 as tf
+
+
+def output_logits(layer, num_labels, is_training, dropout_prob=0.1):
+  """Logits of `layer` (any rank, last axis hidden) for `num_labels` classes.
+
+  Dropout `dropout_prob` is applied in training, as the original heads did.
+  """
+  hidden_size = layer.shape[-1]
+  output_weights = tf.get_variable(
+      "output_weights", [num_labels, hidden_size],
+      initializer=tf.truncated_normal_initializer(stddev=0.02))
+  output_bias = tf.get_variable(
+      "output_bias", [num_labels], initializer=tf.zeros_initializer())
+  if is_training:
+    layer = tf.nn.dropout(layer, rate=dropout_prob)
+  flat = tf.reshape(layer, [-1, hidden_size])
+  logits = tf.matmul(flat, tf.cast(output_weights, flat.dtype),
+                     transpose_b=True)
+  logits = tf.nn.bias_add(logits, tf.cast(output_bias, flat.dtype))
+  logits = tf.cast(logits, tf.float32)
+  out_shape = tf.concat([tf.shape(layer)[:-1], [num_labels]], axis=0)
+  return tf.reshape(logits, out_shape)
