@@ -28,11 +28,19 @@ _COMMON_DEFAULTS = dict(
 
 
 def define_common_flags(**overrides):
-  """Defines the flags every runner takes; `overrides` change defaults."""
+  """Defines the flags every runner takes; `overrides` change defaults.
+
+  Calling it again (a second runner imported in the same process, as in
+  tests) only resets the defaults.
+  """
   unknown = set(overrides) - set(_COMMON_DEFAULTS)
   if unknown:
     raise ValueError("no common flag named %s" % sorted(unknown))
   d = dict(_COMMON_DEFAULTS, **overrides)
+  if "output_dir" in FLAGS:
+    for name, value in d.items():
+      FLAGS.set_default(name, value)
+    return
 
   # Paths.
   flags.DEFINE_string(

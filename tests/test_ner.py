@@ -1,0 +1,314 @@
+"""NER end to end: run_ner.py, ner_detokenize.py and conlleval.pl together."""
+
+import json
+import os
+import random
+import subprocess
+
+import pytest
+
+from biocodes import ner_detokenize
+from biocodes import ner_io
+from finetuning import errors
+import run_ner
+import tokenization
+from tests.conftest import DATA, ROOT
+from tests.helpers import bert_flags, run_tool, slice_sentences
+
+NCBI = os.path.join(DATA, "NER", "NCBI-disease")
+
+
+def _words(path):
+  return [(w, t) for s in ner_io.read_sentences(path) for w, t, _ in s]
+
+
+def _perl_conlleval(path):
+  with open(path, "rb") as f:
+    return subprocess.run(["perl", os.path.join(ROOT, "biocodes",
+                                                "conlleval.pl")],
+                          stdin=f, capture_output=True, text=True,
+                          check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def ncbi_run(tiny_bert_dir, tmp_path_factory):
+  """Train (few steps) + eval + predict on a slice of NCBI-disease."""
+  base = tmp_path_factory.mktemp("ncbi")
+  data = base / "data"
+  data.mkdir()
+  slice_sentences(os.path.join(NCBI, "train_dev.tsv"), str(data /
+                                                           "train_dev.tsv"),
+                  64)
+  slice_sentences(os.path.join(NCBI, "devel.tsv"), str(data / "devel.tsv"), 20)
+  # Test sentences 60.. include long ones; at --max_seq_length=32 many
+  # sentences need several windows.
+  with open(os.path.join(NCBI, "test.tsv"), encoding="utf-8") as f:
+    test = [s for s in f.read().split("\n\n") if s.strip()][:40]
+  (data / "test.tsv").write_text("\n\n".join(test) + "\n", encoding="utf-8")
+  out = base / "out"
+  result = run_tool(["run_ner.py", "--do_train=true", "--do_eval=true",
+                     "--data_dir=" + str(data), "--output_dir=" + str(out),
+                     "--max_seq_length=32", "--train_batch_size=16",
+                     "--num_train_epochs=1", "--learning_rate=1e-3",
+                     "--seed=1"] + bert_flags(tiny_bert_dir))
+  return {"data": data, "out": out, "stdout": result.stdout,
+          "stderr": result.stderr}
+
+
+def test_outputs_exist_in_original_formats(ncbi_run):
+  out = ncbi_run["out"]
+  for name in ["token_test.txt", "label_test.txt", "NER_result_conll.txt",
+               "eval_results.txt", "ner_scores.json", "run_manifest.json"]:
+    assert (out / name).is_file(), name
+  tokens = (out / "token_test.txt").read_text().splitlines()
+  labels = (out / "label_test.txt").read_text().splitlines()
+  assert len(tokens) == len(labels)
+  assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]"
+  assert "[PAD]" not in labels and "" not in tokens
+  for tok, lab in zip(tokens, labels):
+    if tok in ("[CLS]", "[SEP]"):
+      assert lab == tok
+    elif tok.startswith("##"):
+      assert lab == "X"
+    else:
+      assert lab in ("B", "I", "O")
+  # Windows: more [CLS] than test sentences, since sentences were split.
+  assert tokens.count("[CLS]") > 40
+  eval_keys = [l.split(" = ")[0] for l in
+               (out / "eval_results.txt").read_text().splitlines()]
+  assert eval_keys == ["eval_f", "eval_precision", "eval_recall",
+                       "global_step", "loss"]
+  # Training windows (not sentences) make the steps; the eval reports the
+  # step of the final checkpoint.
+  latest = (out / "checkpoint").read_text().splitlines()[0]
+  step = int(latest.split("-")[-1].rstrip('"'))
+  assert step > 64 // 16
+  assert "global_step = %d\n" % step in (out / "eval_results.txt").read_text()
+
+
+def test_every_test_word_scored_with_gold_tags(ncbi_run):
+  gold = _words(str(ncbi_run["data"] / "test.tsv"))
+  lines = (ncbi_run["out"] / "NER_result_conll.txt").read_text().split("\n")
+  rows = [l.split(" ") for l in lines if l]
+  assert len(rows) == len(gold)
+  assert [(r[0], r[1]) for r in rows] == [(w, t + "-MISC") for w, t in gold]
+  assert all(r[2] in ("B-MISC", "I-MISC", "O-MISC") for r in rows)
+  # Sentences are separated by exactly one blank line.
+  assert "\n".join(lines).count("\n\n") == 40
+
+
+def test_printed_scores_equal_perl_conlleval(ncbi_run):
+  stdout = ncbi_run["stdout"]
+  perl = _perl_conlleval(str(ncbi_run["out"] / "NER_result_conll.txt"))
+  assert ("***** entity-level evaluation results (conlleval) *****\n" +
+          perl) in stdout
+  assert "***** token-level evaluation results *****" in stdout
+  for key in ["eval_f", "eval_precision", "eval_recall", "global_step",
+              "loss"]:
+    assert "  %s = " % key in stdout
+  scores = json.loads((ncbi_run["out"] / "ner_scores.json").read_text())
+  first = perl.splitlines()[1]
+  assert "FB1: %6.2f" % scores["entity_level"]["f1"] in first
+  assert scores["words"] == len(_words(str(ncbi_run["data"] / "test.tsv")))
+
+
+def test_three_step_path_gives_the_same_file(ncbi_run, tmp_path):
+  out = ncbi_run["out"]
+  run_tool(["biocodes/ner_detokenize.py",
+            "--token_test_path=" + str(out / "token_test.txt"),
+            "--label_test_path=" + str(out / "label_test.txt"),
+            "--answer_path=" + str(ncbi_run["data"] / "test.tsv"),
+            "--output_dir=" + str(tmp_path), "--debug"])
+  assert ((tmp_path / "NER_result_conll.txt").read_bytes() ==
+          (out / "NER_result_conll.txt").read_bytes())
+  debug = (tmp_path / "NER_result_debug.txt").read_text()
+  assert debug.startswith("# sentence 1 (answer line 1): 18 words, ")
+
+
+def test_same_output_dir_other_setup_is_refused(ncbi_run, tiny_bert_dir):
+  result = run_tool(["run_ner.py", "--do_train=true", "--do_predict=false",
+                     "--data_dir=" + str(ncbi_run["data"]),
+                     "--output_dir=" + str(ncbi_run["out"]),
+                     "--max_seq_length=64"] + bert_flags(tiny_bert_dir),
+                    expect_ok=False)
+  assert result.returncode == 2
+  assert "holds a different run" in result.stderr
+  assert "max_seq_length: recorded 32, now 64" in result.stderr
+
+
+# A long typed sentence: 400 words, well over --max_seq_length=128 pieces.
+def _long_typed_fixture(directory):
+  rng = random.Random(5)
+  vocab = ["aspirin", "induced", "renal", "failure", "in", "BRCA1",
+           "carriers", "with", "acute", "disease", ",", "and", "the"]
+  words, tags = [], []
+  for i in range(400):
+    w = rng.choice(vocab)
+    if w == "aspirin":
+      t = "B-Chemical"
+    elif w == "renal":
+      t = "B-Disease"
+    elif w == "failure" and tags and tags[-1].endswith("Disease"):
+      t = "I-Disease"
+    elif w == "BRCA1":
+      t = "B-Gene"
+    else:
+      t = "O"
+    words.append(w)
+    tags.append(t)
+  short = [("Aspirin", "B-Chemical"), ("helps", "O"), (".", "O")]
+  text = "\n".join("%s\t%s" % wt for wt in zip(words, tags)) + "\n\n"
+  text += "\n".join("%s\t%s" % wt for wt in short) + "\n"
+  for name in ["train_dev.tsv", "devel.tsv", "test.tsv"]:
+    (directory / name).write_text(text, encoding="utf-8")
+  return words, tags
+
+
+def test_long_typed_sentence_loses_no_word(tiny_bert_dir, tmp_path):
+  data = tmp_path / "data"
+  data.mkdir()
+  words, tags = _long_typed_fixture(data)
+  out = tmp_path / "out"
+  result = run_tool(["run_ner.py", "--data_dir=" + str(data),
+                     "--output_dir=" + str(out), "--max_seq_length=128",
+                     "--train_batch_size=2", "--num_train_epochs=1",
+                     "--seed=3"] + bert_flags(tiny_bert_dir))
+  manifest = json.loads((out / "run_manifest.json").read_text())
+  assert manifest["labels"] == [
+      "[PAD]", "B-Chemical", "B-Disease", "B-Gene", "I-Chemical",
+      "I-Disease", "I-Gene", "O", "X", "[CLS]", "[SEP]"]
+  rows = [l.split(" ") for l in
+          (out / "NER_result_conll.txt").read_text().splitlines() if l]
+  assert len(rows) == 403
+  assert [(r[0], r[1]) for r in rows[:400]] == [
+      (w, ner_io.conll_tag(t)) for w, t in zip(words, tags)]
+  assert rows[400][:2] == ["Aspirin", "B-Chemical"]
+  assert rows[-1][:2] == [".", "O-MISC"]
+  tokens = (out / "token_test.txt").read_text().splitlines()
+  assert tokens.count("[CLS]") >= 4  # the long sentence needed windows
+  perl = _perl_conlleval(str(out / "NER_result_conll.txt"))
+  assert perl in result.stdout
+  # Gold has typed chunks: conlleval scores per type.
+  assert "         Chemical: precision:" in perl
+
+  # Raw text tagging with the trained model.
+  raw = tmp_path / "raw.txt"
+  raw.write_text("Aspirin induced renal failure.\n\nBRCA1 carriers\n",
+                 encoding="utf-8")
+  run_tool(["run_ner.py", "--do_train=false", "--do_predict=false",
+            "--raw_text_file=" + str(raw), "--output_dir=" + str(out),
+            "--max_seq_length=128"] + bert_flags(tiny_bert_dir))
+  results = [json.loads(l) for l in
+             (out / "raw_text_predictions.jsonl").read_text().splitlines()]
+  assert [r["line"] for r in results] == [1, 2, 3]
+  assert results[1]["entities"] == []
+  for r in results:
+    for e in r["entities"]:
+      assert r["text"][e["start"]:e["end"]] == e["text"]
+      assert e["type"] in ("Chemical", "Disease", "Gene")
+
+
+def test_split_windows_at_word_boundaries():
+  pieces = [["a"], ["b", "##c"], ["d"], ["e", "##1", "##2", "##3", "##4"]]
+  assert run_ner.split_windows(pieces, 3) == [
+      [(0, 0), (1, 0), (1, 1)], [(2, 0)], [(3, 0), (3, 1), (3, 2)],
+      [(3, 3), (3, 4)]]
+  assert run_ner.split_windows(pieces, 100) == [
+      [(0, 0), (1, 0), (1, 1), (2, 0), (3, 0), (3, 1), (3, 2), (3, 3),
+       (3, 4)]]
+
+
+def test_label_list_from_tags():
+  assert run_ner.label_list_from_tags(["O", "B", "I"]) == [
+      "[PAD]", "B", "I", "O", "X", "[CLS]", "[SEP]"]
+  assert run_ner.label_list_from_tags(["B", "O"]) == [
+      "[PAD]", "B", "I", "O", "X", "[CLS]", "[SEP]"]
+  assert run_ner.label_list_from_tags(["B-Gene", "O"]) == [
+      "[PAD]", "B-Gene", "I-Gene", "O", "X", "[CLS]", "[SEP]"]
+
+
+def test_bio_entities_and_offsets():
+  text = "Aspirin-induced acute renal failure (ARF)."
+  words = run_ner.split_words_with_offsets(text)
+  assert [w for w, _, _ in words] == ["Aspirin", "-", "induced", "acute",
+                                      "renal", "failure", "(", "ARF", ")",
+                                      "."]
+  tags = ["B-Chemical", "O", "O", "B-Disease", "I-Disease", "I-Disease", "O",
+          "I-Disease", "O", "O"]
+  ents = run_ner.bio_entities(words, tags)
+  assert [(text[e["start"]:e["end"]], e["type"]) for e in ents] == [
+      ("Aspirin", "Chemical"), ("acute renal failure", "Disease"),
+      ("ARF", "Disease")]
+  assert run_ner.bio_entities(words[:2], ["B", "I"]) == [
+      {"start": 0, "end": 8, "type": None}]
+
+
+def test_detokenizer_alignment_rules():
+  sentences = [[("IL-6", "B", 1), ("levels", "O", 2)], [("\u200b", "O", 4)]]
+  pieces = ["[CLS]", "il", "-", "6", "level", "##s", "[SEP]", "[CLS]",
+            "[UNK]", "[SEP]"]
+  labels = ["[CLS]", "B", "X", "I", "O", "X", "[SEP]", "[CLS]", "X", "[SEP]"]
+  tags, missing = ner_detokenize.word_tags_from_pieces(sentences, pieces,
+                                                       labels)
+  assert tags == [["B", "O"], ["O"]] and missing == 0
+  # A file cut short (the original's truncation): missing words become O.
+  tags, missing = ner_detokenize.word_tags_from_pieces(sentences, pieces[:5],
+                                                       labels[:5])
+  assert tags == [["B", "O"], ["O"]] and missing == 1
+  with pytest.raises(ValueError, match="left over"):
+    ner_detokenize.word_tags_from_pieces(sentences[:1], pieces, labels)
+
+
+def test_readers_reject_bad_input(tmp_path):
+  bad = tmp_path / "train_dev.tsv"
+  bad.write_text("Aspirin\tB\nhelps\n", encoding="utf-8")
+  with pytest.raises(errors.InputError, match=r"train_dev.tsv:2: expected "
+                     r"'token<TAB>tag' \(2 fields\), found 1"):
+    ner_io.read_sentences(str(bad))
+  bad.write_text("Aspirin\tDisease\n", encoding="utf-8")
+  with pytest.raises(errors.InputError, match=r":1: expected a BIO tag"):
+    ner_io.read_sentences(str(bad))
+  bad.write_text("", encoding="utf-8")
+  with pytest.raises(errors.InputError, match="file is empty"):
+    ner_io.read_sentences(str(bad))
+  with pytest.raises(errors.InputError,
+                     match=r"devel.tsv: file not found. An NER data dir "
+                     r"holds train_dev.tsv"):
+    run_ner.NerProcessor().get_dev_examples(str(tmp_path))
+
+
+def test_crlf_and_bom_accepted(tmp_path):
+  f = tmp_path / "test.tsv"
+  f.write_bytes(b"\xef\xbb\xbfAspirin\tB\r\nhelps\tO\r\n\r\nok\tO\r\n")
+  assert ner_io.read_sentences(str(f)) == [
+      [("Aspirin", "B", 1), ("helps", "O", 2)], [("ok", "O", 4)]]
+
+
+def test_tag_only_in_test_data_is_an_error(tmp_path):
+  f = tmp_path / "test.tsv"
+  f.write_text("BRCA1\tB-Gene\n", encoding="utf-8")
+  examples, path = run_ner.NerProcessor().get_test_examples(str(tmp_path))
+  with pytest.raises(errors.InputError, match=r"test.tsv:1: tag 'B-Gene' is "
+                     r"not in the label list"):
+    run_ner.check_tags(examples, path, run_ner.label_list_from_tags(["B"]))
+
+
+def test_missing_data_file_exits_2_before_writing(tiny_bert_dir, tmp_path):
+  out = tmp_path / "out"
+  result = run_tool(["run_ner.py", "--data_dir=" + str(tmp_path),
+                     "--output_dir=" + str(out)] + bert_flags(tiny_bert_dir),
+                    expect_ok=False)
+  assert result.returncode == 2
+  assert "train_dev.tsv: file not found" in result.stderr
+  assert "Traceback" not in result.stderr
+  assert not out.exists()
+
+
+def test_words_without_pieces_still_get_one(tiny_bert_dir):
+  tok = tokenization.FullTokenizer(tiny_bert_dir["vocab"], False)
+  ex = run_ner.InputExample("t", ["a", "\u200b", "b"], ["O", "B", "O"],
+                            [1, 2, 3])
+  feats, windows, _ = run_ner.convert_examples(
+      [ex], run_ner.label_list_from_tags(["B"]), tok, 16)
+  assert windows[0].tokens == ["[CLS]", "a", "[UNK]", "b", "[SEP]"]
+  assert feats[0]["label_ids"][:5] == [5, 3, 1, 3, 6]
