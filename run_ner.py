@@ -21,6 +21,7 @@ scores. --raw_text_file tags plain text with the model in --output_dir.
 import collections
 import json
 import os
+import time
 
 from absl import app
 from absl import flags
@@ -242,12 +243,16 @@ def predict_windows(estimator, features, windows, label_list, record_file,
   input_fn = records.input_fn_builder(record_file, feature_lengths(
       max_seq_length), False, False, batch_size)
   window_labels, losses = [], []
+  start = time.time()
   for window, result in zip(windows,
                             estimator.predict(input_fn,
                                               yield_single_examples=True)):
     window_labels.append(decode_window(window, result["log_probs"],
                                        label_list))
     losses.append(float(result["loss"]))
+  tf.logging.info("Predicted %d windows in %.1f s (%.1f windows/s)",
+                  len(window_labels), time.time() - start,
+                  len(window_labels) / max(time.time() - start, 1e-9))
   if len(window_labels) != len(windows):
     raise RuntimeError("the model returned %d predictions for %d windows" %
                        (len(window_labels), len(windows)))

@@ -1,0 +1,94 @@
+#!/usr/bin/env python
+"""NER speed of a BERT-base config on this machine (random weights).
+
+    python bench/ner_speed.py [--work /tmp/ner_bench] [--train 120] [--predict 1000]
+
+Trains on the first --train sentences of NCBI-disease train_dev.tsv and
+predicts the first --predict sentences of its test.tsv (batch 8 for both, as
+in the seed's NER command at --max_seq_length=128), then prints seconds per
+100 training examples and per 1000 predicted sentences (wall clock of the
+Estimator calls, read from the logs, start-up excluded) as JSON.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+DATA = os.path.join(os.path.dirname(ROOT), "shared", "data", "NER",
+                    "NCBI-disease")
+
+
+def _slice(src, dst, n):
+  with open(src, encoding="utf-8") as f:
+    sents = [s for s in f.read().split("\n\n") if s.strip()][:n]
+  with open(dst, "w", encoding="utf-8") as f:
+    f.write("\n\n".join(s.strip("\n") for s in sents) + "\n")
+
+
+def main():
+  p = argparse.ArgumentParser()
+  p.add_argument("--work", default="/tmp/ner_bench")
+  p.add_argument("--train", type=int, default=120)
+  p.add_argument("--predict", type=int, default=1000)
+  p.add_argument("--hidden", type=int, default=768)
+  p.add_argument("--layers", type=int, default=12)
+  args = p.parse_args()
+  import tensorflow.compat.v1 as tf
+  tf.disable_v2_behavior()
+  from tests import tiny_bert
+  bert = os.path.join(args.work, "bert")
+  if not os.path.exists(os.path.join(bert, "model.ckpt.index")):
+    tiny_bert.write_tiny_bert(bert, words=tiny_bert.NCBI_WORDS,
+                              hidden_size=args.hidden,
+                              num_layers=args.layers,
+                              num_heads=max(1, args.hidden // 64),
+                              intermediate_size=4 * args.hidden)
+  data = os.path.join(args.work, "data")
+  os.makedirs(data, exist_ok=True)
+  _slice(os.path.join(DATA, "train_dev.tsv"),
+         os.path.join(data, "train_dev.tsv"), args.train)
+  _slice(os.path.join(DATA, "test.tsv"), os.path.join(data, "test.tsv"),
+         args.predict)
+  out = os.path.join(args.work, "out")
+  subprocess.run(["rm", "-rf", out])
+  common = ["--vocab_file=%s/vocab.txt" % bert,
+            "--bert_config_file=%s/bert_config.json" % bert,
+            "--init_checkpoint=%s/model.ckpt" % bert, "--data_dir=" + data,
+            "--output_dir=" + out, "--max_seq_length=128",
+            "--train_batch_size=8", "--predict_batch_size=8",
+            "--log_every_n_steps=5"]
+  results = {}
+  for phase, extra in [("train", ["--do_train=true", "--do_predict=false",
+                                  "--num_train_epochs=1"]),
+                       ("predict", ["--do_train=false", "--do_predict=true"])]:
+    t0 = time.time()
+    proc = subprocess.run([sys.executable, "run_ner.py"] + common + extra,
+                          cwd=ROOT, capture_output=True, text=True)
+    wall = time.time() - t0
+    if proc.returncode:
+      sys.exit(proc.stderr[-3000:])
+    results[phase + "_wall_s"] = round(wall, 1)
+    if phase == "train":
+      m = re.findall(r"step (\d+)/(\d+) .*?, ([\d.]+) examples/s", proc.stderr)
+      rate = float(m[-1][2])
+      results["train_examples_per_s"] = rate
+      results["train_s_per_100_examples"] = round(100 / rate, 1)
+    else:
+      m = re.search(r"Predicted (\d+) windows in ([\d.]+) s", proc.stderr)
+      results["predict_s"] = float(m.group(2)) if m else None
+  if results.get("predict_s"):
+    results["predict_s_per_1000_sentences"] = round(
+        results["predict_s"] * 1000 / args.predict, 1)
+  results.update(hidden=args.hidden, layers=args.layers,
+                 train_sentences=args.train, predict_sentences=args.predict)
+  print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,130 @@
+#!/usr/bin/env python
+"""Scores relation extraction predictions as BioBERT's re_eval.py did.
+
+    python biocodes/re_eval.py --output_path=OUT/test_results.tsv \
+      --answer_path=RE_DIR/test.tsv [--task=binary|chemprot]
+
+The prediction of a row is the argmax of its probabilities; the truth is the
+`label` column of the answer file. Binary tasks (GAD, EU-ADR) print F1,
+recall and precision of class 1 and specificity (recall of class 0);
+chemprot prints precision, recall and F1 micro-averaged over the five CPR
+classes (`false` excluded). Each line is formatted `{:11s} : {:.2%}`.
+An undefined ratio (nothing predicted or nothing to find) is 0, with a note.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from biocodes import re_io  # noqa: E402
+from finetuning import errors  # noqa: E402
+
+
+def _ratio(num, den, what, notes):
+  if den == 0:
+    notes.append("%s is undefined (0/0); reported as 0" % what)
+    return 0.0
+  return num / den
+
+
+def _f1(p, r):
+  return 2 * p * r / (p + r) if p + r > 0 else 0.0
+
+
+def argmax(row):
+  """Index of the largest value (the first one on ties, as numpy)."""
+  return max(range(len(row)), key=lambda i: (row[i], -i))
+
+
+def binary_scores(pred, gold):
+  """F1/recall/precision of class 1 and specificity, from class ids.
+
+  Returns:
+    (ordered list of (name, value), notes).
+  """
+  notes = []
+  tp = sum(1 for p, g in zip(pred, gold) if p == 1 and g == 1)
+  tn = sum(1 for p, g in zip(pred, gold) if p == 0 and g == 0)
+  n_pred1 = sum(1 for p in pred if p == 1)
+  n_gold1 = sum(1 for g in gold if g == 1)
+  n_gold0 = sum(1 for g in gold if g == 0)
+  precision = _ratio(tp, n_pred1, "precision (no row predicted 1)", notes)
+  recall = _ratio(tp, n_gold1, "recall (no row labelled 1)", notes)
+  specificity = _ratio(tn, n_gold0, "specificity (no row labelled 0)", notes)
+  return [("f1 score", _f1(precision, recall)), ("recall", recall),
+          ("precision", precision), ("specificity", specificity)], notes
+
+
+def chemprot_scores(pred, gold, num_positive=5):
+  """Micro precision/recall/F1 over classes 0..num_positive-1 (CPR:3..9)."""
+  notes = []
+  positive = set(range(num_positive))
+  tp = sum(1 for p, g in zip(pred, gold) if p == g and p in positive)
+  n_pred = sum(1 for p in pred if p in positive)
+  n_gold = sum(1 for g in gold if g in positive)
+  precision = _ratio(tp, n_pred, "precision (no CPR class predicted)", notes)
+  recall = _ratio(tp, n_gold, "recall (no CPR class in the answers)", notes)
+  return [("f1 score", _f1(precision, recall)), ("recall", recall),
+          ("precision", precision)], notes
+
+
+def evaluate(output_path, answer_path, task="binary"):
+  """Scores a test_results.tsv against a test.tsv.
+
+  Returns:
+    (ordered list of (name, value), notes).
+  """
+  labels = (re_io.TASK_LABELS["chemprot"] if task == "chemprot" else
+            re_io.TASK_LABELS["gad"])
+  probs = re_io.read_probabilities(output_path)
+  rows = re_io.read_rows(answer_path, labels=labels)
+  if len(probs) != len(rows):
+    raise errors.UserError(
+        "%s has %d predictions but %s has %d examples" %
+        (output_path, len(probs), answer_path, len(rows)))
+  if probs and len(probs[0]) != len(labels):
+    raise errors.UserError(
+        "%s has %d probabilities a line; task %s has %d labels (%s)" %
+        (output_path, len(probs[0]), task, len(labels), ", ".join(labels)))
+  pred = [argmax(p) for p in probs]
+  gold = [labels.index(r.label) for r in rows]
+  if task == "chemprot":
+    return chemprot_scores(pred, gold)
+  return binary_scores(pred, gold)
+
+
+def format_scores(scores):
+  """The original's lines: `{:11s} : {:.2%}`."""
+  return "".join("{:11s} : {:.2%}\n".format(k, v) for k, v in scores)
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--output_path", required=True,
+                      help="test_results.tsv written by run_re.py")
+  parser.add_argument("--answer_path", required=True, help="the test.tsv")
+  parser.add_argument("--task", default="binary",
+                      choices=["binary", "chemprot"],
+                      help="binary (GAD, EU-ADR) or chemprot")
+  parser.add_argument("--json_output", default=None,
+                      help="also write the scores to this JSON file")
+  args = parser.parse_args(argv)
+  try:
+    scores, notes = evaluate(args.output_path, args.answer_path, args.task)
+  except errors.UserError as e:
+    sys.stderr.write("error: %s\n" % e)
+    return 2
+  sys.stdout.write(format_scores(scores))
+  for note in notes:
+    sys.stderr.write("note: %s\n" % note)
+  if args.json_output:
+    errors.atomic_write(args.json_output,
+                        json.dumps(dict(scores), indent=2) + "\n")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

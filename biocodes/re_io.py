@@ -1,0 +1,101 @@
+"""The relation extraction file formats of BioBERT.
+
+train.tsv / dev.tsv: `sentence<TAB>label`, no header.
+test.tsv: header `index<TAB>sentence<TAB>label`, then `index<TAB>sentence<TAB>label`.
+test_results.tsv: one line per test example, class probabilities in label
+order, tab-separated, no header.
+"""
+
+import collections
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from finetuning import errors  # noqa: E402
+
+TASK_LABELS = {
+    "gad": ["0", "1"],
+    "euadr": ["0", "1"],
+    "chemprot": ["cpr:3", "cpr:4", "cpr:5", "cpr:6", "cpr:9", "false"],
+}
+
+Row = collections.namedtuple("Row", ["index", "sentence", "label", "line"])
+
+_HEADERS = (["index", "sentence", "label"], ["sentence", "label"])
+
+
+def _is_header(fields):
+  return [f.strip().lower() for f in fields] in _HEADERS
+
+
+def read_rows(path, labels=None, allow_empty=False):
+  """Reads a 2-column (sentence, label) or 3-column (index, sentence, label) file.
+
+  A header line (`index<TAB>sentence<TAB>label` or `sentence<TAB>label`) is
+  recognised as such and skipped; no data row is ever dropped.
+
+  Args:
+    path: the .tsv file.
+    labels: if given, every label must be one of these.
+    allow_empty: return [] for an empty file instead of raising.
+
+  Raises:
+    InputError with file:line for a wrong column count or an unknown label.
+  """
+  what = "sentence<TAB>label lines (or index<TAB>sentence<TAB>label)"
+  if allow_empty and os.path.isfile(path):
+    with open(path, "rb") as f:
+      if not f.read().strip():
+        return []
+  lines = errors.read_text_lines(path, what)
+  rows = []
+  width = None
+  for number, line in enumerate(lines, 1):
+    if not line.strip():
+      continue
+    fields = line.split("\t")
+    if width is None and _is_header(fields):
+      width = len(fields)
+      continue
+    if width is None:
+      width = len(fields)
+      if width not in (2, 3):
+        raise errors.InputError(
+            path, number, "expected 2 tab-separated fields (sentence, label) "
+            "or 3 (index, sentence, label), found %d" % width)
+    if len(fields) != width:
+      raise errors.InputError(
+          path, number, "expected %d tab-separated fields like the lines "
+          "before, found %d" % (width, len(fields)))
+    index = fields[0] if width == 3 else str(len(rows))
+    sentence, label = fields[-2], fields[-1].strip()
+    if labels is not None and label not in labels:
+      raise errors.InputError(
+          path, number, "label %r is not one of the task's labels (%s)" %
+          (label, ", ".join(labels)))
+    rows.append(Row(index, sentence, label, number))
+  return rows
+
+
+def read_probabilities(path):
+  """Reads test_results.tsv into a list of lists of floats."""
+  lines = errors.read_text_lines(path, "test_results.tsv: tab-separated "
+                                 "class probabilities, one line per example")
+  probs = []
+  width = None
+  for number, line in enumerate(lines, 1):
+    if not line.strip():
+      continue
+    try:
+      row = [float(x) for x in line.split("\t")]
+    except ValueError:
+      raise errors.InputError(path, number,
+                              "expected tab-separated probabilities, found "
+                              "%r" % line[:80])
+    if width is not None and len(row) != width:
+      raise errors.InputError(path, number, "expected %d probabilities like "
+                              "the lines before, found %d" % (width, len(row)))
+    width = len(row)
+    probs.append(row)
+  return probs
