@@ -1,0 +1,147 @@
+#!/usr/bin/env python
+"""Turns run_qa.py's nbest_predictions.json into a BioASQ factoid answer file.
+
+    python biocodes/transform_nbset2bioasqform.py \
+      --nbest_path=$OUTPUT_DIR/nbest_predictions.json --output_path=$OUTPUT_DIR
+
+For every BioASQ question (qas ids `<24-character question id>_<3 digits>`,
+one per snippet), the n-best lists of all its snippets are pooled and sorted
+by probability; empty texts and texts over 100 characters are dropped; texts
+equal ignoring case are merged (probabilities summed, first spelling kept);
+the result is sorted again (ties keep their order). Writes
+BioASQform_BioASQ-answer.json (top 5 as `exact_answer`) and
+WithProb_BioASQform_BioASQ-answer.json (top 20 with probabilities) into
+--output_path when it is a directory; otherwise to that file name and
+`<name>_WithProb`.
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from finetuning import errors  # noqa: E402
+
+QAS_ID = re.compile(r"^(.{24})_(\d{3})$")
+ANSWER_NAME = "BioASQform_BioASQ-answer.json"
+WITH_PROB_NAME = "WithProb_BioASQform_BioASQ-answer.json"
+MAX_TEXT_LENGTH = 100
+
+
+def question_id(qas_id):
+  """The 24-character BioASQ id of a `<id>_<3 digits>` qas id."""
+  m = QAS_ID.match(qas_id)
+  if not m:
+    raise ValueError(
+        "qas id %r is not of the form <24-character BioASQ question "
+        "id>_<3-digit snippet number>" % qas_id)
+  return m.group(1)
+
+
+def rank_answers(nbest_lists):
+  """Pools, filters, merges and sorts the candidates of one question.
+
+  Args:
+    nbest_lists: the n-best lists (dicts with "text" and "probability") of
+      the question's snippets, in file order.
+
+  Returns:
+    A list of [text, summed probability], best first.
+  """
+  pooled = [c for nbest in nbest_lists for c in nbest]
+  pooled.sort(key=lambda c: -c["probability"])
+  merged = {}
+  spelling = {}
+  for c in pooled:
+    text = c["text"]
+    if not text or len(text) > MAX_TEXT_LENGTH:
+      continue
+    key = text.lower()
+    if key in spelling:
+      merged[spelling[key]] += c["probability"]
+    else:
+      spelling[key] = text
+      merged[text] = c["probability"]
+  return sorted(([t, p] for t, p in merged.items()), key=lambda tp: -tp[1])
+
+
+def transform(nbest):
+  """(answer file dict, answer file with probabilities dict)."""
+  by_question = {}
+  for qas_id, candidates in nbest.items():
+    by_question.setdefault(question_id(qas_id), []).append(candidates)
+  entries, with_prob = [], []
+  for qid, lists in by_question.items():
+    ranked = rank_answers(lists)
+    entries.append({"type": "factoid", "id": qid, "ideal_answer": "Dummy",
+                    "exact_answer": [[t] for t, _ in ranked[:5]]})
+    with_prob.append({"type": "factoid", "id": qid, "ideal_answer": "Dummy",
+                      "exact_answer": ranked[:20]})
+  return {"questions": entries}, {"questions": with_prob}
+
+
+def output_paths(output_path):
+  """Where the two files go, as the original decided."""
+  if os.path.isdir(output_path):
+    return (os.path.join(output_path, ANSWER_NAME),
+            os.path.join(output_path, WITH_PROB_NAME))
+  return output_path, output_path + "_WithProb"
+
+
+def load_nbest(path):
+  """Reads and checks nbest_predictions.json."""
+  try:
+    with open(path, "r", encoding="utf-8") as f:
+      nbest = json.load(f)
+  except FileNotFoundError:
+    raise errors.InputError(path, None, "file not found (expected "
+                            "nbest_predictions.json written by run_qa.py)")
+  except ValueError as e:
+    raise errors.InputError(path, getattr(e, "lineno", None),
+                            "not valid JSON: %s" % e)
+  if not isinstance(nbest, dict):
+    raise errors.InputError(path, None, "expected an object {qas id: n-best "
+                            "list}")
+  for qas_id, candidates in nbest.items():
+    if not isinstance(candidates, list) or not all(
+        isinstance(c, dict) and "text" in c and "probability" in c
+        for c in candidates):
+      raise errors.InputError(path, None, "%s: expected a list of "
+                              "{\"text\", \"probability\", ...}" % qas_id)
+  return nbest
+
+
+def convert_file(nbest_path, output_path):
+  """Reads the n-best file and writes both answer files; returns their paths."""
+  nbest = load_nbest(nbest_path)
+  try:
+    answers, with_prob = transform(nbest)
+  except ValueError as e:
+    raise errors.InputError(nbest_path, None, str(e))
+  path, prob_path = output_paths(output_path)
+  errors.atomic_write(path, json.dumps(answers, indent=2) + "\n")
+  errors.atomic_write(prob_path, json.dumps(with_prob, indent=2) + "\n")
+  return path, prob_path
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--nbest_path", required=True,
+                      help="nbest_predictions.json written by run_qa.py")
+  parser.add_argument("--output_path", required=True,
+                      help="a directory, or the answer file to write")
+  args = parser.parse_args(argv)
+  try:
+    path, prob_path = convert_file(args.nbest_path, args.output_path)
+  except errors.UserError as e:
+    sys.stderr.write("error: %s\n" % e)
+    return 2
+  print("Wrote %s and %s" % (path, prob_path))
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,719 @@
+# coding=utf-8
+"""BioBERT question answering (BioASQ factoid, SQuAD format): train and predict.
+
+    python run_qa.py --do_train=True --do_predict=True \
+      --vocab_file=$BIOBERT_DIR/vocab.txt \
+      --bert_config_file=$BIOBERT_DIR/bert_config.json \
+      --init_checkpoint=$BIOBERT_DIR/model.ckpt-1000000 \
+      --max_seq_length=384 --train_batch_size=12 --learning_rate=5e-6 \
+      --doc_stride=128 --num_train_epochs=5.0 --do_lower_case=False \
+      --train_file=$QA_DIR/BioASQ-train-factoid-4b.json \
+      --predict_file=$QA_DIR/BioASQ-test-factoid-4b-1.json \
+      --output_dir=$OUTPUT_DIR
+
+Writes predictions.json and nbest_predictions.json as BERT's SQuAD code did.
+With --golden_file (a BioASQ golden JSON) it also writes the BioASQ answer
+file (biocodes/transform_nbset2bioasqform.py) and prints the factoid scores
+(biocodes/bioasq_eval.py), in the same run.
+"""
+
+import collections
+import json
+import math
+import os
+import random
+
+from absl import app
+from absl import flags
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from biocodes import bioasq_eval
+from biocodes import transform_nbset2bioasqform as bioasq_form
+import tokenization
+from finetuning import errors
+from finetuning import estimator as est
+from finetuning import flags as common_flags
+from finetuning import records
+from finetuning import run_dir
+
+common_flags.define_common_flags(max_seq_length=384, train_batch_size=32,
+                                 predict_batch_size=8, learning_rate=5e-5,
+                                 num_train_epochs=3.0)
+flags.DEFINE_string("train_file", None,
+                    "SQuAD-format JSON for training. E.g., "
+                    "BioASQ-train-factoid-4b.json")
+flags.DEFINE_string("predict_file", None,
+                    "SQuAD-format JSON for predictions. E.g., "
+                    "BioASQ-test-factoid-4b-1.json")
+flags.DEFINE_integer("doc_stride", 128,
+                     "When splitting up a long document into chunks, how much "
+                     "stride to take between chunks.")
+flags.DEFINE_integer("max_query_length", 64,
+                     "The maximum number of tokens for the question. Longer "
+                     "questions are truncated to this length.")
+flags.DEFINE_integer("n_best_size", 20,
+                     "The total number of n-best predictions to generate in "
+                     "the nbest_predictions.json output file.")
+flags.DEFINE_integer("max_answer_length", 30,
+                     "The maximum length of an answer that can be "
+                     "generated, in word pieces.")
+flags.DEFINE_bool("verbose_logging", False,
+                  "Log warnings about answers that cannot be mapped back to "
+                  "the original text.")
+flags.DEFINE_bool("version_2_with_negative", False,
+                  "If true, the SQuAD examples contain some that do not have "
+                  "an answer.")
+flags.DEFINE_float("null_score_diff_threshold", 0.0,
+                   "If null_score - best_non_null is greater than the "
+                   "threshold predict null.")
+flags.DEFINE_string("golden_file", None,
+                    "BioASQ golden JSON: after prediction, write the BioASQ "
+                    "answer file and print factoid SAcc/LAcc/MRR.")
+flags.DEFINE_bool("check_bioasq_ids", True,
+                  "Require BioASQ qas ids (<24-character id>_<3 digits>). "
+                  "Set false for plain SQuAD data.")
+FLAGS = flags.FLAGS
+
+SquadExample = collections.namedtuple(
+    "SquadExample", ["qas_id", "question_text", "doc_tokens",
+                     "orig_answer_text", "start_position", "end_position",
+                     "is_impossible"])
+InputFeatures = collections.namedtuple(
+    "InputFeatures", ["unique_id", "example_index", "doc_span_index",
+                      "tokens", "token_to_orig_map", "token_is_max_context",
+                      "input_ids", "input_mask", "segment_ids",
+                      "start_position", "end_position", "is_impossible"])
+RawResult = collections.namedtuple("RawResult",
+                                   ["unique_id", "start_logits", "end_logits"])
+
+
+def is_whitespace(c):
+  """Whitespace as SQuAD's word splitting sees it."""
+  return c in (" ", "\t", "\r", "\n") or ord(c) == 0x202F
+
+
+def split_context(context):
+  """Whitespace words of `context` and the word index of every character."""
+  doc_tokens = []
+  char_to_word_offset = []
+  prev_is_whitespace = True
+  for c in context:
+    if is_whitespace(c):
+      prev_is_whitespace = True
+    else:
+      if prev_is_whitespace:
+        doc_tokens.append(c)
+      else:
+        doc_tokens[-1] += c
+      prev_is_whitespace = False
+    char_to_word_offset.append(len(doc_tokens) - 1)
+  return doc_tokens, char_to_word_offset
+
+
+def load_squad_json(path):
+  """Reads a SQuAD-format file; errors name the file and the JSON position."""
+  try:
+    with open(path, "r", encoding="utf-8-sig") as f:
+      data = json.load(f)
+  except FileNotFoundError:
+    raise errors.InputError(path, None, "file not found (expected SQuAD-"
+                            "format JSON)")
+  except ValueError as e:
+    raise errors.InputError(path, getattr(e, "lineno", None),
+                            "not valid JSON: %s" % e)
+  if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+    raise errors.InputError(path, None, 'expected {"data": [{"paragraphs": '
+                            '[...]}], "version": ...}')
+  return data["data"]
+
+
+def read_squad_examples(input_file, is_training, version_2_with_negative=False,
+                        check_bioasq_ids=True):
+  """Reads SQuAD-format questions.
+
+  In training, a question whose answer cannot be found at `answer_start` in
+  the context is skipped, counted and reported.
+
+  Returns:
+    (examples, skipped): `skipped` lists (qas id, reason).
+  """
+  data = load_squad_json(input_file)
+  examples = []
+  skipped = []
+  seen = set()
+  for e, entry in enumerate(data):
+    for p, paragraph in enumerate(entry.get("paragraphs") or []):
+      where = "data[%d].paragraphs[%d]" % (e, p)
+      context = paragraph.get("context")
+      if not isinstance(context, str):
+        raise errors.InputError(input_file, None,
+                                "%s: missing \"context\"" % where)
+      doc_tokens, char_to_word_offset = split_context(context)
+      for qa in paragraph.get("qas") or []:
+        qas_id = qa.get("id")
+        if not isinstance(qas_id, str) or not qas_id:
+          raise errors.InputError(input_file, None,
+                                  "%s: a question without an \"id\"" % where)
+        if check_bioasq_ids:
+          try:
+            bioasq_form.question_id(qas_id)
+          except ValueError as ex:
+            raise errors.InputError(input_file, None, "%s (or pass "
+                                    "--check_bioasq_ids=false for plain "
+                                    "SQuAD data)" % ex)
+        if qas_id in seen:
+          raise errors.InputError(input_file, None,
+                                  "qas id %r appears twice" % qas_id)
+        seen.add(qas_id)
+        question = qa.get("question")
+        if not isinstance(question, str) or not question.strip():
+          raise errors.InputError(input_file, None, "%s: missing "
+                                  "\"question\"" % qas_id)
+        start_position = end_position = None
+        orig_answer_text = None
+        is_impossible = False
+        if is_training:
+          if version_2_with_negative:
+            is_impossible = bool(qa.get("is_impossible", False))
+          answers = qa.get("answers") or []
+          if not is_impossible:
+            if len(answers) < 1 or not isinstance(answers[0], dict):
+              skipped.append((qas_id, "no answer"))
+              continue
+            answer = answers[0]
+            orig_answer_text = answer.get("text")
+            answer_offset = answer.get("answer_start")
+            if (not isinstance(orig_answer_text, str) or not orig_answer_text
+                or not isinstance(answer_offset, int) or answer_offset < 0 or
+                answer_offset + len(orig_answer_text) > len(context)):
+              skipped.append((qas_id, "answer_start outside the context"))
+              continue
+            if context[answer_offset:answer_offset + len(
+                orig_answer_text)] != orig_answer_text:
+              skipped.append((qas_id, "answer_start does not point at the "
+                              "answer text"))
+              continue
+            start_position = char_to_word_offset[answer_offset]
+            end_position = char_to_word_offset[answer_offset +
+                                               len(orig_answer_text) - 1]
+            actual_text = " ".join(doc_tokens[start_position:end_position +
+                                              1])
+            cleaned = " ".join(tokenization.whitespace_tokenize(
+                orig_answer_text))
+            if actual_text.find(cleaned) == -1:
+              skipped.append((qas_id, "answer text not found in the "
+                              "context words"))
+              continue
+          else:
+            start_position = end_position = -1
+            orig_answer_text = ""
+        examples.append(SquadExample(qas_id, question, doc_tokens,
+                                     orig_answer_text, start_position,
+                                     end_position, is_impossible))
+  return examples, skipped
+
+
+def _improve_answer_span(doc_tokens, input_start, input_end, tokenizer,
+                         orig_answer_text):
+  """The word-piece span that matches the tokenized answer best."""
+  tok_answer_text = " ".join(tokenizer.tokenize(orig_answer_text))
+  for new_start in range(input_start, input_end + 1):
+    for new_end in range(input_end, new_start - 1, -1):
+      text_span = " ".join(doc_tokens[new_start:(new_end + 1)])
+      if text_span == tok_answer_text:
+        return (new_start, new_end)
+  return (input_start, input_end)
+
+
+def _check_is_max_context(doc_spans, cur_span_index, position):
+  """Whether `cur_span_index` is the span with the most context at `position`.
+
+  The score of a span is min(left context, right context) + 0.01 * length.
+  """
+  best_score = None
+  best_span_index = None
+  for (span_index, doc_span) in enumerate(doc_spans):
+    end = doc_span.start + doc_span.length - 1
+    if position < doc_span.start or position > end:
+      continue
+    num_left_context = position - doc_span.start
+    num_right_context = end - position
+    score = min(num_left_context, num_right_context) + 0.01 * doc_span.length
+    if best_score is None or score > best_score:
+      best_score = score
+      best_span_index = span_index
+  return cur_span_index == best_span_index
+
+
+DocSpan = collections.namedtuple("DocSpan", ["start", "length"])
+
+
+def convert_examples_to_features(examples, tokenizer, max_seq_length,
+                                 doc_stride, max_query_length, is_training):
+  """Windows of `[CLS] question [SEP] context piece [SEP]` per example."""
+  unique_id = 1000000000
+  features = []
+  for (example_index, example) in enumerate(examples):
+    query_tokens = tokenizer.tokenize(example.question_text)
+    if len(query_tokens) > max_query_length:
+      query_tokens = query_tokens[0:max_query_length]
+
+    tok_to_orig_index = []
+    orig_to_tok_index = []
+    all_doc_tokens = []
+    for (i, token) in enumerate(example.doc_tokens):
+      orig_to_tok_index.append(len(all_doc_tokens))
+      for sub_token in tokenizer.tokenize(token):
+        tok_to_orig_index.append(i)
+        all_doc_tokens.append(sub_token)
+
+    tok_start_position = tok_end_position = None
+    if is_training and example.is_impossible:
+      tok_start_position = tok_end_position = -1
+    if is_training and not example.is_impossible:
+      tok_start_position = orig_to_tok_index[example.start_position]
+      if example.end_position < len(example.doc_tokens) - 1:
+        tok_end_position = orig_to_tok_index[example.end_position + 1] - 1
+      else:
+        tok_end_position = len(all_doc_tokens) - 1
+      (tok_start_position, tok_end_position) = _improve_answer_span(
+          all_doc_tokens, tok_start_position, tok_end_position, tokenizer,
+          example.orig_answer_text)
+
+    # [CLS], [SEP] and [SEP].
+    max_tokens_for_doc = max_seq_length - len(query_tokens) - 3
+
+    doc_spans = []
+    start_offset = 0
+    while start_offset < len(all_doc_tokens):
+      length = min(len(all_doc_tokens) - start_offset, max_tokens_for_doc)
+      doc_spans.append(DocSpan(start=start_offset, length=length))
+      if start_offset + length == len(all_doc_tokens):
+        break
+      start_offset += min(length, doc_stride)
+
+    for (doc_span_index, doc_span) in enumerate(doc_spans):
+      tokens = ["[CLS]"] + query_tokens + ["[SEP]"]
+      segment_ids = [0] * len(tokens)
+      token_to_orig_map = {}
+      token_is_max_context = {}
+      for i in range(doc_span.length):
+        split_token_index = doc_span.start + i
+        token_to_orig_map[len(tokens)] = tok_to_orig_index[split_token_index]
+        token_is_max_context[len(tokens)] = _check_is_max_context(
+            doc_spans, doc_span_index, split_token_index)
+        tokens.append(all_doc_tokens[split_token_index])
+        segment_ids.append(1)
+      tokens.append("[SEP]")
+      segment_ids.append(1)
+
+      input_ids = tokenizer.convert_tokens_to_ids(tokens)
+      input_mask = [1] * len(input_ids)
+      pad = max_seq_length - len(input_ids)
+      input_ids += [0] * pad
+      input_mask += [0] * pad
+      segment_ids += [0] * pad
+
+      start_position = end_position = None
+      if is_training and not example.is_impossible:
+        doc_start = doc_span.start
+        doc_end = doc_span.start + doc_span.length - 1
+        if (tok_start_position < doc_start or tok_end_position > doc_end):
+          start_position = end_position = 0
+        else:
+          doc_offset = len(query_tokens) + 2
+          start_position = tok_start_position - doc_start + doc_offset
+          end_position = tok_end_position - doc_start + doc_offset
+      if is_training and example.is_impossible:
+        start_position = end_position = 0
+
+      if example_index < 2:
+        tf.logging.info("*** Example ***")
+        tf.logging.info("unique_id: %s", unique_id)
+        tf.logging.info("tokens: %s", " ".join(tokens))
+
+      features.append(InputFeatures(
+          unique_id, example_index, doc_span_index, tokens,
+          token_to_orig_map, token_is_max_context, input_ids, input_mask,
+          segment_ids, start_position, end_position, example.is_impossible))
+      unique_id += 1
+  return features
+
+
+def feature_dicts(features, is_training):
+  """The TFRecord fields of each feature."""
+  for f in features:
+    d = collections.OrderedDict(
+        unique_ids=[f.unique_id], input_ids=f.input_ids,
+        input_mask=f.input_mask, segment_ids=f.segment_ids)
+    if is_training:
+      d["start_positions"] = [f.start_position]
+      d["end_positions"] = [f.end_position]
+    yield d
+
+
+def feature_lengths(max_seq_length, is_training):
+  """Feature names and lengths of the QA TFRecords."""
+  lengths = {"unique_ids": None, "input_ids": max_seq_length,
+             "input_mask": max_seq_length, "segment_ids": max_seq_length}
+  if is_training:
+    lengths.update(start_positions=None, end_positions=None)
+  return lengths
+
+
+def head_fn(model, features, is_training):
+  """Start and end logits: `cls/squad/output_weights [2, hidden]`."""
+  del is_training
+  final_hidden = model.get_sequence_output()
+  shape = tf.shape(final_hidden)
+  hidden_size = final_hidden.shape[-1]
+  output_weights = tf.get_variable(
+      "cls/squad/output_weights", [2, hidden_size],
+      initializer=tf.truncated_normal_initializer(stddev=0.02))
+  output_bias = tf.get_variable("cls/squad/output_bias", [2],
+                                initializer=tf.zeros_initializer())
+  matrix = tf.reshape(final_hidden, [-1, hidden_size])
+  logits = tf.matmul(matrix, tf.cast(output_weights, matrix.dtype),
+                     transpose_b=True)
+  logits = tf.cast(tf.nn.bias_add(logits, tf.cast(output_bias, logits.dtype)),
+                   tf.float32)
+  logits = tf.reshape(logits, [shape[0], shape[1], 2])
+  logits = tf.transpose(logits, [2, 0, 1])
+  start_logits, end_logits = tf.unstack(logits, axis=0)
+
+  loss = None
+  if "start_positions" in features:
+    seq_length = shape[1]
+
+    def compute_loss(logits, positions):
+      one_hot_positions = tf.one_hot(positions, depth=seq_length,
+                                     dtype=tf.float32)
+      log_probs = tf.nn.log_softmax(logits, axis=-1)
+      return -tf.reduce_mean(tf.reduce_sum(one_hot_positions * log_probs,
+                                           axis=-1))
+
+    loss = (compute_loss(start_logits, features["start_positions"]) +
+            compute_loss(end_logits, features["end_positions"])) / 2.0
+  predictions = {"unique_ids": features["unique_ids"],
+                 "start_logits": start_logits, "end_logits": end_logits}
+  return est.HeadOutput(loss, predictions, None)
+
+
+def _get_best_indexes(logits, n_best_size):
+  """The indexes of the n largest logits, largest first (stable on ties)."""
+  order = sorted(enumerate(logits), key=lambda x: x[1], reverse=True)
+  return [i for i, _ in order[:n_best_size]]
+
+
+def _compute_softmax(scores):
+  """Softmax of a list of floats (empty for an empty list)."""
+  if not scores:
+    return []
+  max_score = max(scores)
+  exp_scores = [math.exp(s - max_score) for s in scores]
+  total = sum(exp_scores)
+  return [s / total for s in exp_scores]
+
+
+def get_final_text(pred_text, orig_text, do_lower_case, verbose=False):
+  """Projects a normalized (tokenized) prediction back onto the original text.
+
+  The prediction is found in the basic-tokenized original; both strings are
+  aligned character by character once spaces are removed, which maps the
+  span back to the original characters (keeping case and punctuation as
+  written). Falls back to `orig_text` when the alignment fails.
+  """
+
+  def strip_spaces(text):
+    chars = []
+    ns_to_s = {}
+    for i, c in enumerate(text):
+      if c == " ":
+        continue
+      ns_to_s[len(chars)] = i
+      chars.append(c)
+    return "".join(chars), ns_to_s
+
+  tokenizer = tokenization.BasicTokenizer(do_lower_case=do_lower_case)
+  tok_text = " ".join(tokenizer.tokenize(orig_text))
+  start_position = tok_text.find(pred_text)
+  if start_position == -1:
+    if verbose:
+      tf.logging.info("Unable to find text: '%s' in '%s'", pred_text,
+                      orig_text)
+    return orig_text
+  end_position = start_position + len(pred_text) - 1
+
+  orig_ns_text, orig_ns_to_s = strip_spaces(orig_text)
+  tok_ns_text, tok_ns_to_s = strip_spaces(tok_text)
+  if len(orig_ns_text) != len(tok_ns_text):
+    if verbose:
+      tf.logging.info("Length not equal after stripping spaces: '%s' vs '%s'",
+                      orig_ns_text, tok_ns_text)
+    return orig_text
+
+  tok_s_to_ns = {s: ns for ns, s in tok_ns_to_s.items()}
+  orig_start = orig_ns_to_s.get(tok_s_to_ns.get(start_position))
+  orig_end = orig_ns_to_s.get(tok_s_to_ns.get(end_position))
+  if orig_start is None or orig_end is None:
+    if verbose:
+      tf.logging.info("Couldn't map start or end position")
+    return orig_text
+  return orig_text[orig_start:orig_end + 1]
+
+
+def detokenize_pieces(tok_tokens):
+  """Joins word pieces: "##" continuations glued, whitespace normalised."""
+  tok_text = " ".join(tok_tokens)
+  tok_text = tok_text.replace(" ##", "").replace("##", "")
+  return " ".join(tok_text.strip().split())
+
+
+def make_predictions(examples, features, results, n_best_size,
+                     max_answer_length, do_lower_case,
+                     version_2_with_negative=False,
+                     null_score_diff_threshold=0.0, verbose=False):
+  """Best answers and n-best lists, as BERT's SQuAD `write_predictions`.
+
+  Returns:
+    (predictions {qas_id: text}, nbest {qas_id: [dict]}, null odds).
+  """
+  features_by_example = collections.defaultdict(list)
+  for f in features:
+    features_by_example[f.example_index].append(f)
+  result_by_id = {r.unique_id: r for r in results}
+
+  Prelim = collections.namedtuple(
+      "Prelim", ["feature_index", "start_index", "end_index", "start_logit",
+                 "end_logit"])
+  all_predictions = collections.OrderedDict()
+  all_nbest = collections.OrderedDict()
+  null_odds = collections.OrderedDict()
+
+  for (example_index, example) in enumerate(examples):
+    example_features = features_by_example[example_index]
+    prelim = []
+    score_null = 1000000
+    min_null_feature_index = 0
+    null_start_logit = null_end_logit = 0.0
+    for (feature_index, feature) in enumerate(example_features):
+      result = result_by_id[feature.unique_id]
+      start_indexes = _get_best_indexes(result.start_logits, n_best_size)
+      end_indexes = _get_best_indexes(result.end_logits, n_best_size)
+      if version_2_with_negative:
+        feature_null_score = result.start_logits[0] + result.end_logits[0]
+        if feature_null_score < score_null:
+          score_null = feature_null_score
+          min_null_feature_index = feature_index
+          null_start_logit = result.start_logits[0]
+          null_end_logit = result.end_logits[0]
+      for start_index in start_indexes:
+        for end_index in end_indexes:
+          # Spans in the question, past the end, not at their max-context
+          # window, reversed or too long are not answers.
+          if start_index >= len(feature.tokens):
+            continue
+          if end_index >= len(feature.tokens):
+            continue
+          if start_index not in feature.token_to_orig_map:
+            continue
+          if end_index not in feature.token_to_orig_map:
+            continue
+          if not feature.token_is_max_context.get(start_index, False):
+            continue
+          if end_index < start_index:
+            continue
+          if end_index - start_index + 1 > max_answer_length:
+            continue
+          prelim.append(Prelim(feature_index, start_index, end_index,
+                               float(result.start_logits[start_index]),
+                               float(result.end_logits[end_index])))
+    if version_2_with_negative:
+      prelim.append(Prelim(min_null_feature_index, 0, 0,
+                           float(null_start_logit), float(null_end_logit)))
+    prelim = sorted(prelim, key=lambda x: (x.start_logit + x.end_logit),
+                    reverse=True)
+
+    seen = set()
+    nbest = []
+    for pred in prelim:
+      if len(nbest) >= n_best_size:
+        break
+      feature = example_features[pred.feature_index]
+      if pred.start_index > 0:
+        tok_text = detokenize_pieces(
+            feature.tokens[pred.start_index:pred.end_index + 1])
+        orig_start = feature.token_to_orig_map[pred.start_index]
+        orig_end = feature.token_to_orig_map[pred.end_index]
+        orig_text = " ".join(example.doc_tokens[orig_start:orig_end + 1])
+        final_text = get_final_text(tok_text, orig_text, do_lower_case,
+                                    verbose)
+        if final_text in seen:
+          continue
+      else:
+        final_text = ""
+      seen.add(final_text)
+      nbest.append((final_text, pred.start_logit, pred.end_logit))
+
+    if version_2_with_negative and "" not in seen:
+      nbest.append(("", float(null_start_logit), float(null_end_logit)))
+    if not nbest:
+      nbest.append(("empty", 0.0, 0.0))
+
+    probs = _compute_softmax([s + e for _, s, e in nbest])
+    nbest_json = [collections.OrderedDict(
+        [("text", t), ("probability", p), ("start_logit", s),
+         ("end_logit", e)]) for (t, s, e), p in zip(nbest, probs)]
+    all_nbest[example.qas_id] = nbest_json
+
+    if not version_2_with_negative:
+      all_predictions[example.qas_id] = nbest_json[0]["text"]
+    else:
+      best_non_null = next((x for x in nbest_json if x["text"]), None)
+      diff = score_null - (best_non_null["start_logit"] +
+                           best_non_null["end_logit"] if best_non_null
+                           else -1e9)
+      null_odds[example.qas_id] = diff
+      all_predictions[example.qas_id] = (
+          "" if diff > null_score_diff_threshold or best_non_null is None
+          else best_non_null["text"])
+  return all_predictions, all_nbest, null_odds
+
+
+def _report_skipped(skipped, total, path):
+  if not skipped:
+    return
+  reasons = collections.Counter(reason for _, reason in skipped)
+  message = ("Skipped %d of %d training questions of %s: %s. First ids: %s" %
+             (len(skipped), total, path,
+              "; ".join("%d: %s" % (n, r) for r, n in reasons.items()),
+              ", ".join(q for q, _ in skipped[:5])))
+  tf.logging.warning(message)
+  print(message)
+
+
+def main(_):
+  est.setup_logging()
+  if not FLAGS.do_train and not FLAGS.do_predict:
+    raise errors.UserError(
+        "At least one of `do_train` or `do_predict` must be True.")
+  if FLAGS.do_train and not FLAGS.train_file:
+    raise errors.UserError(
+        "If `do_train` is True, then `train_file` must be specified.")
+  if FLAGS.do_predict and not FLAGS.predict_file:
+    raise errors.UserError(
+        "If `do_predict` is True, then `predict_file` must be specified.")
+  if not FLAGS.output_dir:
+    raise errors.UserError("--output_dir is required")
+  if FLAGS.max_seq_length <= FLAGS.max_query_length + 3:
+    raise errors.UserError(
+        "The max_seq_length (%d) must be greater than max_query_length "
+        "(%d) + 3" % (FLAGS.max_seq_length, FLAGS.max_query_length))
+  bert_config = est.load_bert_config(FLAGS.bert_config_file,
+                                     FLAGS.max_seq_length)
+  tokenizer = est.load_tokenizer(FLAGS.vocab_file, FLAGS.do_lower_case,
+                                 FLAGS.init_checkpoint)
+  est.check_init_checkpoint(FLAGS.init_checkpoint)
+
+  # Read and check every input before anything is written.
+  if FLAGS.do_train:
+    train_examples, skipped = read_squad_examples(
+        FLAGS.train_file, True, FLAGS.version_2_with_negative,
+        FLAGS.check_bioasq_ids)
+    _report_skipped(skipped, len(train_examples) + len(skipped),
+                    FLAGS.train_file)
+    if not train_examples:
+      raise errors.UserError("%s: no usable training question" %
+                             FLAGS.train_file)
+  if FLAGS.do_predict:
+    eval_examples, _ = read_squad_examples(
+        FLAGS.predict_file, False, FLAGS.version_2_with_negative,
+        FLAGS.check_bioasq_ids)
+  if FLAGS.golden_file:
+    golden = bioasq_eval.load_questions(FLAGS.golden_file, "golden")
+
+  run = run_dir.describe_run("qa", None, bert_config, FLAGS.max_seq_length,
+                             FLAGS.do_lower_case)
+  run_dir.prepare_output_dir(FLAGS.output_dir, run, training=FLAGS.do_train)
+
+  num_train_steps = num_warmup_steps = 0
+  if FLAGS.do_train:
+    rng = random.Random(12345 if FLAGS.seed is None else FLAGS.seed)
+    rng.shuffle(train_examples)
+    num_train_steps, num_warmup_steps = est.train_steps(
+        len(train_examples), FLAGS.train_batch_size, FLAGS.num_train_epochs,
+        FLAGS.warmup_proportion)
+
+  model_fn = est.model_fn_builder(bert_config, head_fn, FLAGS.init_checkpoint,
+                                  FLAGS.learning_rate, num_train_steps,
+                                  num_warmup_steps)
+  estimator = est.build_estimator(
+      model_fn, FLAGS.output_dir, FLAGS.save_checkpoints_steps,
+      FLAGS.keep_checkpoint_max, FLAGS.seed, FLAGS.log_every_n_steps)
+  seq = FLAGS.max_seq_length
+
+  if FLAGS.do_train:
+    train_features = convert_examples_to_features(
+        train_examples, tokenizer, seq, FLAGS.doc_stride,
+        FLAGS.max_query_length, is_training=True)
+    train_file = os.path.join(FLAGS.output_dir, "train.tf_record")
+    records.write_features(feature_dicts(train_features, True), train_file)
+    tf.logging.info("%d training questions make %d windows",
+                    len(train_examples), len(train_features))
+    input_fn = records.input_fn_builder(train_file, feature_lengths(seq, True),
+                                        True, True, FLAGS.train_batch_size,
+                                        seed=FLAGS.seed)
+    est.train(estimator, input_fn, num_train_steps, FLAGS.train_batch_size,
+              len(train_examples), FLAGS.log_every_n_steps)
+
+  if FLAGS.do_predict:
+    eval_features = convert_examples_to_features(
+        eval_examples, tokenizer, seq, FLAGS.doc_stride,
+        FLAGS.max_query_length, is_training=False)
+    predict_file = os.path.join(FLAGS.output_dir, "eval.tf_record")
+    records.write_features(feature_dicts(eval_features, False), predict_file)
+    tf.logging.info("***** Running predictions *****")
+    tf.logging.info("  Num orig examples = %d", len(eval_examples))
+    tf.logging.info("  Num split examples = %d", len(eval_features))
+    input_fn = records.input_fn_builder(predict_file,
+                                        feature_lengths(seq, False), False,
+                                        False, FLAGS.predict_batch_size)
+    results = [RawResult(int(r["unique_ids"]),
+                         [float(x) for x in r["start_logits"]],
+                         [float(x) for x in r["end_logits"]])
+               for r in estimator.predict(input_fn,
+                                          yield_single_examples=True)]
+    predictions, nbest, null_odds = make_predictions(
+        eval_examples, eval_features, results, FLAGS.n_best_size,
+        FLAGS.max_answer_length, FLAGS.do_lower_case,
+        FLAGS.version_2_with_negative, FLAGS.null_score_diff_threshold,
+        FLAGS.verbose_logging)
+    out = FLAGS.output_dir
+    errors.atomic_write(os.path.join(out, "predictions.json"),
+                        json.dumps(predictions, indent=4) + "\n")
+    errors.atomic_write(os.path.join(out, "nbest_predictions.json"),
+                        json.dumps(nbest, indent=4) + "\n")
+    if FLAGS.version_2_with_negative:
+      errors.atomic_write(os.path.join(out, "null_odds.json"),
+                          json.dumps(null_odds, indent=4) + "\n")
+    print("Wrote predictions.json and nbest_predictions.json (%d questions) "
+          "to %s" % (len(predictions), out))
+
+    if FLAGS.golden_file:
+      answer_path, _ = bioasq_form.convert_file(
+          os.path.join(out, "nbest_predictions.json"), out)
+      system = bioasq_eval.load_questions(answer_path, "system")
+      result = bioasq_eval.score_factoid(golden, system)
+      print("***** BioASQ factoid evaluation (%s) *****" % answer_path)
+      print(bioasq_eval.official_line(result))
+      print(bioasq_eval.summary(result), end="")
+      errors.atomic_write(os.path.join(out, "bioasq_scores.json"),
+                          json.dumps({k: result[k] for k in (
+                              "strict_accuracy", "lenient_accuracy", "mrr",
+                              "scored", "missing")}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+  tf.disable_v2_behavior()
+  app.run(errors.run_main(main))
