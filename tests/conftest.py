@@ -14,16 +14,20 @@ import tensorflow.compat.v1 as tf  # noqa: E402
 
 tf.disable_v2_behavior()
 
-SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+SHARED = os.environ.get("BIOBERT_SHARED_DIR",
+                        os.path.join(os.path.dirname(ROOT), "shared"))
 REFERENCE = os.path.join(SHARED, "reference")
 DATA = os.path.join(SHARED, "data")
 
 
-@pytest.fixture(scope="session")
-def shared_dir():
-  """../shared beside the project; its absence is a failure, not a skip."""
-  assert os.path.isdir(SHARED), "../shared is missing beside the project"
-  return SHARED
+def pytest_sessionstart(session):
+  """../shared (reference outputs, benchmark data) is required: fail early."""
+  del session
+  if not os.path.isdir(os.path.join(SHARED, "reference")):
+    raise pytest.UsageError(
+        "%s is missing: the tests need the shared/ folder (reference outputs "
+        "and benchmark data) beside the project, or BIOBERT_SHARED_DIR set "
+        "to it" % SHARED)
 
 
 @pytest.fixture(scope="session")
