@@ -36,7 +36,6 @@ from finetuning import errors
 from finetuning import estimator as est
 from finetuning import flags as common_flags
 from finetuning import heads
-from finetuning import records
 from finetuning import run_dir
 
 common_flags.define_common_flags(
@@ -239,14 +238,12 @@ def predict_windows(estimator, features, windows, label_list, record_file,
   Returns:
     (piece labels per window, predicted tags per example, mean loss).
   """
-  records.write_features(features, record_file)
-  input_fn = records.input_fn_builder(record_file, feature_lengths(
-      max_seq_length), False, False, batch_size)
+  results = est.predict_features(estimator, features,
+                                 feature_lengths(max_seq_length), record_file,
+                                 batch_size)
   window_labels, losses = [], []
   start = time.time()
-  for window, result in zip(windows,
-                            estimator.predict(input_fn,
-                                              yield_single_examples=True)):
+  for window, result in zip(windows, results):
     window_labels.append(decode_window(window, result["log_probs"],
                                        label_list))
     losses.append(float(result["loss"]))
@@ -408,11 +405,10 @@ def main(_):
   if (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict) and not (
       FLAGS.data_dir):
     raise errors.UserError("--data_dir is required")
-  bert_config = est.load_bert_config(FLAGS.bert_config_file,
-                                     FLAGS.max_seq_length)
-  tokenizer = est.load_tokenizer(FLAGS.vocab_file, FLAGS.do_lower_case,
-                                 FLAGS.init_checkpoint)
-  est.check_init_checkpoint(FLAGS.init_checkpoint)
+  options = common_flags.run_options(FLAGS)
+  bert_config, tokenizer = est.load_model_files(
+      FLAGS.bert_config_file, FLAGS.vocab_file, FLAGS.do_lower_case,
+      FLAGS.init_checkpoint, FLAGS.max_seq_length)
 
   # Read and check every input before anything is written.
   processor = NerProcessor()
@@ -448,21 +444,15 @@ def main(_):
         len(train_features), FLAGS.train_batch_size, FLAGS.num_train_epochs,
         FLAGS.warmup_proportion)
 
-  model_fn = est.model_fn_builder(
-      bert_config, head_fn_builder(len(label_list)), FLAGS.init_checkpoint,
-      FLAGS.learning_rate, num_train_steps, num_warmup_steps)
-  estimator = est.build_estimator(
-      model_fn, FLAGS.output_dir, FLAGS.save_checkpoints_steps,
-      FLAGS.keep_checkpoint_max, FLAGS.seed, FLAGS.log_every_n_steps)
-
+  estimator = est.create_estimator(bert_config,
+                                   head_fn_builder(len(label_list)), options,
+                                   num_train_steps, num_warmup_steps)
   if FLAGS.do_train:
-    train_file = os.path.join(FLAGS.output_dir, "train.tf_record")
-    records.write_features(train_features, train_file)
-    input_fn = records.input_fn_builder(
-        train_file, feature_lengths(FLAGS.max_seq_length), True, True,
-        FLAGS.train_batch_size, seed=FLAGS.seed)
-    est.train(estimator, input_fn, num_train_steps, FLAGS.train_batch_size,
-              len(train_features), FLAGS.log_every_n_steps)
+    est.train_on_features(
+        estimator, train_features, feature_lengths(FLAGS.max_seq_length),
+        os.path.join(FLAGS.output_dir, "train.tf_record"),
+        FLAGS.train_batch_size, num_train_steps, FLAGS.seed,
+        FLAGS.log_every_n_steps)
 
   if FLAGS.do_eval:
     features, windows, _ = convert_examples(dev_examples, label_list,

@@ -34,7 +34,6 @@ import tokenization
 from finetuning import errors
 from finetuning import estimator as est
 from finetuning import flags as common_flags
-from finetuning import records
 from finetuning import run_dir
 
 common_flags.define_common_flags(max_seq_length=384, train_batch_size=32,
@@ -113,15 +112,7 @@ def split_context(context):
 
 def load_squad_json(path):
   """Reads a SQuAD-format file; errors name the file and the JSON position."""
-  try:
-    with open(path, "r", encoding="utf-8-sig") as f:
-      data = json.load(f)
-  except FileNotFoundError:
-    raise errors.InputError(path, None, "file not found (expected SQuAD-"
-                            "format JSON)")
-  except ValueError as e:
-    raise errors.InputError(path, getattr(e, "lineno", None),
-                            "not valid JSON: %s" % e)
+  data = errors.read_json(path, "SQuAD-format JSON")
   if not isinstance(data, dict) or not isinstance(data.get("data"), list):
     raise errors.InputError(path, None, 'expected {"data": [{"paragraphs": '
                             '[...]}], "version": ...}')
@@ -610,11 +601,10 @@ def main(_):
     raise errors.UserError(
         "The max_seq_length (%d) must be greater than max_query_length "
         "(%d) + 3" % (FLAGS.max_seq_length, FLAGS.max_query_length))
-  bert_config = est.load_bert_config(FLAGS.bert_config_file,
-                                     FLAGS.max_seq_length)
-  tokenizer = est.load_tokenizer(FLAGS.vocab_file, FLAGS.do_lower_case,
-                                 FLAGS.init_checkpoint)
-  est.check_init_checkpoint(FLAGS.init_checkpoint)
+  options = common_flags.run_options(FLAGS)
+  bert_config, tokenizer = est.load_model_files(
+      FLAGS.bert_config_file, FLAGS.vocab_file, FLAGS.do_lower_case,
+      FLAGS.init_checkpoint, FLAGS.max_seq_length)
 
   # Read and check every input before anything is written.
   if FLAGS.do_train:
@@ -645,45 +635,38 @@ def main(_):
         len(train_examples), FLAGS.train_batch_size, FLAGS.num_train_epochs,
         FLAGS.warmup_proportion)
 
-  model_fn = est.model_fn_builder(bert_config, head_fn, FLAGS.init_checkpoint,
-                                  FLAGS.learning_rate, num_train_steps,
-                                  num_warmup_steps)
-  estimator = est.build_estimator(
-      model_fn, FLAGS.output_dir, FLAGS.save_checkpoints_steps,
-      FLAGS.keep_checkpoint_max, FLAGS.seed, FLAGS.log_every_n_steps)
+  estimator = est.create_estimator(bert_config, head_fn, options,
+                                   num_train_steps, num_warmup_steps)
   seq = FLAGS.max_seq_length
 
   if FLAGS.do_train:
     train_features = convert_examples_to_features(
         train_examples, tokenizer, seq, FLAGS.doc_stride,
         FLAGS.max_query_length, is_training=True)
-    train_file = os.path.join(FLAGS.output_dir, "train.tf_record")
-    records.write_features(feature_dicts(train_features, True), train_file)
     tf.logging.info("%d training questions make %d windows",
                     len(train_examples), len(train_features))
-    input_fn = records.input_fn_builder(train_file, feature_lengths(seq, True),
-                                        True, True, FLAGS.train_batch_size,
-                                        seed=FLAGS.seed)
-    est.train(estimator, input_fn, num_train_steps, FLAGS.train_batch_size,
-              len(train_examples), FLAGS.log_every_n_steps)
+    est.train_on_features(
+        estimator, feature_dicts(train_features, True),
+        feature_lengths(seq, True),
+        os.path.join(FLAGS.output_dir, "train.tf_record"),
+        FLAGS.train_batch_size, num_train_steps, FLAGS.seed,
+        FLAGS.log_every_n_steps)
 
   if FLAGS.do_predict:
     eval_features = convert_examples_to_features(
         eval_examples, tokenizer, seq, FLAGS.doc_stride,
         FLAGS.max_query_length, is_training=False)
-    predict_file = os.path.join(FLAGS.output_dir, "eval.tf_record")
-    records.write_features(feature_dicts(eval_features, False), predict_file)
     tf.logging.info("***** Running predictions *****")
     tf.logging.info("  Num orig examples = %d", len(eval_examples))
     tf.logging.info("  Num split examples = %d", len(eval_features))
-    input_fn = records.input_fn_builder(predict_file,
-                                        feature_lengths(seq, False), False,
-                                        False, FLAGS.predict_batch_size)
     results = [RawResult(int(r["unique_ids"]),
                          [float(x) for x in r["start_logits"]],
                          [float(x) for x in r["end_logits"]])
-               for r in estimator.predict(input_fn,
-                                          yield_single_examples=True)]
+               for r in est.predict_features(
+                   estimator, feature_dicts(eval_features, False),
+                   feature_lengths(seq, False),
+                   os.path.join(FLAGS.output_dir, "eval.tf_record"),
+                   FLAGS.predict_batch_size)]
     predictions, nbest, null_odds = make_predictions(
         eval_examples, eval_features, results, FLAGS.n_best_size,
         FLAGS.max_answer_length, FLAGS.do_lower_case,

@@ -29,7 +29,6 @@ from finetuning import errors
 from finetuning import estimator as est
 from finetuning import flags as common_flags
 from finetuning import heads
-from finetuning import records
 from finetuning import run_dir
 
 common_flags.define_common_flags()
@@ -180,11 +179,10 @@ def main(_):
                            (FLAGS.task_name, ", ".join(sorted(PROCESSORS))))
   processor = PROCESSORS[task_name]()
   label_list = processor.get_labels()
-  bert_config = est.load_bert_config(FLAGS.bert_config_file,
-                                     FLAGS.max_seq_length)
-  tokenizer = est.load_tokenizer(FLAGS.vocab_file, FLAGS.do_lower_case,
-                                 FLAGS.init_checkpoint)
-  est.check_init_checkpoint(FLAGS.init_checkpoint)
+  options = common_flags.run_options(FLAGS)
+  bert_config, tokenizer = est.load_model_files(
+      FLAGS.bert_config_file, FLAGS.vocab_file, FLAGS.do_lower_case,
+      FLAGS.init_checkpoint, FLAGS.max_seq_length)
 
   # Read and check every input before anything is written.
   if FLAGS.do_train:
@@ -208,21 +206,15 @@ def main(_):
         len(train_features), FLAGS.train_batch_size, FLAGS.num_train_epochs,
         FLAGS.warmup_proportion)
 
-  model_fn = est.model_fn_builder(
-      bert_config, head_fn_builder(len(label_list)), FLAGS.init_checkpoint,
-      FLAGS.learning_rate, num_train_steps, num_warmup_steps)
-  estimator = est.build_estimator(
-      model_fn, FLAGS.output_dir, FLAGS.save_checkpoints_steps,
-      FLAGS.keep_checkpoint_max, FLAGS.seed, FLAGS.log_every_n_steps)
-
+  estimator = est.create_estimator(bert_config,
+                                   head_fn_builder(len(label_list)), options,
+                                   num_train_steps, num_warmup_steps)
   if FLAGS.do_train:
-    train_file = os.path.join(FLAGS.output_dir, "train.tf_record")
-    records.write_features(train_features, train_file)
-    input_fn = records.input_fn_builder(train_file, feature_lengths(seq), True,
-                                        True, FLAGS.train_batch_size,
-                                        seed=FLAGS.seed)
-    est.train(estimator, input_fn, num_train_steps, FLAGS.train_batch_size,
-              len(train_features), FLAGS.log_every_n_steps)
+    est.train_on_features(
+        estimator, train_features, feature_lengths(seq),
+        os.path.join(FLAGS.output_dir, "train.tf_record"),
+        FLAGS.train_batch_size, num_train_steps, FLAGS.seed,
+        FLAGS.log_every_n_steps)
 
   if FLAGS.do_eval:
     if not dev_examples:
@@ -235,10 +227,10 @@ def main(_):
       eval_features, n_cut = convert_examples(dev_examples, label_list,
                                               tokenizer, seq)
       _report_cut(n_cut, len(dev_examples), "dev", seq)
-      eval_file = os.path.join(FLAGS.output_dir, "eval.tf_record")
-      records.write_features(eval_features, eval_file)
-      input_fn = records.input_fn_builder(eval_file, feature_lengths(seq),
-                                          False, False, FLAGS.eval_batch_size)
+      input_fn = est.features_input_fn(
+          eval_features, feature_lengths(seq),
+          os.path.join(FLAGS.output_dir, "eval.tf_record"),
+          FLAGS.eval_batch_size)
       result = estimator.evaluate(input_fn=input_fn)
       est.write_eval_results(FLAGS.output_dir, result)
 
@@ -246,12 +238,10 @@ def main(_):
     predict_features, n_cut = convert_examples(test_examples, label_list,
                                                tokenizer, seq)
     _report_cut(n_cut, len(test_examples), "test", seq)
-    predict_file = os.path.join(FLAGS.output_dir, "predict.tf_record")
-    records.write_features(predict_features, predict_file)
-    input_fn = records.input_fn_builder(predict_file, feature_lengths(seq),
-                                        False, False,
-                                        FLAGS.predict_batch_size)
-    probabilities = [r["probabilities"] for r in estimator.predict(input_fn)]
+    probabilities = [r["probabilities"] for r in est.predict_features(
+        estimator, predict_features, feature_lengths(seq),
+        os.path.join(FLAGS.output_dir, "predict.tf_record"),
+        FLAGS.predict_batch_size)]
     if len(probabilities) != len(test_examples):
       raise RuntimeError("%d predictions for %d test examples" %
                          (len(probabilities), len(test_examples)))

@@ -50,15 +50,7 @@ def java_double(x):
 
 def load_questions(path, role):
   """Reads a BioASQ JSON file; returns its list of questions."""
-  try:
-    with open(path, "r", encoding="utf-8-sig") as f:
-      data = json.load(f)
-  except FileNotFoundError:
-    raise errors.InputError(path, None, "file not found (expected the %s "
-                            "BioASQ JSON file)" % role)
-  except ValueError as e:
-    line = getattr(e, "lineno", None)
-    raise errors.InputError(path, line, "not valid JSON: %s" % e)
+  data = errors.read_json(path, "the %s BioASQ JSON file" % role)
   if not isinstance(data, dict) or not isinstance(data.get("questions"),
                                                   list):
     raise errors.InputError(path, None,

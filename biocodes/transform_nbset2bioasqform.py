@@ -93,15 +93,8 @@ def output_paths(output_path):
 
 def load_nbest(path):
   """Reads and checks nbest_predictions.json."""
-  try:
-    with open(path, "r", encoding="utf-8") as f:
-      nbest = json.load(f)
-  except FileNotFoundError:
-    raise errors.InputError(path, None, "file not found (expected "
-                            "nbest_predictions.json written by run_qa.py)")
-  except ValueError as e:
-    raise errors.InputError(path, getattr(e, "lineno", None),
-                            "not valid JSON: %s" % e)
+  nbest = errors.read_json(path, "nbest_predictions.json written by "
+                           "run_qa.py")
   if not isinstance(nbest, dict):
     raise errors.InputError(path, None, "expected an object {qas id: n-best "
                             "list}")

@@ -1,5 +1,6 @@
 """User-facing errors and atomic file writing."""
 
+import json
 import os
 import sys
 import tempfile
@@ -53,6 +54,22 @@ def atomic_write(path, data, mode="w"):
     if os.path.exists(tmp):
       os.remove(tmp)
     raise
+
+
+def read_json(path, what):
+  """Parses a JSON file (UTF-8, BOM accepted).
+
+  Raises InputError naming `path` (and the line of a syntax error) when it
+  is missing or not valid JSON; `what` says what the file was expected to be.
+  """
+  try:
+    with open(path, "r", encoding="utf-8-sig") as f:
+      return json.load(f)
+  except FileNotFoundError:
+    raise InputError(path, None, "file not found (expected %s)" % what)
+  except ValueError as e:
+    raise InputError(path, getattr(e, "lineno", None),
+                     "not valid JSON: %s" % e)
 
 
 def read_text_lines(path, what):

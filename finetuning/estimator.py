@@ -16,6 +16,7 @@ import modeling
 import optimization
 import tokenization
 from finetuning import errors
+from finetuning import records
 
 HeadOutput = collections.namedtuple(
     "HeadOutput", ["loss", "predictions", "eval_metrics"])
@@ -82,6 +83,15 @@ def load_tokenizer(vocab_file, do_lower_case, init_checkpoint):
     raise errors.UserError(str(e))
   return tokenization.FullTokenizer(
       vocab_file=vocab_file, do_lower_case=do_lower_case)
+
+
+def load_model_files(bert_config_file, vocab_file, do_lower_case,
+                     init_checkpoint, max_seq_length):
+  """Checks the model files; returns (bert_config, tokenizer)."""
+  bert_config = load_bert_config(bert_config_file, max_seq_length)
+  tokenizer = load_tokenizer(vocab_file, do_lower_case, init_checkpoint)
+  check_init_checkpoint(init_checkpoint)
+  return bert_config, tokenizer
 
 
 def train_steps(num_examples, batch_size, num_train_epochs, warmup_proportion):
@@ -187,6 +197,18 @@ def build_estimator(model_fn, output_dir, save_checkpoints_steps,
   return tf.estimator.Estimator(model_fn=model_fn, config=run_config)
 
 
+def create_estimator(bert_config, head_fn, options, num_train_steps=0,
+                     num_warmup_steps=0):
+  """model_fn + Estimator from the common options (`flags.run_options`)."""
+  model_fn = model_fn_builder(bert_config, head_fn, options["init_checkpoint"],
+                              options["learning_rate"], num_train_steps,
+                              num_warmup_steps)
+  return build_estimator(model_fn, options["output_dir"],
+                         options["save_checkpoints_steps"],
+                         options["keep_checkpoint_max"], options["seed"],
+                         options["log_every_n_steps"])
+
+
 def _format_duration(seconds):
   return str(datetime.timedelta(seconds=int(round(max(0.0, seconds)))))
 
@@ -240,6 +262,29 @@ def train(estimator, input_fn, num_train_steps, batch_size, num_examples,
   estimator.train(input_fn=input_fn, max_steps=num_train_steps,
                   hooks=[progress] + list(hooks))
   return progress
+
+
+def train_on_features(estimator, features, lengths, record_file, batch_size,
+                      num_train_steps, seed=None, log_every_n_steps=100):
+  """Writes training features to `record_file` and trains on them."""
+  num_examples = records.write_features(features, record_file)
+  input_fn = records.input_fn_builder(record_file, lengths, True, True,
+                                      batch_size, seed=seed)
+  return train(estimator, input_fn, num_train_steps, batch_size,
+               num_examples, log_every_n_steps)
+
+
+def features_input_fn(features, lengths, record_file, batch_size):
+  """Writes features to `record_file`; an input_fn of one ordered pass."""
+  records.write_features(features, record_file)
+  return records.input_fn_builder(record_file, lengths, False, False,
+                                  batch_size)
+
+
+def predict_features(estimator, features, lengths, record_file, batch_size):
+  """Predictions for `features`, one dict each, in order."""
+  input_fn = features_input_fn(features, lengths, record_file, batch_size)
+  return estimator.predict(input_fn, yield_single_examples=True)
 
 
 def format_eval_results(result):
