@@ -204,8 +204,21 @@ def gelu(x):
   return x * cdf
 
 
+def gelu_erf(x):
+  """The exact GELU, x * Phi(x), that Hugging Face calls "gelu".
+
+  Used by checkpoints converted from the Hugging Face format
+  (`hidden_act: "gelu_erf"` in their bert_config.json).
+  """
+  return 0.5 * x * (1.0 + tf.math.erf(x / np.sqrt(2.0)))
+
+
 def get_activation(activation_string):
-  """Maps a config string ("gelu", "relu", "tanh", "linear") to a function."""
+  """Maps a config string to a function.
+
+  "gelu" is BERT's tanh approximation (as in Google's checkpoints),
+  "gelu_erf" the exact form; also "relu", "tanh" and "linear".
+  """
   if not isinstance(activation_string, six.string_types):
     return activation_string
   if not activation_string:
@@ -217,6 +230,8 @@ def get_activation(activation_string):
     return tf.nn.relu
   if act == "gelu":
     return gelu
+  if act == "gelu_erf":
+    return gelu_erf
   if act == "tanh":
     return tf.tanh
   raise ValueError("Unsupported activation: %s" % act)

@@ -1,0 +1,210 @@
+#!/usr/bin/env python
+"""Converts a Hugging Face BERT directory into a TF1 BERT checkpoint directory.
+
+    python convert_hf_checkpoint.py --hf_dir=./BiomedNLP-PubMedBERT \
+      --output_dir=./pubmedbert_tf
+
+Input: `config.json`, `vocab.txt` and `model.safetensors` (read with the
+safetensors NumPy API, no PyTorch needed) or `pytorch_model.bin` (needs
+PyTorch). Output: `bert_config.json`, `vocab.txt` and `model.ckpt` with
+BERT's variable names, ready for `--init_checkpoint=OUT/model.ckpt` of the
+runners. Heads other than the encoder and pooler (e.g. `cls.*` masked-LM
+weights) are left out.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from finetuning import errors  # noqa: E402
+
+# Hugging Face activation names -> ours (BERT's "gelu" is the tanh form).
+ACTIVATIONS = {"gelu": "gelu_erf", "gelu_new": "gelu",
+               "gelu_pytorch_tanh": "gelu", "relu": "relu", "tanh": "tanh"}
+CONFIG_KEYS = ["vocab_size", "hidden_size", "num_hidden_layers",
+               "num_attention_heads", "intermediate_size",
+               "hidden_dropout_prob", "attention_probs_dropout_prob",
+               "max_position_embeddings", "type_vocab_size",
+               "initializer_range"]
+
+
+def convert_config(hf_config):
+  """bert_config.json contents from a Hugging Face config.json dict."""
+  missing = [k for k in CONFIG_KEYS if k not in hf_config]
+  if missing:
+    raise ValueError("config.json lacks %s" % ", ".join(missing))
+  if hf_config.get("position_embedding_type", "absolute") != "absolute":
+    raise ValueError("position_embedding_type %r is not BERT's absolute "
+                     "positions" % hf_config["position_embedding_type"])
+  act = hf_config.get("hidden_act", "gelu")
+  if act not in ACTIVATIONS:
+    raise ValueError("hidden_act %r is not supported (%s)" %
+                     (act, ", ".join(sorted(ACTIVATIONS))))
+  config = {k: hf_config[k] for k in CONFIG_KEYS}
+  config["hidden_act"] = ACTIVATIONS[act]
+  return config
+
+
+def tf_name(hf_name):
+  """BERT variable name (and whether to transpose) of a Hugging Face weight.
+
+  Returns None for weights that are not part of the encoder or pooler.
+  """
+  name = hf_name[len("bert."):] if hf_name.startswith("bert.") else hf_name
+  if not name.startswith(("embeddings.", "encoder.", "pooler.")):
+    return None
+  if name.endswith("position_ids"):
+    return None
+  name = re.sub(r"^encoder\.layer\.(\d+)\.", r"encoder.layer_\1.", name)
+  parts = name.split(".")
+  leaf = parts[-1]
+  transpose = False
+  if parts[-2] == "LayerNorm":
+    leaf = {"weight": "gamma", "bias": "beta", "gamma": "gamma",
+            "beta": "beta"}[leaf]
+  elif parts[-2].endswith("_embeddings"):
+    if leaf != "weight":
+      return None
+    parts = parts[:-1]
+    leaf = None
+  elif leaf == "weight":
+    leaf = "kernel"
+    transpose = True
+  path = "/".join(["bert"] + parts[:-1] + ([leaf] if leaf else [parts[-1]]))
+  return path, transpose
+
+
+def expected_variables(num_layers):
+  """Every variable name of a BERT encoder with its pooler."""
+  names = ["bert/embeddings/%s" % n for n in (
+      "word_embeddings", "token_type_embeddings", "position_embeddings",
+      "LayerNorm/gamma", "LayerNorm/beta")]
+  for i in range(num_layers):
+    p = "bert/encoder/layer_%d/" % i
+    for dense in ("attention/self/query", "attention/self/key",
+                  "attention/self/value", "attention/output/dense",
+                  "intermediate/dense", "output/dense"):
+      names += [p + dense + "/kernel", p + dense + "/bias"]
+    for ln in ("attention/output/LayerNorm", "output/LayerNorm"):
+      names += [p + ln + "/gamma", p + ln + "/beta"]
+  names += ["bert/pooler/dense/kernel", "bert/pooler/dense/bias"]
+  return names
+
+
+def load_weights(hf_dir):
+  """{name: numpy array} from model.safetensors or pytorch_model.bin."""
+  st = os.path.join(hf_dir, "model.safetensors")
+  binary = os.path.join(hf_dir, "pytorch_model.bin")
+  if os.path.isfile(st):
+    from safetensors.numpy import load_file
+    return load_file(st)
+  if os.path.isfile(binary):
+    try:
+      import torch
+    except ImportError:
+      raise errors.UserError(
+          "%s needs PyTorch to be read (pip install torch); or save the "
+          "model as model.safetensors" % binary)
+    state = torch.load(binary, map_location="cpu")
+    return {k: v.float().numpy() if v.is_floating_point() else v.numpy()
+            for k, v in state.items()}
+  raise errors.UserError("%s has neither model.safetensors nor "
+                         "pytorch_model.bin" % hf_dir)
+
+
+def convert_weights(weights, num_layers):
+  """{BERT variable name: float32 array}; raises if one is missing."""
+  out = {}
+  for hf_name, value in weights.items():
+    mapped = tf_name(hf_name)
+    if mapped is None:
+      continue
+    name, transpose = mapped
+    value = np.asarray(value, dtype=np.float32)
+    out[name] = value.T.copy() if transpose else value
+  missing = [n for n in expected_variables(num_layers) if n not in out]
+  if missing:
+    raise ValueError("the weights lack %d BERT variables, e.g. %s" %
+                     (len(missing), ", ".join(missing[:5])))
+  return out
+
+
+def write_checkpoint(variables, prefix):
+  """Saves {name: array} as a TF1 checkpoint at `prefix`."""
+  import tensorflow.compat.v1 as tf
+  tf.disable_v2_behavior()
+  with tf.Graph().as_default():
+    tf_vars = []
+    for name in sorted(variables):
+      value = variables[name]
+      tf_vars.append((tf.get_variable(name, shape=value.shape,
+                                      dtype=tf.float32,
+                                      initializer=tf.zeros_initializer()),
+                      value))
+    saver = tf.train.Saver([v for v, _ in tf_vars])
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      for var, value in tf_vars:
+        var.load(value, sess)
+      saver.save(sess, prefix, write_meta_graph=False)
+
+
+def convert(hf_dir, output_dir):
+  """Converts `hf_dir` into `output_dir`; returns the checkpoint prefix."""
+  config_path = os.path.join(hf_dir, "config.json")
+  vocab_path = os.path.join(hf_dir, "vocab.txt")
+  for path in (config_path, vocab_path):
+    if not os.path.isfile(path):
+      raise errors.InputError(path, None, "file not found (a Hugging Face "
+                              "BERT directory holds config.json, vocab.txt "
+                              "and model.safetensors or pytorch_model.bin)")
+  hf_config = errors.read_json(config_path, "a Hugging Face BERT config")
+  try:
+    config = convert_config(hf_config)
+  except ValueError as e:
+    raise errors.InputError(config_path, None, str(e))
+  if abs(hf_config.get("layer_norm_eps", 1e-12) - 1e-12) > 1e-15:
+    sys.stderr.write("warning: layer_norm_eps %g differs from BERT's 1e-12; "
+                     "outputs will differ slightly\n" %
+                     hf_config["layer_norm_eps"])
+  try:
+    variables = convert_weights(load_weights(hf_dir),
+                                config["num_hidden_layers"])
+  except ValueError as e:
+    raise errors.UserError("%s: %s" % (hf_dir, e))
+  os.makedirs(output_dir, exist_ok=True)
+  prefix = os.path.join(output_dir, "model.ckpt")
+  write_checkpoint(variables, prefix)
+  errors.atomic_write(os.path.join(output_dir, "bert_config.json"),
+                      json.dumps(config, indent=2, sort_keys=True) + "\n")
+  shutil.copyfile(vocab_path, os.path.join(output_dir, "vocab.txt"))
+  return prefix
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--hf_dir", required=True,
+                      help="Hugging Face model directory")
+  parser.add_argument("--output_dir", required=True,
+                      help="where bert_config.json, vocab.txt and "
+                      "model.ckpt are written")
+  args = parser.parse_args(argv)
+  try:
+    prefix = convert(args.hf_dir, args.output_dir)
+  except errors.UserError as e:
+    sys.stderr.write("error: %s\n" % e)
+    return 2
+  print("Wrote %s (use --init_checkpoint=%s), bert_config.json and vocab.txt"
+        % (prefix, prefix))
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

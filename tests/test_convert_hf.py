@@ -1,0 +1,136 @@
+"""convert_hf_checkpoint.py on a tiny Hugging Face-format fixture."""
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+import convert_hf_checkpoint as convert
+import modeling
+from finetuning import errors
+
+
+def _hf_name(tf_name):
+  """The Hugging Face name of a BERT variable (written independently)."""
+  name = tf_name[len("bert/"):]
+  name = name.replace("layer_", "layer.").replace("/", ".")
+  transpose = False
+  if name.endswith(".gamma"):
+    name = name[:-len(".gamma")] + ".weight"
+  elif name.endswith(".beta"):
+    name = name[:-len(".beta")] + ".bias"
+  elif name.endswith(".kernel"):
+    name = name[:-len(".kernel")] + ".weight"
+    transpose = True
+  elif name.endswith("_embeddings"):
+    name += ".weight"
+  return "bert." + name, transpose
+
+
+def _write_hf_fixture(tiny_bert_dir, out, hidden_act="gelu_new", drop=None):
+  from safetensors.numpy import save_file
+  os.makedirs(out, exist_ok=True)
+  reader = tf.train.load_checkpoint(tiny_bert_dir["ckpt"])
+  tensors = {}
+  for name in reader.get_variable_to_shape_map():
+    if not name.startswith("bert/"):
+      continue
+    hf, transpose = _hf_name(name)
+    value = reader.get_tensor(name)
+    tensors[hf] = np.ascontiguousarray(value.T if transpose else value)
+  # Things a real HF checkpoint carries that are not BERT's encoder.
+  tensors["cls.predictions.bias"] = np.zeros([5], np.float32)
+  tensors["bert.embeddings.position_ids"] = np.arange(8, dtype=np.int64)[None]
+  if drop:
+    del tensors[drop]
+  save_file(tensors, os.path.join(out, "model.safetensors"))
+  config = json.load(open(tiny_bert_dir["config"]))
+  config.update(hidden_act=hidden_act, model_type="bert",
+                layer_norm_eps=1e-12, architectures=["BertForMaskedLM"])
+  with open(os.path.join(out, "config.json"), "w") as f:
+    json.dump(config, f)
+  with open(tiny_bert_dir["vocab"]) as src, open(
+      os.path.join(out, "vocab.txt"), "w") as dst:
+    dst.write(src.read())
+  return out
+
+
+def _forward(config_path, ckpt, ids):
+  config = modeling.BertConfig.from_json_file(config_path)
+  with tf.Graph().as_default():
+    model = modeling.BertModel(config, False, tf.constant(ids))
+    amap, _ = modeling.get_assignment_map_from_checkpoint(
+        tf.trainable_variables(), ckpt)
+    assert len(amap) == len(tf.trainable_variables())
+    tf.train.init_from_checkpoint(ckpt, amap)
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      return sess.run(model.get_sequence_output())
+
+
+def test_round_trip_equals_original(tiny_bert_dir, tmp_path):
+  hf = _write_hf_fixture(tiny_bert_dir, str(tmp_path / "hf"))
+  prefix = convert.convert(hf, str(tmp_path / "tf"))
+  original = tf.train.load_checkpoint(tiny_bert_dir["ckpt"])
+  converted = tf.train.load_checkpoint(prefix)
+  names = sorted(n for n in original.get_variable_to_shape_map()
+                 if n.startswith("bert/"))
+  assert sorted(converted.get_variable_to_shape_map()) == names
+  for n in names:
+    np.testing.assert_array_equal(converted.get_tensor(n),
+                                  original.get_tensor(n), n)
+  config = json.load(open(tmp_path / "tf" / "bert_config.json"))
+  assert config["hidden_act"] == "gelu"
+  ids = [[2, 10, 20, 30, 3]]
+  np.testing.assert_array_equal(
+      _forward(str(tmp_path / "tf" / "bert_config.json"), prefix, ids),
+      _forward(tiny_bert_dir["config"], tiny_bert_dir["ckpt"], ids))
+  assert (tmp_path / "tf" / "vocab.txt").read_text() == open(
+      tiny_bert_dir["vocab"]).read()
+
+
+def test_hf_gelu_becomes_exact_gelu(tiny_bert_dir, tmp_path):
+  hf = _write_hf_fixture(tiny_bert_dir, str(tmp_path / "hf"),
+                         hidden_act="gelu")
+  convert.convert(hf, str(tmp_path / "tf"))
+  config = json.load(open(tmp_path / "tf" / "bert_config.json"))
+  assert config["hidden_act"] == "gelu_erf"
+  with tf.Graph().as_default(), tf.Session() as sess:
+    got = sess.run(modeling.get_activation("gelu_erf")(
+        tf.constant([-1.0, 0.0, 1.0])))
+  np.testing.assert_allclose(got, [-0.15865525, 0.0, 0.84134475], atol=1e-6)
+
+
+def test_missing_weight_is_named(tiny_bert_dir, tmp_path):
+  hf = _write_hf_fixture(tiny_bert_dir, str(tmp_path / "hf"),
+                         drop="bert.pooler.dense.weight")
+  with pytest.raises(errors.UserError,
+                     match="lack 1 BERT variables, e.g. "
+                     "bert/pooler/dense/kernel"):
+    convert.convert(hf, str(tmp_path / "tf"))
+  assert not (tmp_path / "tf").exists()
+
+
+def test_missing_files_and_torch(tmp_path, monkeypatch):
+  with pytest.raises(errors.InputError, match="config.json: file not found"):
+    convert.convert(str(tmp_path), str(tmp_path / "tf"))
+  (tmp_path / "pytorch_model.bin").write_bytes(b"")
+  monkeypatch.setitem(sys.modules, "torch", None)
+  with pytest.raises(errors.UserError, match="needs PyTorch"):
+    convert.load_weights(str(tmp_path))
+
+
+def test_name_mapping():
+  assert convert.tf_name("bert.encoder.layer.11.attention.self.query.weight") \
+      == ("bert/encoder/layer_11/attention/self/query/kernel", True)
+  assert convert.tf_name("encoder.layer.0.output.LayerNorm.weight") == (
+      "bert/encoder/layer_0/output/LayerNorm/gamma", False)
+  assert convert.tf_name("embeddings.word_embeddings.weight") == (
+      "bert/embeddings/word_embeddings", False)
+  assert convert.tf_name("cls.predictions.transform.dense.weight") is None
+  with pytest.raises(ValueError, match="position_embedding_type"):
+    convert.convert_config({k: 1 for k in convert.CONFIG_KEYS} |
+                           {"position_embedding_type": "relative_key"})
