@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""Downloads the BioBERT benchmark datasets and pretrained weights.
+
+    ./download.sh                      # datasets -> ./datasets (or $BIOBERT_DATA)
+    ./download.sh weights NAME         # NAME.tar.gz -> ./NAME (or $BIOBERT_WEIGHTS/NAME)
+    ./download.sh --help
+
+Transfers resume where a broken one stopped (a `.part` file and an HTTP
+Range request); a target that is present and verified is skipped; the base
+URL can be changed with $BIOBERT_BASE_URL (mirrors, tests). Archives are
+unpacked into a temporary directory first: absolute paths, `..` and links
+that leave the target are refused, and dataset files are checked against
+datasets.sha256 (shipped with the project) before anything is moved into
+place, so a bad download never replaces or joins good files.
+"""
+
+import hashlib
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_BASE_URL = "http://nlp.dmis.korea.edu/projects/biobert-2020-checkpoints"
+MANIFEST = os.path.join(ROOT, "datasets.sha256")
+WEIGHTS = ["biobert_v1.1_pubmed", "biobert_v1.0_pubmed", "biobert_v1.0_pmc",
+           "biobert_v1.0_pubmed_pmc", "biobert_large_v1.1_pubmed"]
+WEIGHT_FILES = ["vocab.txt", "bert_config.json", "model.ckpt-1000000.index"]
+CHUNK = 1 << 16
+
+USAGE = """usage: ./download.sh [datasets | weights NAME | --help]
+
+  (no argument), datasets
+      the BioBERT benchmark datasets (2020 release, datasets.tar.gz) into
+      $BIOBERT_DATA (default ./datasets): NER/<set>/, RE/<set>/<fold>/, QA/BioASQ/
+  weights NAME
+      pretrained weights NAME.tar.gz into $BIOBERT_WEIGHTS/NAME (default ./NAME),
+      leaving vocab.txt, bert_config.json and model.ckpt-1000000.* there.
+      NAME is one of:
+        %s
+
+environment:
+  BIOBERT_BASE_URL  where the archives are (default %s)
+  BIOBERT_DATA      datasets target directory
+  BIOBERT_WEIGHTS   parent directory of weight sets
+""" % ("\n        ".join(WEIGHTS), DEFAULT_BASE_URL)
+
+
+class DownloadError(Exception):
+  """A failed download, extraction or verification (exit 1)."""
+
+
+def log(message):
+  sys.stderr.write(message + "\n")
+  sys.stderr.flush()
+
+
+def fetch(url, dest):
+  """Downloads `url` to `dest`, resuming `dest.part` if a previous try broke.
+
+  Returns the path of the complete file.
+  """
+  part = dest + ".part"
+  have = os.path.getsize(part) if os.path.exists(part) else 0
+  request = urllib.request.Request(url)
+  if have:
+    request.add_header("Range", "bytes=%d-" % have)
+  try:
+    response = urllib.request.urlopen(request, timeout=60)
+  except urllib.error.HTTPError as e:
+    if e.code == 416 and have:  # the part is already complete
+      os.replace(part, dest)
+      return dest
+    raise DownloadError("%s: HTTP %d %s" % (url, e.code, e.reason))
+  except (urllib.error.URLError, OSError) as e:
+    raise DownloadError("%s: %s" % (url, e))
+  with response:
+    if have and response.status == 206:
+      mode = "ab"
+      log("resuming %s at byte %d" % (url, have))
+    else:
+      mode, have = "wb", 0
+    length = response.headers.get("Content-Length")
+    expected = have + int(length) if length is not None else None
+    done = have
+    with open(part, mode) as f:
+      while True:
+        try:
+          chunk = response.read(CHUNK)
+        except (OSError, urllib.error.URLError) as e:
+          raise DownloadError("%s: transfer broken at byte %d (%s); run the "
+                              "same command again to resume" % (url, done, e))
+        if not chunk:
+          break
+        f.write(chunk)
+        done += len(chunk)
+  if expected is not None and done < expected:
+    raise DownloadError("%s: transfer broken at byte %d of %d; run the same "
+                        "command again to resume" % (url, done, expected))
+  os.replace(part, dest)
+  return dest
+
+
+def _inside(base, path):
+  base = os.path.realpath(base)
+  target = os.path.realpath(os.path.join(base, path))
+  return target == base or target.startswith(base + os.sep)
+
+
+def safe_extract(archive, target):
+  """Unpacks a tar archive into `target`, refusing anything that escapes it."""
+  try:
+    tar = tarfile.open(archive)
+  except tarfile.TarError as e:
+    raise DownloadError("%s: not a readable tar archive (%s)" % (archive, e))
+  with tar:
+    members = tar.getmembers()
+    for m in members:
+      name = m.name
+      if os.path.isabs(name) or name.startswith(("/", "\\")):
+        raise DownloadError("%s: refusing absolute path %r" % (archive, name))
+      if ".." in name.replace("\\", "/").split("/"):
+        raise DownloadError("%s: refusing path with '..': %r" %
+                            (archive, name))
+      if not _inside(target, name):
+        raise DownloadError("%s: refusing %r, which leaves the target" %
+                            (archive, name))
+      if m.issym() or m.islnk():
+        link_base = os.path.dirname(name) if m.issym() else ""
+        if os.path.isabs(m.linkname) or not _inside(
+            target, os.path.join(link_base, m.linkname)):
+          raise DownloadError("%s: refusing link %r -> %r, which leaves the "
+                              "target" % (archive, name, m.linkname))
+      if not (m.isfile() or m.isdir() or m.issym() or m.islnk()):
+        raise DownloadError("%s: refusing special file %r" % (archive, name))
+    tar.extractall(target, members=members)
+
+
+def read_manifest(path=MANIFEST):
+  """{relative path: sha256} from a `sha256sum` file."""
+  out = {}
+  with open(path, encoding="utf-8") as f:
+    for line in f:
+      if line.strip():
+        digest, name = line.split(None, 1)
+        out[name.strip().lstrip("*")] = digest
+  return out
+
+
+def sha256(path):
+  h = hashlib.sha256()
+  with open(path, "rb") as f:
+    for chunk in iter(lambda: f.read(CHUNK), b""):
+      h.update(chunk)
+  return h.hexdigest()
+
+
+def verify(root, manifest):
+  """The manifest entries that are missing or differ under `root`."""
+  bad = []
+  for name, digest in sorted(manifest.items()):
+    path = os.path.join(root, name)
+    if not os.path.isfile(path):
+      bad.append("%s (missing)" % name)
+    elif sha256(path) != digest:
+      bad.append("%s (checksum mismatch)" % name)
+  return bad
+
+
+def _single_top_dir(directory, name):
+  """`directory/name` if the archive had that top folder, else `directory`."""
+  entries = os.listdir(directory)
+  if entries == [name] and os.path.isdir(os.path.join(directory, name)):
+    return os.path.join(directory, name)
+  return directory
+
+
+def _move_contents(src, dst):
+  os.makedirs(dst, exist_ok=True)
+  for entry in os.listdir(src):
+    target = os.path.join(dst, entry)
+    if os.path.exists(target):
+      shutil.rmtree(target) if os.path.isdir(target) else os.remove(target)
+    shutil.move(os.path.join(src, entry), target)
+
+
+def download_datasets(base_url, target, manifest_path=MANIFEST):
+  """Datasets archive -> `target`, verified against the manifest."""
+  manifest = read_manifest(manifest_path)
+  if os.path.isdir(target) and not verify(target, manifest):
+    log("%s is present and verified (%d files); skipping" %
+        (target, len(manifest)))
+    return target
+  parent = os.path.dirname(os.path.abspath(target))
+  os.makedirs(parent, exist_ok=True)
+  archive = os.path.join(parent, "datasets.tar.gz")
+  fetch(base_url.rstrip("/") + "/datasets.tar.gz", archive)
+  work = tempfile.mkdtemp(prefix=".datasets.", dir=parent)
+  try:
+    safe_extract(archive, work)
+    root = _single_top_dir(work, "datasets")
+    bad = verify(root, manifest)
+    if bad:
+      os.remove(archive)
+      raise DownloadError(
+          "the downloaded datasets do not match datasets.sha256 (%d files: "
+          "%s); nothing was installed and the archive was removed" %
+          (len(bad), ", ".join(bad[:5])))
+    _move_contents(root, target)
+  finally:
+    shutil.rmtree(work, ignore_errors=True)
+  if os.path.exists(archive):
+    os.remove(archive)
+  log("datasets installed in %s (%d files verified)" % (target, len(manifest)))
+  return target
+
+
+def weights_complete(directory):
+  """Whether a weight set directory holds what the runners need."""
+  if not all(os.path.isfile(os.path.join(directory, f))
+             for f in WEIGHT_FILES):
+    return False
+  return any(f.startswith("model.ckpt-1000000.data-")
+             for f in os.listdir(directory))
+
+
+def download_weights(base_url, name, parent):
+  """NAME.tar.gz -> parent/NAME with vocab, config and checkpoint."""
+  if name not in WEIGHTS:
+    raise DownloadError("unknown weight set %r; one of: %s" %
+                        (name, ", ".join(WEIGHTS)))
+  target = os.path.join(parent, name)
+  if os.path.isdir(target) and weights_complete(target):
+    log("%s is present and complete; skipping" % target)
+    return target
+  os.makedirs(parent, exist_ok=True)
+  archive = os.path.join(parent, name + ".tar.gz")
+  fetch("%s/%s.tar.gz" % (base_url.rstrip("/"), name), archive)
+  work = tempfile.mkdtemp(prefix="." + name + ".", dir=parent)
+  try:
+    safe_extract(archive, work)
+    root = _single_top_dir(work, name)
+    if not weights_complete(root):
+      os.remove(archive)
+      raise DownloadError(
+          "%s.tar.gz lacks %s or model.ckpt-1000000.data-*; nothing was "
+          "installed and the archive was removed" %
+          (name, ", ".join(WEIGHT_FILES)))
+    _move_contents(root, target)
+  finally:
+    shutil.rmtree(work, ignore_errors=True)
+  if os.path.exists(archive):
+    os.remove(archive)
+  log("%s installed: --vocab_file=%s/vocab.txt --bert_config_file=%s/"
+      "bert_config.json --init_checkpoint=%s/model.ckpt-1000000" %
+      (name, target, target, target))
+  return target
+
+
+def main(argv=None):
+  args = list(sys.argv[1:] if argv is None else argv)
+  base_url = os.environ.get("BIOBERT_BASE_URL", DEFAULT_BASE_URL)
+  if args and args[0] in ("-h", "--help", "help"):
+    sys.stdout.write(USAGE)
+    return 0
+  try:
+    if not args or args == ["datasets"]:
+      download_datasets(base_url, os.environ.get("BIOBERT_DATA", "datasets"))
+    elif len(args) == 2 and args[0] == "weights":
+      download_weights(base_url, args[1],
+                       os.environ.get("BIOBERT_WEIGHTS", "."))
+    else:
+      sys.stderr.write(USAGE)
+      return 2
+  except DownloadError as e:
+    log("error: %s" % e)
+    return 1
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

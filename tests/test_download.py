@@ -1,0 +1,202 @@
+"""download.sh against fixture archives served from 127.0.0.1 (no internet)."""
+
+import http.server
+import io
+import os
+import tarfile
+import threading
+
+import pytest
+
+import download
+from tests.conftest import DATA
+from tests.helpers import run_tool
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+  """Serves `files`; honours Range; cuts the first transfer of `cut_once`."""
+
+  files = {}
+  cut_once = set()
+  log = []
+
+  def do_GET(self):  # noqa: N802
+    self.log.append((self.path, self.headers.get("Range")))
+    data = self.files.get(self.path)
+    if data is None:
+      self.send_error(404)
+      return
+    start = 0
+    rng = self.headers.get("Range")
+    if rng and rng.startswith("bytes="):
+      start = int(rng[len("bytes="):].split("-")[0])
+      if start >= len(data):
+        self.send_error(416)
+        return
+      self.send_response(206)
+      self.send_header("Content-Range",
+                       "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
+    else:
+      self.send_response(200)
+    body = data[start:]
+    self.send_header("Content-Length", str(len(body)))
+    self.end_headers()
+    if self.path in self.cut_once:
+      self.cut_once.discard(self.path)
+      self.wfile.write(body[:len(body) // 2])
+      self.wfile.flush()
+      self.close_connection = True
+      return
+    self.wfile.write(body)
+
+  def log_message(self, *args):
+    pass
+
+
+@pytest.fixture
+def server():
+  _Handler.files = {}
+  _Handler.cut_once = set()
+  _Handler.log = []
+  httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+  thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+  thread.start()
+  yield _Handler, "http://127.0.0.1:%d/base" % httpd.server_address[1]
+  httpd.shutdown()
+
+
+def _tar(entries):
+  """A .tar.gz in memory from (name, bytes | ('symlink', target))."""
+  buf = io.BytesIO()
+  with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+    for name, content in entries:
+      info = tarfile.TarInfo(name)
+      if isinstance(content, tuple):
+        info.type = tarfile.SYMTYPE
+        info.linkname = content[1]
+        tar.addfile(info)
+      else:
+        info.size = len(content)
+        tar.addfile(info, io.BytesIO(content))
+  return buf.getvalue()
+
+
+def _dataset_archive(modify=None):
+  entries = []
+  for name in sorted(download.read_manifest()):
+    with open(os.path.join(DATA, name), "rb") as f:
+      content = f.read()
+    if name == modify:
+      content += b"tampered\n"
+    entries.append(("datasets/" + name, content))
+  entries.append(("datasets/QA/BioASQ/README", b"not in the manifest\n"))
+  return _tar(entries)
+
+
+def test_manifest_matches_shared_data():
+  manifest = download.read_manifest()
+  assert len(manifest) == 72
+  assert "NER/NCBI-disease/test.tsv" in manifest
+  assert download.verify(DATA, manifest) == []
+
+
+def test_fresh_download_then_skip(server, tmp_path):
+  handler, base = server
+  handler.files["/base/datasets.tar.gz"] = _dataset_archive()
+  env = {"BIOBERT_BASE_URL": base, "BIOBERT_DATA": str(tmp_path / "datasets")}
+  result = run_tool(["download.py"], env=env)
+  assert "72 files verified" in result.stderr
+  target = tmp_path / "datasets"
+  assert (target / "NER" / "NCBI-disease" / "train_dev.tsv").read_bytes() == \
+      open(os.path.join(DATA, "NER/NCBI-disease/train_dev.tsv"), "rb").read()
+  assert (target / "RE" / "GAD" / "10" / "test.tsv").is_file()
+  assert (target / "QA" / "BioASQ" / "README").is_file()
+  assert sorted(os.listdir(str(tmp_path))) == ["datasets"]  # no leftovers
+  assert handler.log == [("/base/datasets.tar.gz", None)]
+  # Present and verified: skipped without a request.
+  result = run_tool(["download.py"], env=env)
+  assert "present and verified" in result.stderr
+  assert len(handler.log) == 1
+
+
+def _weights_archive(name="biobert_v1.1_pubmed"):
+  return _tar([(name + "/vocab.txt", b"[PAD]\n[UNK]\n"),
+               (name + "/bert_config.json", b'{"vocab_size": 2}'),
+               (name + "/model.ckpt-1000000.index", b"index"),
+               (name + "/model.ckpt-1000000.data-00000-of-00001",
+                b"x" * 200000)])
+
+
+def test_weights_resume_after_cut(server, tmp_path):
+  handler, base = server
+  path = "/base/biobert_v1.1_pubmed.tar.gz"
+  handler.files[path] = _weights_archive()
+  handler.cut_once.add(path)
+  env = {"BIOBERT_BASE_URL": base, "BIOBERT_WEIGHTS": str(tmp_path)}
+  first = run_tool(["download.py", "weights", "biobert_v1.1_pubmed"], env=env,
+                   expect_ok=False)
+  assert first.returncode == 1
+  assert "run the same command again to resume" in first.stderr
+  part = tmp_path / "biobert_v1.1_pubmed.tar.gz.part"
+  have = part.stat().st_size
+  assert 0 < have < len(handler.files[path])
+  second = run_tool(["download.py", "weights", "biobert_v1.1_pubmed"],
+                    env=env)
+  assert "resuming" in second.stderr
+  # The second request asks only for the missing bytes.
+  assert handler.log == [(path, None), (path, "bytes=%d-" % have)]
+  target = tmp_path / "biobert_v1.1_pubmed"
+  assert sorted(os.listdir(str(target))) == [
+      "bert_config.json", "model.ckpt-1000000.data-00000-of-00001",
+      "model.ckpt-1000000.index", "vocab.txt"]
+  assert (target / "model.ckpt-1000000.data-00000-of-00001").stat().st_size \
+      == 200000
+  assert not part.exists()
+  assert "--init_checkpoint=%s/model.ckpt-1000000" % target in second.stderr
+
+
+def test_checksum_failure_installs_nothing(server, tmp_path):
+  handler, base = server
+  handler.files["/base/datasets.tar.gz"] = _dataset_archive(
+      modify="NER/BC2GM/test.tsv")
+  env = {"BIOBERT_BASE_URL": base, "BIOBERT_DATA": str(tmp_path / "datasets")}
+  result = run_tool(["download.py"], env=env, expect_ok=False)
+  assert result.returncode == 1
+  assert "NER/BC2GM/test.tsv (checksum mismatch)" in result.stderr
+  assert os.listdir(str(tmp_path)) == []  # no target, archive, temp dir
+
+
+@pytest.mark.parametrize("entries,message", [
+    ([("../evil.txt", b"x")], "refusing path with '..'"),
+    ([("/tmp/evil.txt", b"x")], "refusing absolute path"),
+    ([("biobert_v1.0_pmc/link", ("symlink", "/etc/passwd"))],
+     "refusing link"),
+    ([("biobert_v1.0_pmc/link", ("symlink", "../../outside"))],
+     "refusing link"),
+])
+def test_path_escape_refused(server, tmp_path, entries, message):
+  handler, base = server
+  handler.files["/base/biobert_v1.0_pmc.tar.gz"] = _tar(entries)
+  weights = tmp_path / "weights"
+  env = {"BIOBERT_BASE_URL": base, "BIOBERT_WEIGHTS": str(weights)}
+  result = run_tool(["download.py", "weights", "biobert_v1.0_pmc"], env=env,
+                    expect_ok=False)
+  assert result.returncode == 1
+  assert message in result.stderr
+  assert not (tmp_path / "evil.txt").exists()
+  assert not (weights / "biobert_v1.0_pmc").exists()
+
+
+def test_help_and_unknown_weights(tmp_path):
+  result = run_tool(["download.py", "--help"])
+  for name in download.WEIGHTS:
+    assert name in result.stdout
+  result = run_tool(["download.py", "weights", "biobert_v9"],
+                    env={"BIOBERT_WEIGHTS": str(tmp_path)}, expect_ok=False)
+  assert result.returncode == 1 and "unknown weight set" in result.stderr
+  # download.sh is the documented entry point.
+  import subprocess
+  from tests.conftest import ROOT
+  out = subprocess.run(["bash", os.path.join(ROOT, "download.sh"), "--help"],
+                       capture_output=True, text=True)
+  assert out.returncode == 0 and "weights NAME" in out.stdout
