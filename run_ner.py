@@ -232,7 +232,7 @@ def decode_window(window, log_probs, label_list):
 
 
 def predict_windows(estimator, features, windows, label_list, record_file,
-                    max_seq_length, batch_size):
+                    max_seq_length, batch_size, bucketed=False):
   """Runs the model over `features`.
 
   Returns:
@@ -240,7 +240,7 @@ def predict_windows(estimator, features, windows, label_list, record_file,
   """
   results = est.predict_features(estimator, features,
                                  feature_lengths(max_seq_length), record_file,
-                                 batch_size)
+                                 batch_size, bucketed=bucketed)
   window_labels, losses = [], []
   start = time.time()
   for window, result in zip(windows, results):
@@ -359,7 +359,7 @@ def bio_entities(words, tags):
 
 
 def tag_raw_text(estimator, lines, label_list, tokenizer, output_dir,
-                 max_seq_length, batch_size):
+                 max_seq_length, batch_size, bucketed=False):
   """Entities of every raw text line, as JSON-able dicts."""
   split = [split_words_with_offsets(line) for line in lines]
   examples = [InputExample("raw-%d" % i, [w for w, _, _ in words],
@@ -372,7 +372,7 @@ def tag_raw_text(estimator, lines, label_list, tokenizer, output_dir,
     _, tags, _ = predict_windows(
         estimator, features, windows, label_list,
         os.path.join(output_dir, "raw.tf_record"), max_seq_length,
-        batch_size)
+        batch_size, bucketed)
   results = []
   k = 0
   for i, (line, words) in enumerate(zip(lines, split)):
@@ -452,7 +452,7 @@ def main(_):
         estimator, train_features, feature_lengths(FLAGS.max_seq_length),
         os.path.join(FLAGS.output_dir, "train.tf_record"),
         FLAGS.train_batch_size, num_train_steps, FLAGS.seed,
-        FLAGS.log_every_n_steps)
+        FLAGS.log_every_n_steps, FLAGS.bucket_by_length)
 
   if FLAGS.do_eval:
     features, windows, _ = convert_examples(dev_examples, label_list,
@@ -460,7 +460,7 @@ def main(_):
     _, tags, loss = predict_windows(
         estimator, features, windows, label_list,
         os.path.join(FLAGS.output_dir, "eval.tf_record"),
-        FLAGS.max_seq_length, FLAGS.eval_batch_size)
+        FLAGS.max_seq_length, FLAGS.eval_batch_size, FLAGS.bucket_by_length)
     result = token_level_scores(dev_examples, tags, label_list)
     result.update(loss=loss, global_step=checkpoint_step(FLAGS.output_dir))
     est.write_eval_results(FLAGS.output_dir, result)
@@ -473,7 +473,8 @@ def main(_):
     window_labels, tags, loss = predict_windows(
         estimator, features, windows, label_list,
         os.path.join(FLAGS.output_dir, "predict.tf_record"),
-        FLAGS.max_seq_length, FLAGS.predict_batch_size)
+        FLAGS.max_seq_length, FLAGS.predict_batch_size,
+        FLAGS.bucket_by_length)
     token_path, label_path = write_piece_files(FLAGS.output_dir, windows,
                                                window_labels)
     token_scores = token_level_scores(test_examples, tags, label_list)
@@ -504,7 +505,7 @@ def main(_):
   if FLAGS.raw_text_file:
     results = tag_raw_text(estimator, raw_lines, label_list, tokenizer,
                            FLAGS.output_dir, FLAGS.max_seq_length,
-                           FLAGS.predict_batch_size)
+                           FLAGS.predict_batch_size, FLAGS.bucket_by_length)
     out = FLAGS.raw_output_file or os.path.join(
         FLAGS.output_dir, "raw_text_predictions.jsonl")
     errors.atomic_write(out, "".join(

@@ -490,8 +490,11 @@ def make_predictions(examples, features, results, n_best_size,
     null_start_logit = null_end_logit = 0.0
     for (feature_index, feature) in enumerate(example_features):
       result = result_by_id[feature.unique_id]
-      start_indexes = _get_best_indexes(result.start_logits, n_best_size)
-      end_indexes = _get_best_indexes(result.end_logits, n_best_size)
+      # Only real positions compete (padding never takes an n-best slot, so
+      # padded and length-bucketed batches give the same answers).
+      n = len(feature.tokens)
+      start_indexes = _get_best_indexes(result.start_logits[:n], n_best_size)
+      end_indexes = _get_best_indexes(result.end_logits[:n], n_best_size)
       if version_2_with_negative:
         feature_null_score = result.start_logits[0] + result.end_logits[0]
         if feature_null_score < score_null:
@@ -650,7 +653,7 @@ def main(_):
         feature_lengths(seq, True),
         os.path.join(FLAGS.output_dir, "train.tf_record"),
         FLAGS.train_batch_size, num_train_steps, FLAGS.seed,
-        FLAGS.log_every_n_steps)
+        FLAGS.log_every_n_steps, FLAGS.bucket_by_length)
 
   if FLAGS.do_predict:
     eval_features = convert_examples_to_features(
@@ -666,7 +669,7 @@ def main(_):
                    estimator, feature_dicts(eval_features, False),
                    feature_lengths(seq, False),
                    os.path.join(FLAGS.output_dir, "eval.tf_record"),
-                   FLAGS.predict_batch_size)]
+                   FLAGS.predict_batch_size, FLAGS.bucket_by_length)]
     predictions, nbest, null_odds = make_predictions(
         eval_examples, eval_features, results, FLAGS.n_best_size,
         FLAGS.max_answer_length, FLAGS.do_lower_case,

@@ -214,7 +214,7 @@ def main(_):
         estimator, train_features, feature_lengths(seq),
         os.path.join(FLAGS.output_dir, "train.tf_record"),
         FLAGS.train_batch_size, num_train_steps, FLAGS.seed,
-        FLAGS.log_every_n_steps)
+        FLAGS.log_every_n_steps, FLAGS.bucket_by_length)
 
   if FLAGS.do_eval:
     if not dev_examples:
@@ -230,7 +230,7 @@ def main(_):
       input_fn = est.features_input_fn(
           eval_features, feature_lengths(seq),
           os.path.join(FLAGS.output_dir, "eval.tf_record"),
-          FLAGS.eval_batch_size)
+          FLAGS.eval_batch_size, FLAGS.bucket_by_length)
       result = estimator.evaluate(input_fn=input_fn)
       est.write_eval_results(FLAGS.output_dir, result)
 
@@ -241,7 +241,7 @@ def main(_):
     probabilities = [r["probabilities"] for r in est.predict_features(
         estimator, predict_features, feature_lengths(seq),
         os.path.join(FLAGS.output_dir, "predict.tf_record"),
-        FLAGS.predict_batch_size)]
+        FLAGS.predict_batch_size, FLAGS.bucket_by_length)]
     if len(probabilities) != len(test_examples):
       raise RuntimeError("%d predictions for %d test examples" %
                          (len(probabilities), len(test_examples)))

@@ -6,6 +6,7 @@ returning a `HeadOutput`. Everything around it (the BERT encoder, restoring
 """
 
 import collections
+import contextlib
 import datetime
 import os
 import time
@@ -145,7 +146,8 @@ def restore_from_checkpoint(init_checkpoint):
 
 def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
                      num_train_steps, num_warmup_steps,
-                     use_one_hot_embeddings=False):
+                     use_one_hot_embeddings=False, loss_scale=None,
+                     use_xla=False):
   """Returns an Estimator `model_fn`: BERT encoder + the task's head.
 
   Features must hold `input_ids`, `input_mask` and `segment_ids`, plus what
@@ -159,19 +161,23 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
       tf.logging.info("  name = %s, shape = %s", name, features[name].shape)
 
     is_training = (mode == tf.estimator.ModeKeys.TRAIN)
-    model = modeling.BertModel(
-        config=bert_config,
-        is_training=is_training,
-        input_ids=features["input_ids"],
-        input_mask=features["input_mask"],
-        token_type_ids=features["segment_ids"],
-        use_one_hot_embeddings=use_one_hot_embeddings)
-    head = head_fn(model, features, is_training)
+    xla_scope = (tf.xla.experimental.jit_scope() if use_xla else
+                 contextlib.nullcontext())
+    with xla_scope:
+      model = modeling.BertModel(
+          config=bert_config,
+          is_training=is_training,
+          input_ids=features["input_ids"],
+          input_mask=features["input_mask"],
+          token_type_ids=features["segment_ids"],
+          use_one_hot_embeddings=use_one_hot_embeddings)
+      head = head_fn(model, features, is_training)
     restore_from_checkpoint(init_checkpoint)
 
     if mode == tf.estimator.ModeKeys.TRAIN:
       train_op = optimization.create_optimizer(
-          head.loss, learning_rate, num_train_steps, num_warmup_steps, False)
+          head.loss, learning_rate, num_train_steps, num_warmup_steps, False,
+          loss_scale=loss_scale)
       return tf.estimator.EstimatorSpec(
           mode=mode, loss=head.loss, train_op=train_op)
     if mode == tf.estimator.ModeKeys.EVAL:
@@ -183,30 +189,76 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
   return model_fn
 
 
+def have_gpu():
+  """Whether TensorFlow sees a GPU."""
+  return bool(tf.config.list_physical_devices("GPU"))
+
+
+def cpu_supports_bf16():
+  """Whether this CPU has native bfloat16 instructions (Linux)."""
+  try:
+    with open("/proc/cpuinfo") as f:
+      flags = f.read()
+  except OSError:
+    return False
+  return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def session_config(use_fp16=False, use_xla=False):
+  """ConfigProto with the mixed precision rewrite and XLA as asked.
+
+  Mixed precision: float16 on a GPU (the caller adds loss scaling),
+  bfloat16 on a CPU that supports it; otherwise a warning and float32.
+  """
+  from tensorflow.core.protobuf import rewriter_config_pb2
+  config = tf.ConfigProto(allow_soft_placement=True)
+  if use_xla:
+    config.graph_options.optimizer_options.global_jit_level = (
+        tf.OptimizerOptions.ON_1)
+    # (Auto-clustering skips CPUs; model_fn_builder also marks the model
+    # for compilation explicitly, which works on every device.)
+  if use_fp16:
+    rewrites = config.graph_options.rewrite_options
+    if have_gpu():
+      rewrites.auto_mixed_precision = rewriter_config_pb2.RewriterConfig.ON
+    elif cpu_supports_bf16():
+      rewrites.auto_mixed_precision_onednn_bfloat16 = (
+          rewriter_config_pb2.RewriterConfig.ON)
+    else:
+      tf.logging.warning("--use_fp16: no GPU and no bfloat16 support in this "
+                         "CPU; running in float32")
+  return config
+
+
 def build_estimator(model_fn, output_dir, save_checkpoints_steps,
-                    keep_checkpoint_max=5, seed=None, log_step_count_steps=100):
+                    keep_checkpoint_max=5, seed=None, log_step_count_steps=100,
+                    use_fp16=False, use_xla=False):
   """A `tf.compat.v1.estimator.Estimator` writing to `output_dir`."""
-  session_config = tf.ConfigProto(allow_soft_placement=True)
   run_config = tf.estimator.RunConfig(
       model_dir=output_dir,
       tf_random_seed=seed,
       save_checkpoints_steps=save_checkpoints_steps,
       keep_checkpoint_max=keep_checkpoint_max,
       log_step_count_steps=log_step_count_steps,
-      session_config=session_config)
+      session_config=session_config(use_fp16, use_xla))
   return tf.estimator.Estimator(model_fn=model_fn, config=run_config)
 
 
 def create_estimator(bert_config, head_fn, options, num_train_steps=0,
                      num_warmup_steps=0):
   """model_fn + Estimator from the common options (`flags.run_options`)."""
-  model_fn = model_fn_builder(bert_config, head_fn, options["init_checkpoint"],
-                              options["learning_rate"], num_train_steps,
-                              num_warmup_steps)
+  fp16_on_gpu = options.get("use_fp16") and have_gpu()
+  model_fn = model_fn_builder(
+      bert_config, head_fn, options["init_checkpoint"],
+      options["learning_rate"], num_train_steps, num_warmup_steps,
+      loss_scale=options.get("loss_scale") if fp16_on_gpu else None,
+      use_xla=options.get("use_xla", False))
   return build_estimator(model_fn, options["output_dir"],
                          options["save_checkpoints_steps"],
                          options["keep_checkpoint_max"], options["seed"],
-                         options["log_every_n_steps"])
+                         options["log_every_n_steps"],
+                         use_fp16=options.get("use_fp16", False),
+                         use_xla=options.get("use_xla", False))
 
 
 def _format_duration(seconds):
@@ -265,26 +317,65 @@ def train(estimator, input_fn, num_train_steps, batch_size, num_examples,
 
 
 def train_on_features(estimator, features, lengths, record_file, batch_size,
-                      num_train_steps, seed=None, log_every_n_steps=100):
-  """Writes training features to `record_file` and trains on them."""
+                      num_train_steps, seed=None, log_every_n_steps=100,
+                      bucketed=False):
+  """Writes training features to `record_file` and trains on them.
+
+  With `bucketed`, records are stored unpadded and batches group examples
+  of similar length (see `records.input_fn_builder`).
+  """
+  if bucketed:
+    features = (records.trim_padding(f, lengths) for f in features)
   num_examples = records.write_features(features, record_file)
-  input_fn = records.input_fn_builder(record_file, lengths, True, True,
-                                      batch_size, seed=seed)
+  input_fn = records.input_fn_builder(
+      record_file, lengths, True, True, batch_size, seed=seed,
+      bucketed=bucketed, max_seq_length=_max_length(lengths))
   return train(estimator, input_fn, num_train_steps, batch_size,
                num_examples, log_every_n_steps)
 
 
-def features_input_fn(features, lengths, record_file, batch_size):
-  """Writes features to `record_file`; an input_fn of one ordered pass."""
+def _max_length(lengths):
+  return max(l for l in lengths.values() if l is not None)
+
+
+def features_input_fn(features, lengths, record_file, batch_size,
+                      bucketed=False):
+  """Writes features to `record_file`; an input_fn of one ordered pass.
+
+  With `bucketed`, each batch is padded only to its longest member.
+  """
+  if bucketed:
+    features = [records.trim_padding(f, lengths) for f in features]
   records.write_features(features, record_file)
   return records.input_fn_builder(record_file, lengths, False, False,
-                                  batch_size)
+                                  batch_size, bucketed=bucketed,
+                                  max_seq_length=_max_length(lengths))
 
 
-def predict_features(estimator, features, lengths, record_file, batch_size):
-  """Predictions for `features`, one dict each, in order."""
-  input_fn = features_input_fn(features, lengths, record_file, batch_size)
-  return estimator.predict(input_fn, yield_single_examples=True)
+def predict_features(estimator, features, lengths, record_file, batch_size,
+                     bucketed=False):
+  """Predictions for `features`, one dict each, in the order given.
+
+  With `bucketed`, features are predicted sorted by length (so that batches
+  hold similar lengths and little padding) and the results are put back in
+  order. Sequence outputs then have the length of their batch.
+  """
+  if not bucketed:
+    input_fn = features_input_fn(features, lengths, record_file, batch_size)
+    for result in estimator.predict(input_fn, yield_single_examples=True):
+      yield result
+    return
+  features = list(features)
+  order = sorted(range(len(features)),
+                 key=lambda i: records.feature_length(features[i]))
+  input_fn = features_input_fn([features[i] for i in order], lengths,
+                               record_file, batch_size, bucketed=True)
+  results = [None] * len(features)
+  for i, result in zip(order, estimator.predict(input_fn,
+                                                yield_single_examples=True)):
+    results[i] = result
+  for result in results:
+    yield result
 
 
 def format_eval_results(result):

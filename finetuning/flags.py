@@ -102,6 +102,22 @@ def define_common_flags(**overrides):
   flags.DEFINE_integer("log_every_n_steps", 100,
                        "How often training logs progress, speed and ETA.")
 
+  # Speed (see README "Speed"): off by default, the original's behaviour.
+  flags.DEFINE_bool(
+      "bucket_by_length", False,
+      "Store examples unpadded and batch them by similar length, each batch "
+      "padded only to its longest member (a multiple of 8). Same "
+      "predictions, much less compute on padding. Default: pad every "
+      "example to --max_seq_length, as the original.")
+  flags.DEFINE_bool(
+      "use_fp16", False,
+      "Mixed precision through TensorFlow's graph rewrite: float16 with loss "
+      "scaling on a GPU, bfloat16 on a CPU that supports it (AVX512_BF16 / "
+      "AMX). Variables stay float32.")
+  flags.DEFINE_float("loss_scale", 1024.0,
+                     "Static loss scale for --use_fp16 on a GPU.")
+  flags.DEFINE_bool("use_xla", False, "Compile the graph with XLA.")
+
   # Accepted so that old TPU-era commands keep working; not used.
   flags.DEFINE_integer("iterations_per_loop", 1000,
                        "Accepted for compatibility (TPU only); ignored.")
@@ -123,5 +139,6 @@ def run_options(flag_values):
            "do_train", "do_eval", "do_predict", "train_batch_size",
            "eval_batch_size", "predict_batch_size", "learning_rate",
            "num_train_epochs", "warmup_proportion", "save_checkpoints_steps",
-           "keep_checkpoint_max", "seed", "log_every_n_steps", "use_tpu"]
+           "keep_checkpoint_max", "seed", "log_every_n_steps", "use_tpu",
+           "bucket_by_length", "use_fp16", "loss_scale", "use_xla"]
   return {name: getattr(flag_values, name) for name in names}
