@@ -1,0 +1,178 @@
+"""Length bucketing, mixed precision and XLA: same answers, less padding."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+from finetuning import estimator as est
+from finetuning import records
+from tests import bioasq_fixture
+from tests.conftest import DATA
+from tests.helpers import bert_flags, run_tool, slice_sentences
+from tests.test_re import _gad_slice
+
+NCBI = os.path.join(DATA, "NER", "NCBI-disease")
+
+
+def _lengths(seq):
+  return {"input_ids": seq, "input_mask": seq, "segment_ids": seq,
+          "label_ids": None}
+
+
+def _feature(n, seq, label):
+  return {"input_ids": list(range(1, n + 1)) + [0] * (seq - n),
+          "input_mask": [1] * n + [0] * (seq - n),
+          "segment_ids": [0] * seq, "label_ids": [label]}
+
+
+def _batches(input_fn, count):
+  with tf.Graph().as_default():
+    batch = tf.data.make_one_shot_iterator(input_fn()).get_next()
+    with tf.Session() as sess:
+      return [sess.run(batch) for _ in range(count)]
+
+
+def test_bucketed_batches_are_padded_to_a_multiple_of_8(tmp_path):
+  seq = 32
+  sizes = [3, 5, 11, 17, 9, 30]
+  feats = [records.trim_padding(_feature(n, seq, i), _lengths(seq))
+           for i, n in enumerate(sizes)]
+  assert [len(f["input_ids"]) for f in feats] == sizes
+  path = str(tmp_path / "p.tf_record")
+  records.write_features(feats, path)
+  fn = records.input_fn_builder(path, _lengths(seq), False, False, 2,
+                                bucketed=True, max_seq_length=seq)
+  batches = _batches(fn, 3)
+  assert [b["input_ids"].shape for b in batches] == [(2, 8), (2, 24),
+                                                      (2, 32)]
+  # Content: the real tokens, then zeros.
+  np.testing.assert_array_equal(batches[0]["input_ids"][0],
+                                [1, 2, 3, 0, 0, 0, 0, 0])
+  np.testing.assert_array_equal(batches[0]["input_mask"].sum(1), [3, 5])
+  assert list(batches[2]["label_ids"]) == [4, 5]
+
+
+def test_training_batches_group_similar_lengths(tmp_path):
+  seq = 64
+  rng = np.random.RandomState(0)
+  sizes = rng.randint(3, seq, size=200)
+  feats = [records.trim_padding(_feature(int(n), seq, 0), _lengths(seq))
+           for n in sizes]
+  path = str(tmp_path / "t.tf_record")
+  records.write_features(feats, path)
+  fn = records.input_fn_builder(path, _lengths(seq), True, True, 4, seed=1,
+                                bucketed=True, max_seq_length=seq)
+  for b in _batches(fn, 20):
+    real = b["input_mask"].sum(1)
+    width = b["input_ids"].shape[1]
+    assert width % 8 == 0 and width == -(-real.max() // 8) * 8
+    # All members come from the same 8-wide length bucket.
+    assert len(set((real - 1) // 8)) == 1
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_bert_dir, tmp_path_factory):
+  """A tiny NER, RE and QA model, trained padded, shared by the tests."""
+  base = tmp_path_factory.mktemp("speed")
+  ner_data = base / "ner"
+  ner_data.mkdir()
+  slice_sentences(os.path.join(NCBI, "train_dev.tsv"),
+                  str(ner_data / "train_dev.tsv"), 48)
+  slice_sentences(os.path.join(NCBI, "test.tsv"), str(ner_data / "test.tsv"),
+                  40)
+  ner_flags = ["--data_dir=" + str(ner_data), "--output_dir=" + str(
+      base / "ner_out"), "--max_seq_length=48", "--seed=1"] + bert_flags(
+          tiny_bert_dir)
+  run_tool(["run_ner.py", "--do_train=true", "--do_predict=false",
+            "--num_train_epochs=1", "--train_batch_size=16",
+            "--learning_rate=1e-3"] + ner_flags)
+  re_data = str(base / "gad")
+  _gad_slice(os.path.join(DATA, "RE", "GAD", "1"), re_data, n_train=32,
+             n_test=40)
+  re_flags = ["--task_name=gad", "--data_dir=" + re_data,
+              "--output_dir=" + str(base / "re_out"), "--max_seq_length=64",
+              "--do_lower_case=false"] + bert_flags(tiny_bert_dir)
+  run_tool(["run_re.py", "--do_train=true", "--train_batch_size=16",
+            "--learning_rate=1e-3", "--num_train_epochs=1"] + re_flags)
+  return {"ner": ner_flags, "ner_out": base / "ner_out", "re": re_flags,
+          "re_out": base / "re_out", "base": base}
+
+
+def _predict_ner(trained, *extra):
+  run_tool(["run_ner.py", "--do_train=false", "--do_predict=true"] +
+           trained["ner"] + list(extra))
+  out = trained["ner_out"]
+  return ((out / "label_test.txt").read_text(),
+          json.loads((out / "ner_scores.json").read_text()))
+
+
+def _predict_re(trained, *extra):
+  run_tool(["run_re.py", "--do_predict=true"] + trained["re"] + list(extra))
+  return np.loadtxt(str(trained["re_out"] / "test_results.tsv"))
+
+
+def test_ner_bucketed_predictions_equal_padded(trained):
+  padded = _predict_ner(trained)
+  bucketed = _predict_ner(trained, "--bucket_by_length")
+  assert bucketed[0] == padded[0]
+  assert bucketed[1]["entity_level"] == padded[1]["entity_level"]
+  assert bucketed[1]["token_level"]["eval_f"] == padded[1]["token_level"][
+      "eval_f"]
+
+
+def test_re_bucketed_bf16_and_xla_predictions(trained):
+  padded = _predict_re(trained)
+  bucketed = _predict_re(trained, "--bucket_by_length")
+  np.testing.assert_allclose(bucketed, padded, atol=1e-6)
+  xla = _predict_re(trained, "--use_xla")
+  np.testing.assert_allclose(xla, padded, atol=1e-5)
+  bf16 = _predict_re(trained, "--use_fp16")
+  diff = np.abs(bf16 - padded).max()
+  if est.cpu_supports_bf16():
+    # The rewrite ran (bfloat16 rounding shows) and stayed close.
+    assert 0 < diff < 0.05
+  else:
+    assert diff == 0
+
+
+def test_qa_bucketed_predictions_equal_padded(tiny_bert_dir, tmp_path):
+  paths = bioasq_fixture.write(tmp_path)
+  flags = ["--max_seq_length=64", "--max_query_length=16", "--doc_stride=16",
+           "--do_lower_case=False", "--train_file=" + paths["train.json"],
+           "--predict_file=" + paths["test.json"],
+           "--output_dir=" + str(tmp_path / "out")] + bert_flags(
+               tiny_bert_dir)
+  run_tool(["run_qa.py", "--do_train=True", "--do_predict=True",
+            "--train_batch_size=4", "--num_train_epochs=1"] + flags)
+  padded = json.loads((tmp_path / "out" / "nbest_predictions.json")
+                      .read_text())
+  run_tool(["run_qa.py", "--do_train=False", "--do_predict=True",
+            "--bucket_by_length"] + flags)
+  bucketed = json.loads((tmp_path / "out" / "nbest_predictions.json")
+                        .read_text())
+  assert list(bucketed) == list(padded)
+  for qas_id in padded:
+    assert [e["text"] for e in bucketed[qas_id]] == [
+        e["text"] for e in padded[qas_id]]
+    np.testing.assert_allclose(
+        [e["probability"] for e in bucketed[qas_id]],
+        [e["probability"] for e in padded[qas_id]], atol=1e-5)
+
+
+def test_training_with_bucketing_bf16_and_xla(trained, tiny_bert_dir):
+  out = trained["base"] / "re_fast"
+  flags = [f for f in trained["re"] if not f.startswith("--output_dir")]
+  result = run_tool(["run_re.py", "--do_train=true", "--train_batch_size=8",
+                     "--num_train_epochs=0.5", "--bucket_by_length",
+                     "--use_fp16", "--use_xla", "--output_dir=" + str(out)] +
+                    flags)
+  assert tf.train.latest_checkpoint(str(out)).endswith("model.ckpt-2")
+  assert "step 2/2 (100.0%)" in result.stderr
+  reader = tf.train.load_checkpoint(str(out))
+  assert np.isfinite(reader.get_tensor("output_weights")).all()
+  # Variables stay float32 under the mixed precision rewrite.
+  assert reader.get_tensor("bert/pooler/dense/kernel").dtype == np.float32
