@@ -21,7 +21,6 @@ scores. --raw_text_file tags plain text with the model in --output_dir.
 import collections
 import json
 import os
-import time
 
 from absl import app
 from absl import flags
@@ -238,18 +237,15 @@ def predict_windows(estimator, features, windows, label_list, record_file,
   Returns:
     (piece labels per window, predicted tags per example, mean loss).
   """
-  results = est.predict_features(estimator, features,
-                                 feature_lengths(max_seq_length), record_file,
-                                 batch_size, bucketed=bucketed)
+  results = list(est.predict_features(estimator, features,
+                                      feature_lengths(max_seq_length),
+                                      record_file, batch_size,
+                                      bucketed=bucketed))
   window_labels, losses = [], []
-  start = time.time()
   for window, result in zip(windows, results):
     window_labels.append(decode_window(window, result["log_probs"],
                                        label_list))
     losses.append(float(result["loss"]))
-  tf.logging.info("Predicted %d windows in %.1f s (%.1f windows/s)",
-                  len(window_labels), time.time() - start,
-                  len(window_labels) / max(time.time() - start, 1e-9))
   if len(window_labels) != len(windows):
     raise RuntimeError("the model returned %d predictions for %d windows" %
                        (len(window_labels), len(windows)))

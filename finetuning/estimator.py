@@ -266,7 +266,11 @@ def _format_duration(seconds):
 
 
 class ProgressHook(tf.train.SessionRunHook):
-  """Logs step, examples/s and an ETA every `every_n_steps` training steps."""
+  """Logs step, examples/s and an ETA every `every_n_steps` training steps.
+
+  The rate is that of the last interval (the first one includes graph
+  start-up), and the ETA follows from it.
+  """
 
   def __init__(self, total_steps, batch_size, every_n_steps=100,
                log_fn=None):
@@ -276,13 +280,14 @@ class ProgressHook(tf.train.SessionRunHook):
     self._log = log_fn or tf.logging.info
     self.start_step = None
     self.last_message = None
+    self.rates = []
 
   def after_create_session(self, session, coord):
     del coord
     self.start_step = int(session.run(tf.train.get_global_step()))
     self._step = self.start_step
-    self._t0 = time.time()
-    self._done = 0
+    self._t0 = self._t_last = time.time()
+    self._done = self._done_last = 0
     if self.start_step:
       self._log("Resuming training at step %d of %d" %
                 (self.start_step, self._total))
@@ -292,15 +297,17 @@ class ProgressHook(tf.train.SessionRunHook):
     self._step += 1
     self._done += 1
     if self._done % self._every == 0 or self._step >= self._total:
-      elapsed = time.time() - self._t0
-      rate = self._done * self._batch_size / max(elapsed, 1e-9)
-      steps_per_s = self._done / max(elapsed, 1e-9)
-      eta = (self._total - self._step) / max(steps_per_s, 1e-9)
+      now = time.time()
+      steps = self._done - self._done_last
+      rate = steps * self._batch_size / max(now - self._t_last, 1e-9)
+      self.rates.append(rate)
+      eta = (self._total - self._step) * self._batch_size / max(rate, 1e-9)
       self.last_message = (
           "step %d/%d (%.1f%%), %.1f examples/s, elapsed %s, ETA %s" %
           (self._step, self._total, 100.0 * self._step / self._total, rate,
-           _format_duration(elapsed), _format_duration(eta)))
+           _format_duration(now - self._t0), _format_duration(eta)))
       self._log(self.last_message)
+      self._t_last, self._done_last = now, self._done
 
 
 def train(estimator, input_fn, num_train_steps, batch_size, num_examples,
@@ -362,7 +369,9 @@ def predict_features(estimator, features, lengths, record_file, batch_size,
   """
   if not bucketed:
     input_fn = features_input_fn(features, lengths, record_file, batch_size)
-    for result in estimator.predict(input_fn, yield_single_examples=True):
+    for result in _timed(estimator.predict(input_fn,
+                                           yield_single_examples=True),
+                         batch_size):
       yield result
     return
   features = list(features)
@@ -371,11 +380,32 @@ def predict_features(estimator, features, lengths, record_file, batch_size,
   input_fn = features_input_fn([features[i] for i in order], lengths,
                                record_file, batch_size, bucketed=True)
   results = [None] * len(features)
-  for i, result in zip(order, estimator.predict(input_fn,
-                                                yield_single_examples=True)):
+  # The generator first: zip stops at the first exhausted iterator, and the
+  # generator must run to its end (where it logs).
+  for result, i in zip(_timed(
+      estimator.predict(input_fn, yield_single_examples=True), batch_size),
+                       order):
     results[i] = result
   for result in results:
     yield result
+
+
+def _timed(results, batch_size):
+  """Passes `results` through; logs the start-up time and the steady rate."""
+  start = time.time()
+  first = None
+  n = 0
+  for result in results:
+    if first is None:
+      first = time.time()  # graph built, checkpoint restored, batch 1 done
+    n += 1
+    yield result
+  end = time.time()
+  steady = max(n - batch_size, 0)
+  tf.logging.info(
+      "Predicted %d examples in %.1f s; after the first batch (%.1f s of "
+      "start-up): %.2f examples/s", n, end - start, (first or end) - start,
+      steady / max(end - (first or end), 1e-9))
 
 
 def format_eval_results(result):

@@ -33,14 +33,20 @@ def vocab_tokens(words=()):
 
 def write_tiny_bert(out_dir, words=(), hidden_size=32, num_layers=2,
                     num_heads=2, intermediate_size=64,
-                    max_position_embeddings=512, seed=0):
+                    max_position_embeddings=512, seed=0, vocab_file=None):
   """Writes bert_config.json, vocab.txt and model.ckpt into `out_dir`.
+
+  The vocabulary is `vocab_file` when given, else characters + `words`.
 
   Returns:
     dict with keys config, vocab, ckpt (the checkpoint prefix) and dir.
   """
   os.makedirs(out_dir, exist_ok=True)
-  tokens = vocab_tokens(words)
+  if vocab_file:
+    with open(vocab_file, encoding="utf-8") as f:
+      tokens = [line.rstrip("\n") for line in f]
+  else:
+    tokens = vocab_tokens(words)
   vocab_path = os.path.join(out_dir, "vocab.txt")
   with open(vocab_path, "w", encoding="utf-8") as f:
     f.write("\n".join(tokens) + "\n")

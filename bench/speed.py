@@ -1,0 +1,162 @@
+#!/usr/bin/env python
+"""NER training and prediction speed: padded vs length-bucketed vs bf16 / XLA.
+
+    python bench/speed.py [--sizes base,small] [--modes padded,bucketed,...]
+
+For each model size (random weights with a real 30,522-piece WordPiece
+vocabulary from ../shared/reference) and each mode, runs run_ner.py on a
+slice of ../shared/data/NER/NCBI-disease in a process of its own and
+measures training examples/s (steady state: the last logging interval),
+prediction sentences/s, and the peak resident memory of the process. Prints
+a table with the ratios to padded mode and writes bench/results/speed.json.
+
+Modes: padded (the original: every example padded to --max_seq_length=128),
+bucketed (--bucket_by_length), bucketed+bf16 (plus --use_fp16, bfloat16 on
+this CPU), padded+xla (--use_xla; XLA compiles one program per input shape,
+so it pairs with fixed padding, not with buckets). Also reports the peak memory
+of BERT-base training at batch 32 (the seed's budget is one 12 GB GPU).
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+NCBI = os.path.join(SHARED, "data", "NER", "NCBI-disease")
+VOCAB = os.path.join(SHARED, "reference", "bert", "vocab_uncased.txt")
+
+SIZES = {"base": dict(hidden_size=768, num_layers=12, num_heads=12,
+                      intermediate_size=3072),
+         "small": dict(hidden_size=256, num_layers=4, num_heads=4,
+                       intermediate_size=1024)}
+MODES = {"padded": [], "bucketed": ["--bucket_by_length"],
+         "bucketed+bf16": ["--bucket_by_length", "--use_fp16"],
+         "padded+xla": ["--use_xla"]}
+
+
+def _slice(src, dst, n):
+  with open(src, encoding="utf-8") as f:
+    sents = [s for s in f.read().split("\n\n") if s.strip()][:n]
+  with open(dst, "w", encoding="utf-8") as f:
+    f.write("\n\n".join(s.strip("\n") for s in sents) + "\n")
+  return len(sents)
+
+
+def run_measured(cmd):
+  """Runs a command, returning (output, seconds, peak RSS MB of the child)."""
+  t0 = time.time()
+  pid = os.fork()
+  if pid == 0:
+    os.chdir(ROOT)
+    log = open(os.environ["BENCH_LOG"], "w")
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    os.execv(cmd[0], cmd)
+  _, status, usage = os.wait4(pid, 0)
+  seconds = time.time() - t0
+  with open(os.environ["BENCH_LOG"]) as f:
+    text = f.read()
+  if status != 0:
+    sys.exit("failed: %s\n%s" % (" ".join(cmd), text[-3000:]))
+  return text, seconds, usage.ru_maxrss / 1024.0
+
+
+def main():
+  p = argparse.ArgumentParser()
+  p.add_argument("--work", default="/tmp/biobert_speed")
+  p.add_argument("--sizes", default="base,small")
+  p.add_argument("--modes", default=",".join(MODES))
+  p.add_argument("--train_sentences", type=int, default=1024)
+  p.add_argument("--predict_sentences", type=int, default=256)
+  p.add_argument("--steps", type=int, default=12)
+  p.add_argument("--batch", type=int, default=8)
+  p.add_argument("--memory_b32", action="store_true", default=True)
+  p.add_argument("--no_memory_b32", dest="memory_b32", action="store_false")
+  args = p.parse_args()
+  import tensorflow.compat.v1 as tf
+  tf.disable_v2_behavior()
+  from tests import tiny_bert
+
+  data = os.path.join(args.work, "data")
+  os.makedirs(data, exist_ok=True)
+  n_train = _slice(os.path.join(NCBI, "train_dev.tsv"),
+                   os.path.join(data, "train_dev.tsv"), args.train_sentences)
+  n_pred = _slice(os.path.join(NCBI, "train_dev.tsv"),
+                  os.path.join(data, "test.tsv"), args.predict_sentences)
+  os.environ["BENCH_LOG"] = os.path.join(args.work, "run.log")
+  results = []
+  for size in args.sizes.split(","):
+    model = os.path.join(args.work, "bert_" + size)
+    if not os.path.exists(os.path.join(model, "model.ckpt.index")):
+      tiny_bert.write_tiny_bert(model, vocab_file=VOCAB, **SIZES[size])
+    flags = ["--vocab_file=%s/vocab.txt" % model,
+             "--bert_config_file=%s/bert_config.json" % model,
+             "--init_checkpoint=%s/model.ckpt" % model,
+             "--do_lower_case=true", "--data_dir=" + data,
+             "--max_seq_length=128", "--seed=1"]
+    epochs = args.steps * args.batch / float(n_train)
+    for mode in args.modes.split(","):
+      out = os.path.join(args.work, "out_%s_%s" % (size, mode))
+      subprocess.run(["rm", "-rf", out])
+      text, _, rss_train = run_measured(
+          [sys.executable, "run_ner.py", "--do_train=true",
+           "--do_predict=false", "--num_train_epochs=%f" % epochs,
+           "--train_batch_size=%d" % args.batch,
+           "--log_every_n_steps=%d" % max(1, args.steps // 3),
+           "--output_dir=" + out] + flags + MODES[mode])
+      rates = [float(r) for r in re.findall(r"([\d.]+) examples/s", text)]
+      text, _, rss_pred = run_measured(
+          [sys.executable, "run_ner.py", "--do_train=false",
+           "--do_predict=true", "--predict_batch_size=%d" % args.batch,
+           "--output_dir=" + out] + flags + MODES[mode])
+      m = re.search(r"Predicted (\d+) examples in [\d.]+ s; after the "
+                    r"first batch \([\d.]+ s of start-up\): ([\d.]+) "
+                    r"examples/s", text)
+      row = {"size": size, "mode": mode, "train_examples_per_s": rates[-1],
+             # Windows = sentences here: none is over 126 pieces.
+             "predict_sentences_per_s": float(m.group(2)),
+             "peak_rss_mb": round(max(rss_train, rss_pred))}
+      results.append(row)
+      print(json.dumps(row), flush=True)
+    if size == "base" and args.memory_b32:
+      out = os.path.join(args.work, "out_base_b32")
+      subprocess.run(["rm", "-rf", out])
+      _, _, rss = run_measured(
+          [sys.executable, "run_ner.py", "--do_train=true",
+           "--do_predict=false", "--num_train_epochs=%f" % (96.0 / n_train),
+           "--train_batch_size=32", "--output_dir=" + out] + flags)
+      results.append({"size": "base", "mode": "padded, batch 32 (memory)",
+                      "peak_rss_mb": round(rss)})
+      print(json.dumps(results[-1]), flush=True)
+
+  print()
+  print("%-6s %-20s %12s %8s %12s %8s %10s" % (
+      "size", "mode", "train ex/s", "ratio", "predict s/s", "ratio",
+      "peak MB"))
+  base = {r["size"]: r for r in results if r["mode"] == "padded"}
+  for r in results:
+    if "train_examples_per_s" not in r:
+      print("%-6s %-20s %12s %8s %12s %8s %10d" % (
+          r["size"], r["mode"], "", "", "", "", r["peak_rss_mb"]))
+      continue
+    b = base.get(r["size"])
+    tr = r["train_examples_per_s"] / b["train_examples_per_s"] if b else 0
+    pr = r["predict_sentences_per_s"] / b["predict_sentences_per_s"] if b \
+        else 0
+    print("%-6s %-20s %12.2f %7.2fx %12.2f %7.2fx %10d" % (
+        r["size"], r["mode"], r["train_examples_per_s"], tr,
+        r["predict_sentences_per_s"], pr, r["peak_rss_mb"]))
+  os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+  with open(os.path.join(ROOT, "bench", "results", "speed.json"), "w") as f:
+    json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+  main()
