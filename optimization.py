@@ -95,8 +95,7 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
   # This is how the model was pre-trained.
   (grads, _) = tf.clip_by_global_norm(grads, clip_norm=1.0)
 
-  apply_op = optimizer.apply_gradients(
-      zip(grads, tvars), global_step=global_step)
+  apply_op = optimizer.apply_gradients(zip(grads, tvars))
 
   # The increment waits for the update, so the update always used the
   # learning rate of the step before the increment.
@@ -126,56 +125,53 @@ class AdamWeightDecayOptimizer(tf.train.Optimizer):
     self.epsilon = epsilon
     self.exclude_from_weight_decay = exclude_from_weight_decay
 
-  def apply_gradients(self, grads_and_vars, global_step=None, name=None):
-    """Applies one Adam step to every (gradient, variable) pair.
+  # The update runs through tf.train.Optimizer's own apply_gradients, so that
+  # under a tf.distribute strategy the gradients are all-reduced across
+  # replicas before it. `global_step` is incremented by `create_optimizer`.
 
-    The first and second moments live in non-trainable variables named
-    `<variable>/adam_m` and `<variable>/adam_v`, as in BERT checkpoints.
-    `global_step` is not incremented here (see `create_optimizer`).
-    """
-    del global_step
-    assignments = []
-    for (grad, param) in grads_and_vars:
-      if grad is None or param is None:
-        continue
+  def _create_slots(self, var_list):
+    # Slot variables `<variable>/adam_m` and `<variable>/adam_v`, the names
+    # BERT checkpoints carry.
+    for v in var_list:
+      self._zeros_slot(v, "m", "adam_m")
+      self._zeros_slot(v, "v", "adam_v")
 
-      param_name = self._get_variable_name(param.name)
+  def _prepare(self):
+    self._lr_t = tf.convert_to_tensor(self.learning_rate, name="learning_rate")
 
-      m = tf.get_variable(
-          name=param_name + "/adam_m",
-          shape=param.shape.as_list(),
-          dtype=tf.float32,
-          trainable=False,
-          initializer=tf.zeros_initializer())
-      v = tf.get_variable(
-          name=param_name + "/adam_v",
-          shape=param.shape.as_list(),
-          dtype=tf.float32,
-          trainable=False,
-          initializer=tf.zeros_initializer())
+  def _adam_update(self, grad, param, m, v):
+    """The assignments of one step (no bias correction, decoupled decay)."""
+    grad = tf.cast(grad, tf.float32)
+    next_m = (
+        tf.multiply(self.beta_1, m) + tf.multiply(1.0 - self.beta_1, grad))
+    next_v = (
+        tf.multiply(self.beta_2, v) + tf.multiply(1.0 - self.beta_2,
+                                                  tf.square(grad)))
+    update = next_m / (tf.sqrt(next_v) + self.epsilon)
+    # Weight decay is added to the update itself rather than to the loss,
+    # so that it does not interact with the m and v moments.
+    if self._do_use_weight_decay(self._get_variable_name(param.name)):
+      update += self.weight_decay_rate * param
+    update_with_lr = self._lr_t * update
+    next_param = param - update_with_lr
+    return tf.group(param.assign(next_param), m.assign(next_m),
+                    v.assign(next_v))
 
-      grad = tf.cast(grad, tf.float32)
-      next_m = (
-          tf.multiply(self.beta_1, m) + tf.multiply(1.0 - self.beta_1, grad))
-      next_v = (
-          tf.multiply(self.beta_2, v) + tf.multiply(1.0 - self.beta_2,
-                                                    tf.square(grad)))
+  def _apply_dense(self, grad, var):
+    return self._adam_update(grad, var, self.get_slot(var, "m"),
+                             self.get_slot(var, "v"))
 
-      update = next_m / (tf.sqrt(next_v) + self.epsilon)
+  def _resource_apply_dense(self, grad, handle):
+    return self._adam_update(grad, handle, self.get_slot(handle, "m"),
+                             self.get_slot(handle, "v"))
 
-      # Weight decay is added to the update itself rather than to the loss,
-      # so that it does not interact with the m and v moments.
-      if self._do_use_weight_decay(param_name):
-        update += self.weight_decay_rate * param
+  def _apply_sparse(self, grad, var):
+    return self._apply_dense(tf.convert_to_tensor(grad), var)
 
-      update_with_lr = self.learning_rate * update
-      next_param = param - update_with_lr
-
-      assignments.extend(
-          [param.assign(next_param),
-           m.assign(next_m),
-           v.assign(next_v)])
-    return tf.group(*assignments, name=name)
+  def _resource_apply_sparse(self, grad, handle, indices):
+    dense = tf.math.unsorted_segment_sum(grad, indices,
+                                         tf.shape(handle)[0])
+    return self._resource_apply_dense(dense, handle)
 
   def _do_use_weight_decay(self, param_name):
     """Whether to use L2 weight decay for `param_name`."""
@@ -193,16 +189,3 @@ class AdamWeightDecayOptimizer(tf.train.Optimizer):
     if m is not None:
       param_name = m.group(1)
     return param_name
-
-  # The abstract methods of tf.train.Optimizer; apply_gradients is overridden.
-  def _apply_dense(self, grad, var):
-    raise NotImplementedError("use apply_gradients")
-
-  def _resource_apply_dense(self, grad, handle):
-    raise NotImplementedError("use apply_gradients")
-
-  def _resource_apply_sparse(self, grad, handle, indices):
-    raise NotImplementedError("use apply_gradients")
-
-  def _apply_sparse(self, grad, var):
-    raise NotImplementedError("use apply_gradients")

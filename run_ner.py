@@ -33,6 +33,7 @@ from biocodes import ner_io
 import tokenization
 from finetuning import errors
 from finetuning import estimator as est
+from finetuning import feature_cache
 from finetuning import flags as common_flags
 from finetuning import heads
 from finetuning import run_dir
@@ -430,25 +431,40 @@ def main(_):
   tf.logging.info("Labels: %s", " ".join(label_list))
 
   num_train_steps = num_warmup_steps = 0
+  seq = FLAGS.max_seq_length
   if FLAGS.do_train:
-    train_features, _, n_split = convert_examples(
-        train_examples, label_list, tokenizer, FLAGS.max_seq_length)
+
+    def build():
+      parts = feature_cache.parallel_chunks(
+          lambda chunk: convert_examples(chunk, label_list, tokenizer,
+                                         seq)[::2], train_examples)
+      return ([f for feats, _ in parts for f in feats],
+              {"sentences_split": sum(n for _, n in parts)})
+
+    key = feature_cache.cache_key(
+        [train_path], FLAGS.vocab_file, FLAGS.do_lower_case, seq, label_list,
+        task="ner", bucketed=FLAGS.bucket_by_length)
+    train_record, info = feature_cache.training_records(
+        FLAGS.cache_dir, key, build, feature_lengths(seq),
+        FLAGS.bucket_by_length, FLAGS.output_dir)
     tf.logging.info("%d of %d training sentences are longer than %d pieces "
-                    "and were split into windows", n_split,
-                    len(train_examples), FLAGS.max_seq_length)
+                    "and were split into windows", info["sentences_split"],
+                    len(train_examples), seq)
     num_train_steps, num_warmup_steps = est.train_steps(
-        len(train_features), FLAGS.train_batch_size, FLAGS.num_train_epochs,
-        FLAGS.warmup_proportion)
+        info["num_features"], FLAGS.train_batch_size, FLAGS.num_train_epochs,
+        FLAGS.warmup_proportion,
+        est.num_replicas(FLAGS.distribution_strategy))
 
   estimator = est.create_estimator(bert_config,
                                    head_fn_builder(len(label_list)), options,
                                    num_train_steps, num_warmup_steps)
   if FLAGS.do_train:
-    est.train_on_features(
-        estimator, train_features, feature_lengths(FLAGS.max_seq_length),
-        os.path.join(FLAGS.output_dir, "train.tf_record"),
-        FLAGS.train_batch_size, num_train_steps, FLAGS.seed,
-        FLAGS.log_every_n_steps, FLAGS.bucket_by_length)
+    est.train_on_records(estimator, train_record, feature_lengths(seq),
+                         FLAGS.train_batch_size, num_train_steps,
+                         info["num_features"], FLAGS.seed,
+                         FLAGS.log_every_n_steps, FLAGS.bucket_by_length)
+  if not est.is_chief(FLAGS.distribution_strategy):
+    return  # the chief (worker 0) evaluates and predicts
 
   if FLAGS.do_eval:
     features, windows, _ = convert_examples(dev_examples, label_list,

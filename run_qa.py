@@ -33,6 +33,7 @@ from biocodes import transform_nbset2bioasqform as bioasq_form
 import tokenization
 from finetuning import errors
 from finetuning import estimator as est
+from finetuning import feature_cache
 from finetuning import flags as common_flags
 from finetuning import run_dir
 
@@ -636,24 +637,39 @@ def main(_):
     rng.shuffle(train_examples)
     num_train_steps, num_warmup_steps = est.train_steps(
         len(train_examples), FLAGS.train_batch_size, FLAGS.num_train_epochs,
-        FLAGS.warmup_proportion)
+        FLAGS.warmup_proportion,
+        est.num_replicas(FLAGS.distribution_strategy))
 
   estimator = est.create_estimator(bert_config, head_fn, options,
                                    num_train_steps, num_warmup_steps)
   seq = FLAGS.max_seq_length
 
   if FLAGS.do_train:
-    train_features = convert_examples_to_features(
-        train_examples, tokenizer, seq, FLAGS.doc_stride,
-        FLAGS.max_query_length, is_training=True)
+
+    def build():
+      features = convert_examples_to_features(
+          train_examples, tokenizer, seq, FLAGS.doc_stride,
+          FLAGS.max_query_length, is_training=True)
+      return list(feature_dicts(features, True)), {}
+
+    key = feature_cache.cache_key(
+        [FLAGS.train_file], FLAGS.vocab_file, FLAGS.do_lower_case, seq, None,
+        task="qa", doc_stride=FLAGS.doc_stride,
+        max_query_length=FLAGS.max_query_length, seed=FLAGS.seed,
+        version_2_with_negative=FLAGS.version_2_with_negative,
+        check_bioasq_ids=FLAGS.check_bioasq_ids,
+        bucketed=FLAGS.bucket_by_length)
+    train_record, info = feature_cache.training_records(
+        FLAGS.cache_dir, key, build, feature_lengths(seq, True),
+        FLAGS.bucket_by_length, FLAGS.output_dir)
     tf.logging.info("%d training questions make %d windows",
-                    len(train_examples), len(train_features))
-    est.train_on_features(
-        estimator, feature_dicts(train_features, True),
-        feature_lengths(seq, True),
-        os.path.join(FLAGS.output_dir, "train.tf_record"),
-        FLAGS.train_batch_size, num_train_steps, FLAGS.seed,
-        FLAGS.log_every_n_steps, FLAGS.bucket_by_length)
+                    len(train_examples), info["num_features"])
+    est.train_on_records(estimator, train_record, feature_lengths(seq, True),
+                         FLAGS.train_batch_size, num_train_steps,
+                         info["num_features"], FLAGS.seed,
+                         FLAGS.log_every_n_steps, FLAGS.bucket_by_length)
+  if not est.is_chief(FLAGS.distribution_strategy):
+    return  # the chief (worker 0) evaluates and predicts
 
   if FLAGS.do_predict:
     eval_features = convert_examples_to_features(

@@ -27,6 +27,7 @@ import tensorflow.compat.v1 as tf
 from biocodes import re_io
 from finetuning import errors
 from finetuning import estimator as est
+from finetuning import feature_cache
 from finetuning import flags as common_flags
 from finetuning import heads
 from finetuning import run_dir
@@ -199,22 +200,37 @@ def main(_):
 
   num_train_steps = num_warmup_steps = 0
   if FLAGS.do_train:
-    train_features, n_cut = convert_examples(train_examples, label_list,
-                                             tokenizer, seq)
-    _report_cut(n_cut, len(train_examples), "training", seq)
+
+    def build():
+      parts = feature_cache.parallel_chunks(
+          lambda chunk: convert_examples(chunk, label_list, tokenizer, seq),
+          train_examples)
+      return ([f for feats, _ in parts for f in feats],
+              {"cut": sum(n for _, n in parts)})
+
+    key = feature_cache.cache_key(
+        [os.path.join(FLAGS.data_dir, processor.train_file)],
+        FLAGS.vocab_file, FLAGS.do_lower_case, seq, label_list,
+        task=task_name, bucketed=FLAGS.bucket_by_length)
+    train_record, info = feature_cache.training_records(
+        FLAGS.cache_dir, key, build, feature_lengths(seq),
+        FLAGS.bucket_by_length, FLAGS.output_dir)
+    _report_cut(info["cut"], len(train_examples), "training", seq)
     num_train_steps, num_warmup_steps = est.train_steps(
-        len(train_features), FLAGS.train_batch_size, FLAGS.num_train_epochs,
-        FLAGS.warmup_proportion)
+        info["num_features"], FLAGS.train_batch_size, FLAGS.num_train_epochs,
+        FLAGS.warmup_proportion,
+        est.num_replicas(FLAGS.distribution_strategy))
 
   estimator = est.create_estimator(bert_config,
                                    head_fn_builder(len(label_list)), options,
                                    num_train_steps, num_warmup_steps)
   if FLAGS.do_train:
-    est.train_on_features(
-        estimator, train_features, feature_lengths(seq),
-        os.path.join(FLAGS.output_dir, "train.tf_record"),
-        FLAGS.train_batch_size, num_train_steps, FLAGS.seed,
-        FLAGS.log_every_n_steps, FLAGS.bucket_by_length)
+    est.train_on_records(estimator, train_record, feature_lengths(seq),
+                         FLAGS.train_batch_size, num_train_steps,
+                         info["num_features"], FLAGS.seed,
+                         FLAGS.log_every_n_steps, FLAGS.bucket_by_length)
+  if not est.is_chief(FLAGS.distribution_strategy):
+    return  # the chief (worker 0) evaluates and predicts
 
   if FLAGS.do_eval:
     if not dev_examples:

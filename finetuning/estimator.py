@@ -8,7 +8,9 @@ returning a `HeadOutput`. Everything around it (the BERT encoder, restoring
 import collections
 import contextlib
 import datetime
+import json
 import os
+import shutil
 import time
 
 import tensorflow.compat.v1 as tf
@@ -95,9 +97,15 @@ def load_model_files(bert_config_file, vocab_file, do_lower_case,
   return bert_config, tokenizer
 
 
-def train_steps(num_examples, batch_size, num_train_epochs, warmup_proportion):
-  """(num_train_steps, num_warmup_steps) as the original computed them."""
-  num_train_steps = int(num_examples / batch_size * num_train_epochs)
+def train_steps(num_examples, batch_size, num_train_epochs, warmup_proportion,
+                replicas=1):
+  """(num_train_steps, num_warmup_steps) as the original computed them.
+
+  With several replicas each step consumes `batch_size` examples per
+  replica, so there are that many times fewer steps for the same epochs.
+  """
+  num_train_steps = int(num_examples / (batch_size * replicas) *
+                        num_train_epochs)
   if num_train_steps < 1:
     raise errors.UserError(
         "%d training examples at --train_batch_size=%d and "
@@ -230,11 +238,61 @@ def session_config(use_fp16=False, use_xla=False):
   return config
 
 
+def make_strategy(name):
+  """A tf.distribute strategy by flag value ("none" gives None)."""
+  if name in (None, "", "none"):
+    return None
+  if name == "one_device":
+    return tf.distribute.OneDeviceStrategy(
+        "/gpu:0" if have_gpu() else "/cpu:0")
+  if name == "mirrored":
+    return tf.distribute.MirroredStrategy()
+  if name == "multi_worker_mirrored":
+    if not os.environ.get("TF_CONFIG"):
+      raise errors.UserError(
+          "--distribution_strategy=multi_worker_mirrored needs TF_CONFIG "
+          "describing the workers, e.g. {\"cluster\": {\"worker\": "
+          "[\"host1:2222\", \"host2:2222\"]}, \"task\": {\"type\": "
+          "\"worker\", \"index\": 0}}")
+    return tf.distribute.experimental.MultiWorkerMirroredStrategy()
+  raise errors.UserError("--distribution_strategy=%s: expected none, "
+                         "one_device, mirrored or multi_worker_mirrored" %
+                         name)
+
+
+def num_replicas(strategy_name):
+  """Replicas that train in step together under a strategy."""
+  if strategy_name in (None, "", "none"):
+    return 1
+  if strategy_name == "multi_worker_mirrored":
+    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster",
+                                                                 {})
+    workers = len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+    gpus = max(1, len(tf.config.list_physical_devices("GPU")))
+    return max(1, workers) * gpus
+  if strategy_name == "mirrored":
+    return max(1, len(tf.config.list_physical_devices("GPU")))
+  return 1
+
+
+def is_chief(strategy_name):
+  """False for the non-chief workers of a multi-worker run."""
+  if strategy_name != "multi_worker_mirrored":
+    return True
+  config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+  task = config.get("task", {})
+  if "chief" in config.get("cluster", {}):
+    return task.get("type") == "chief"
+  return task.get("type", "worker") == "worker" and task.get("index", 0) == 0
+
+
 def build_estimator(model_fn, output_dir, save_checkpoints_steps,
                     keep_checkpoint_max=5, seed=None, log_step_count_steps=100,
-                    use_fp16=False, use_xla=False):
+                    use_fp16=False, use_xla=False, distribution_strategy=None):
   """A `tf.compat.v1.estimator.Estimator` writing to `output_dir`."""
+  strategy = make_strategy(distribution_strategy)
   run_config = tf.estimator.RunConfig(
+      train_distribute=strategy,
       model_dir=output_dir,
       tf_random_seed=seed,
       save_checkpoints_steps=save_checkpoints_steps,
@@ -258,7 +316,9 @@ def create_estimator(bert_config, head_fn, options, num_train_steps=0,
                          options["keep_checkpoint_max"], options["seed"],
                          options["log_every_n_steps"],
                          use_fp16=options.get("use_fp16", False),
-                         use_xla=options.get("use_xla", False))
+                         use_xla=options.get("use_xla", False),
+                         distribution_strategy=options.get(
+                             "distribution_strategy"))
 
 
 def _format_duration(seconds):
@@ -318,22 +378,37 @@ def train(estimator, input_fn, num_train_steps, batch_size, num_examples,
   tf.logging.info("  Batch size = %d", batch_size)
   tf.logging.info("  Num steps = %d", num_train_steps)
   progress = ProgressHook(num_train_steps, batch_size, log_every_n_steps)
-  estimator.train(input_fn=input_fn, max_steps=num_train_steps,
-                  hooks=[progress] + list(hooks))
+  hooks = [progress] + list(hooks)
+  if isinstance(estimator.config.train_distribute,
+                tf.distribute.experimental.MultiWorkerMirroredStrategy):
+    # Several workers: train_and_evaluate starts each worker's server and
+    # runs the collective training; no task is an evaluator here.
+    tf.estimator.train_and_evaluate(
+        estimator,
+        tf.estimator.TrainSpec(input_fn=input_fn, max_steps=num_train_steps,
+                               hooks=hooks),
+        tf.estimator.EvalSpec(input_fn=input_fn, steps=1))
+    if not is_chief("multi_worker_mirrored"):
+      # A non-chief worker keeps a scratch checkpoint; the chief's in the
+      # output dir is the model.
+      task = json.loads(os.environ["TF_CONFIG"]).get("task", {})
+      shutil.rmtree(os.path.join(estimator.model_dir,
+                                 "tmp_worker_%d" % task.get("index", 0)),
+                    ignore_errors=True)
+  else:
+    estimator.train(input_fn=input_fn, max_steps=num_train_steps,
+                    hooks=hooks)
   return progress
 
 
-def train_on_features(estimator, features, lengths, record_file, batch_size,
-                      num_train_steps, seed=None, log_every_n_steps=100,
-                      bucketed=False):
-  """Writes training features to `record_file` and trains on them.
+def train_on_records(estimator, record_file, lengths, batch_size,
+                     num_train_steps, num_examples, seed=None,
+                     log_every_n_steps=100, bucketed=False):
+  """Trains on a TFRecord of features (see `feature_cache`).
 
-  With `bucketed`, records are stored unpadded and batches group examples
-  of similar length (see `records.input_fn_builder`).
+  With `bucketed`, the records hold unpadded features and batches group
+  examples of similar length (see `records.input_fn_builder`).
   """
-  if bucketed:
-    features = (records.trim_padding(f, lengths) for f in features)
-  num_examples = records.write_features(features, record_file)
   input_fn = records.input_fn_builder(
       record_file, lengths, True, True, batch_size, seed=seed,
       bucketed=bucketed, max_seq_length=_max_length(lengths))

@@ -117,6 +117,21 @@ def define_common_flags(**overrides):
   flags.DEFINE_float("loss_scale", 1024.0,
                      "Static loss scale for --use_fp16 on a GPU.")
   flags.DEFINE_bool("use_xla", False, "Compile the graph with XLA.")
+  flags.DEFINE_enum(
+      "distribution_strategy", "none",
+      ["none", "one_device", "mirrored", "multi_worker_mirrored"],
+      "none: the original single-device training. one_device: one GPU (or "
+      "the CPU). mirrored: all local GPUs. multi_worker_mirrored: several "
+      "machines described by TF_CONFIG. With a strategy, --train_batch_size "
+      "is per replica: the global batch is train_batch_size x replicas, and "
+      "the number of steps is divided by the number of replicas.")
+  from finetuning import feature_cache
+  flags.DEFINE_string(
+      "cache_dir", feature_cache.DEFAULT_CACHE_DIR,
+      "Where tokenized training features are kept, keyed by the input "
+      "file's and the vocab's content, casing, max_seq_length and labels, "
+      "so that a re-run skips tokenization. Empty: no cache (write "
+      "train.tf_record into --output_dir, as the original).")
 
   # Accepted so that old TPU-era commands keep working; not used.
   flags.DEFINE_integer("iterations_per_loop", 1000,
@@ -140,5 +155,6 @@ def run_options(flag_values):
            "eval_batch_size", "predict_batch_size", "learning_rate",
            "num_train_epochs", "warmup_proportion", "save_checkpoints_steps",
            "keep_checkpoint_max", "seed", "log_every_n_steps", "use_tpu",
-           "bucket_by_length", "use_fp16", "loss_scale", "use_xla"]
+           "bucket_by_length", "use_fp16", "loss_scale", "use_xla",
+           "cache_dir", "distribution_strategy"]
   return {name: getattr(flag_values, name) for name in names}

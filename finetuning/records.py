@@ -20,7 +20,7 @@ def write_features(features, output_file):
   Returns:
     The number of records written.
   """
-  tmp = output_file + ".tmp"
+  tmp = "%s.%d.tmp" % (output_file, os.getpid())
   count = 0
   with tf.io.TFRecordWriter(tmp) as writer:
     for feature in features:
