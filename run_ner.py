@@ -441,30 +441,21 @@ def main(_):
       return ([f for feats, _ in parts for f in feats],
               {"sentences_split": sum(n for _, n in parts)})
 
-    key = feature_cache.cache_key(
-        [train_path], FLAGS.vocab_file, FLAGS.do_lower_case, seq, label_list,
-        task="ner", bucketed=FLAGS.bucket_by_length)
-    train_record, info = feature_cache.training_records(
-        FLAGS.cache_dir, key, build, feature_lengths(seq),
-        FLAGS.bucket_by_length, FLAGS.output_dir)
+    training = est.prepare_training(options, [train_path], label_list,
+                                    feature_lengths(seq), build, task="ner")
+    num_train_steps = training.num_train_steps
+    num_warmup_steps = training.num_warmup_steps
     tf.logging.info("%d of %d training sentences are longer than %d pieces "
-                    "and were split into windows", info["sentences_split"],
-                    len(train_examples), seq)
-    num_train_steps, num_warmup_steps = est.train_steps(
-        info["num_features"], FLAGS.train_batch_size, FLAGS.num_train_epochs,
-        FLAGS.warmup_proportion,
-        est.num_replicas(FLAGS.distribution_strategy))
+                    "and were split into windows",
+                    training.info["sentences_split"], len(train_examples),
+                    seq)
 
   estimator = est.create_estimator(bert_config,
                                    head_fn_builder(len(label_list)), options,
                                    num_train_steps, num_warmup_steps)
-  if FLAGS.do_train:
-    est.train_on_records(estimator, train_record, feature_lengths(seq),
-                         FLAGS.train_batch_size, num_train_steps,
-                         info["num_features"], FLAGS.seed,
-                         FLAGS.log_every_n_steps, FLAGS.bucket_by_length)
-  if not est.is_chief(FLAGS.distribution_strategy):
-    return  # the chief (worker 0) evaluates and predicts
+  if FLAGS.do_train and not est.run_training(estimator, training,
+                                             feature_lengths(seq), options):
+    return  # a non-chief worker: the chief evaluates and predicts
 
   if FLAGS.do_eval:
     features, windows, _ = convert_examples(dev_examples, label_list,

@@ -25,7 +25,6 @@ import random
 
 from absl import app
 from absl import flags
-import numpy as np
 import tensorflow.compat.v1 as tf
 
 from biocodes import bioasq_eval
@@ -33,7 +32,6 @@ from biocodes import transform_nbset2bioasqform as bioasq_form
 import tokenization
 from finetuning import errors
 from finetuning import estimator as est
-from finetuning import feature_cache
 from finetuning import flags as common_flags
 from finetuning import run_dir
 
@@ -632,19 +630,10 @@ def main(_):
   run_dir.prepare_output_dir(FLAGS.output_dir, run, training=FLAGS.do_train)
 
   num_train_steps = num_warmup_steps = 0
+  seq = FLAGS.max_seq_length
   if FLAGS.do_train:
     rng = random.Random(12345 if FLAGS.seed is None else FLAGS.seed)
     rng.shuffle(train_examples)
-    num_train_steps, num_warmup_steps = est.train_steps(
-        len(train_examples), FLAGS.train_batch_size, FLAGS.num_train_epochs,
-        FLAGS.warmup_proportion,
-        est.num_replicas(FLAGS.distribution_strategy))
-
-  estimator = est.create_estimator(bert_config, head_fn, options,
-                                   num_train_steps, num_warmup_steps)
-  seq = FLAGS.max_seq_length
-
-  if FLAGS.do_train:
 
     def build():
       features = convert_examples_to_features(
@@ -652,24 +641,22 @@ def main(_):
           FLAGS.max_query_length, is_training=True)
       return list(feature_dicts(features, True)), {}
 
-    key = feature_cache.cache_key(
-        [FLAGS.train_file], FLAGS.vocab_file, FLAGS.do_lower_case, seq, None,
-        task="qa", doc_stride=FLAGS.doc_stride,
-        max_query_length=FLAGS.max_query_length, seed=FLAGS.seed,
-        version_2_with_negative=FLAGS.version_2_with_negative,
-        check_bioasq_ids=FLAGS.check_bioasq_ids,
-        bucketed=FLAGS.bucket_by_length)
-    train_record, info = feature_cache.training_records(
-        FLAGS.cache_dir, key, build, feature_lengths(seq, True),
-        FLAGS.bucket_by_length, FLAGS.output_dir)
+    training = est.prepare_training(
+        options, [FLAGS.train_file], None, feature_lengths(seq, True), build,
+        num_examples=len(train_examples), task="qa",
+        doc_stride=FLAGS.doc_stride, max_query_length=FLAGS.max_query_length,
+        seed=FLAGS.seed, version_2_with_negative=FLAGS.version_2_with_negative,
+        check_bioasq_ids=FLAGS.check_bioasq_ids)
+    num_train_steps = training.num_train_steps
+    num_warmup_steps = training.num_warmup_steps
     tf.logging.info("%d training questions make %d windows",
-                    len(train_examples), info["num_features"])
-    est.train_on_records(estimator, train_record, feature_lengths(seq, True),
-                         FLAGS.train_batch_size, num_train_steps,
-                         info["num_features"], FLAGS.seed,
-                         FLAGS.log_every_n_steps, FLAGS.bucket_by_length)
-  if not est.is_chief(FLAGS.distribution_strategy):
-    return  # the chief (worker 0) evaluates and predicts
+                    len(train_examples), training.info["num_features"])
+
+  estimator = est.create_estimator(bert_config, head_fn, options,
+                                   num_train_steps, num_warmup_steps)
+  if FLAGS.do_train and not est.run_training(
+      estimator, training, feature_lengths(seq, True), options):
+    return  # a non-chief worker: the chief evaluates and predicts
 
   if FLAGS.do_predict:
     eval_features = convert_examples_to_features(

@@ -21,7 +21,6 @@ import os
 
 from absl import app
 from absl import flags
-import numpy as np
 import tensorflow.compat.v1 as tf
 
 from biocodes import re_io
@@ -208,29 +207,19 @@ def main(_):
       return ([f for feats, _ in parts for f in feats],
               {"cut": sum(n for _, n in parts)})
 
-    key = feature_cache.cache_key(
-        [os.path.join(FLAGS.data_dir, processor.train_file)],
-        FLAGS.vocab_file, FLAGS.do_lower_case, seq, label_list,
-        task=task_name, bucketed=FLAGS.bucket_by_length)
-    train_record, info = feature_cache.training_records(
-        FLAGS.cache_dir, key, build, feature_lengths(seq),
-        FLAGS.bucket_by_length, FLAGS.output_dir)
-    _report_cut(info["cut"], len(train_examples), "training", seq)
-    num_train_steps, num_warmup_steps = est.train_steps(
-        info["num_features"], FLAGS.train_batch_size, FLAGS.num_train_epochs,
-        FLAGS.warmup_proportion,
-        est.num_replicas(FLAGS.distribution_strategy))
+    training = est.prepare_training(
+        options, [os.path.join(FLAGS.data_dir, processor.train_file)],
+        label_list, feature_lengths(seq), build, task=task_name)
+    num_train_steps = training.num_train_steps
+    num_warmup_steps = training.num_warmup_steps
+    _report_cut(training.info["cut"], len(train_examples), "training", seq)
 
   estimator = est.create_estimator(bert_config,
                                    head_fn_builder(len(label_list)), options,
                                    num_train_steps, num_warmup_steps)
-  if FLAGS.do_train:
-    est.train_on_records(estimator, train_record, feature_lengths(seq),
-                         FLAGS.train_batch_size, num_train_steps,
-                         info["num_features"], FLAGS.seed,
-                         FLAGS.log_every_n_steps, FLAGS.bucket_by_length)
-  if not est.is_chief(FLAGS.distribution_strategy):
-    return  # the chief (worker 0) evaluates and predicts
+  if FLAGS.do_train and not est.run_training(estimator, training,
+                                             feature_lengths(seq), options):
+    return  # a non-chief worker: the chief evaluates and predicts
 
   if FLAGS.do_eval:
     if not dev_examples:

@@ -10,7 +10,6 @@ import collections
 import re
 import unicodedata
 
-import six
 
 
 def validate_case_matches_checkpoint(do_lower_case, init_checkpoint):

@@ -74,8 +74,8 @@ def main():
   p.add_argument("--sizes", default="base,small")
   p.add_argument("--modes", default=",".join(MODES))
   p.add_argument("--train_sentences", type=int, default=1024)
-  p.add_argument("--predict_sentences", type=int, default=256)
-  p.add_argument("--steps", type=int, default=12)
+  p.add_argument("--predict_sentences", type=int, default=192)
+  p.add_argument("--steps", type=int, default=9)
   p.add_argument("--batch", type=int, default=8)
   p.add_argument("--memory_b32", action="store_true", default=True)
   p.add_argument("--no_memory_b32", dest="memory_b32", action="store_false")
@@ -88,8 +88,8 @@ def main():
   os.makedirs(data, exist_ok=True)
   n_train = _slice(os.path.join(NCBI, "train_dev.tsv"),
                    os.path.join(data, "train_dev.tsv"), args.train_sentences)
-  n_pred = _slice(os.path.join(NCBI, "train_dev.tsv"),
-                  os.path.join(data, "test.tsv"), args.predict_sentences)
+  _slice(os.path.join(NCBI, "train_dev.tsv"),
+         os.path.join(data, "test.tsv"), args.predict_sentences)
   os.environ["BENCH_LOG"] = os.path.join(args.work, "run.log")
   results = []
   for size in args.sizes.split(","):
@@ -130,7 +130,7 @@ def main():
       subprocess.run(["rm", "-rf", out])
       _, _, rss = run_measured(
           [sys.executable, "run_ner.py", "--do_train=true",
-           "--do_predict=false", "--num_train_epochs=%f" % (96.0 / n_train),
+           "--do_predict=false", "--num_train_epochs=%f" % (64.0 / n_train),
            "--train_batch_size=32", "--output_dir=" + out] + flags)
       results.append({"size": "base", "mode": "padded, batch 32 (memory)",
                       "peak_rss_mb": round(rss)})

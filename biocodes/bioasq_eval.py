@@ -20,7 +20,6 @@ match. A golden question that the system file lacks is left out.
 """
 
 import decimal
-import json
 import os
 import sys
 

@@ -416,6 +416,58 @@ def train_on_records(estimator, record_file, lengths, batch_size,
                num_examples, log_every_n_steps)
 
 
+TrainingData = collections.namedtuple(
+    "TrainingData", ["record_file", "info", "num_train_steps",
+                     "num_warmup_steps"])
+
+
+def prepare_training(options, input_files, labels, lengths, build,
+                     num_examples=None, **key_options):
+  """Training features (from the cache or `build()`) and the step counts.
+
+  Args:
+    options: the common flag values (`flags.run_options`).
+    input_files: the files the features come from (part of the cache key).
+    labels: the label list (part of the key), or None.
+    lengths: feature lengths.
+    build: returns (feature dicts, JSON-able info) when the cache misses.
+    num_examples: what the step count is computed from (default: the
+      number of features; run_qa counts questions, as the original).
+    **key_options: task settings that change the features (task name...).
+
+  Returns:
+    TrainingData.
+  """
+  from finetuning import feature_cache
+  key = feature_cache.cache_key(
+      input_files, options["vocab_file"], options["do_lower_case"],
+      options["max_seq_length"], labels,
+      bucketed=options["bucket_by_length"], **key_options)
+  record_file, info = feature_cache.training_records(
+      options["cache_dir"], key, build, lengths, options["bucket_by_length"],
+      options["output_dir"])
+  num_train_steps, num_warmup_steps = train_steps(
+      info["num_features"] if num_examples is None else num_examples,
+      options["train_batch_size"],
+      options["num_train_epochs"], options["warmup_proportion"],
+      num_replicas(options["distribution_strategy"]))
+  return TrainingData(record_file, info, num_train_steps, num_warmup_steps)
+
+
+def run_training(estimator, training, lengths, options):
+  """Trains on `training` (a TrainingData).
+
+  Returns:
+    Whether this process goes on to evaluate and predict (False for the
+    non-chief workers of a multi-worker run).
+  """
+  train_on_records(estimator, training.record_file, lengths,
+                   options["train_batch_size"], training.num_train_steps,
+                   training.info["num_features"], options["seed"],
+                   options["log_every_n_steps"], options["bucket_by_length"])
+  return is_chief(options["distribution_strategy"])
+
+
 def _max_length(lengths):
   return max(l for l in lengths.values() if l is not None)
 
