@@ -6,15 +6,17 @@
 For each model size (random weights with a real 30,522-piece WordPiece
 vocabulary from ../shared/reference) and each mode, runs run_ner.py on a
 slice of ../shared/data/NER/NCBI-disease in a process of its own and
-measures training examples/s (steady state: the last logging interval),
+measures training examples/s (steady state: every logging interval but the
+first, which includes start-up),
 prediction sentences/s, and the peak resident memory of the process. Prints
 a table with the ratios to padded mode and writes bench/results/speed.json.
 
 Modes: padded (the original: every example padded to --max_seq_length=128),
 bucketed (--bucket_by_length), bucketed+bf16 (plus --use_fp16, bfloat16 on
 this CPU), padded+xla (--use_xla; XLA compiles one program per input shape,
-so it pairs with fixed padding, not with buckets). Also reports the peak memory
-of BERT-base training at batch 32 (the seed's budget is one 12 GB GPU).
+so it pairs with fixed padding, not with buckets). --memory_b32 also reports
+the peak memory of BERT-base training at batch 32 (the seed's budget is one
+12 GB GPU).
 """
 
 import argparse
@@ -75,10 +77,10 @@ def main():
   p.add_argument("--modes", default=",".join(MODES))
   p.add_argument("--train_sentences", type=int, default=1024)
   p.add_argument("--predict_sentences", type=int, default=192)
-  p.add_argument("--steps", type=int, default=9)
+  p.add_argument("--steps", type=int, default=12)
   p.add_argument("--batch", type=int, default=8)
-  p.add_argument("--memory_b32", action="store_true", default=True)
-  p.add_argument("--no_memory_b32", dest="memory_b32", action="store_false")
+  p.add_argument("--memory_b32", action="store_true",
+                 help="also measure BERT-base training at batch 32 (memory)")
   args = p.parse_args()
   import tensorflow.compat.v1 as tf
   tf.disable_v2_behavior()
@@ -111,7 +113,12 @@ def main():
            "--train_batch_size=%d" % args.batch,
            "--log_every_n_steps=%d" % max(1, args.steps // 3),
            "--output_dir=" + out] + flags + MODES[mode])
+      # Rates of the logging intervals; the first includes start-up. Every
+      # interval has the same number of examples, so the overall rate of
+      # the others is their harmonic mean.
       rates = [float(r) for r in re.findall(r"([\d.]+) examples/s", text)]
+      steady = rates[1:] or rates
+      train_rate = round(len(steady) / sum(1.0 / r for r in steady), 2)
       text, _, rss_pred = run_measured(
           [sys.executable, "run_ner.py", "--do_train=false",
            "--do_predict=true", "--predict_batch_size=%d" % args.batch,
@@ -119,7 +126,7 @@ def main():
       m = re.search(r"Predicted (\d+) examples in [\d.]+ s; after the "
                     r"first batch \([\d.]+ s of start-up\): ([\d.]+) "
                     r"examples/s", text)
-      row = {"size": size, "mode": mode, "train_examples_per_s": rates[-1],
+      row = {"size": size, "mode": mode, "train_examples_per_s": train_rate,
              # Windows = sentences here: none is over 126 pieces.
              "predict_sentences_per_s": float(m.group(2)),
              "peak_rss_mb": round(max(rss_train, rss_pred))}
