@@ -208,14 +208,19 @@ def head_fn_builder(num_labels):
   return head_fn
 
 
-def decode_window(window, log_probs, label_list):
+def word_tag_ids(label_list):
+  """Ids of the labels a word can carry (see `word_tags`)."""
+  tags = set(word_tags(label_list))
+  return [i for i, l in enumerate(label_list) if l in tags]
+
+
+def decode_window(window, log_probs, label_list, tag_ids):
   """The label of every piece of a window.
 
   A word's first piece gets the most probable word tag (never [PAD], X,
-  [CLS] or [SEP]); other pieces "X"; the borders [CLS] and [SEP].
+  [CLS] or [SEP]; `tag_ids` from `word_tag_ids`); other pieces "X"; the
+  borders [CLS] and [SEP].
   """
-  tag_ids = [i for i, l in enumerate(label_list) if l in
-             set(word_tags(label_list))]
   labels = []
   last = len(window.tokens) - 1
   for pos in range(len(window.tokens)):
@@ -242,10 +247,11 @@ def predict_windows(estimator, features, windows, label_list, record_file,
                                       feature_lengths(max_seq_length),
                                       record_file, batch_size,
                                       bucketed=bucketed))
+  tag_ids = word_tag_ids(label_list)
   window_labels, losses = [], []
   for window, result in zip(windows, results):
     window_labels.append(decode_window(window, result["log_probs"],
-                                       label_list))
+                                       label_list, tag_ids))
     losses.append(float(result["loss"]))
   if len(window_labels) != len(windows):
     raise RuntimeError("the model returned %d predictions for %d windows" %
