@@ -44,11 +44,7 @@ def read_rows(path, labels=None, allow_empty=False):
     InputError with file:line for a wrong column count or an unknown label.
   """
   what = "sentence<TAB>label lines (or index<TAB>sentence<TAB>label)"
-  if allow_empty and os.path.isfile(path):
-    with open(path, "rb") as f:
-      if not f.read().strip():
-        return []
-  lines = errors.read_text_lines(path, what)
+  lines = errors.read_text_lines(path, what, allow_empty=allow_empty)
   rows = []
   width = None
   for number, line in enumerate(lines, 1):

@@ -72,11 +72,12 @@ def read_json(path, what):
                      "not valid JSON: %s" % e)
 
 
-def read_text_lines(path, what):
+def read_text_lines(path, what, allow_empty=False):
   """Reads a UTF-8 text file (BOM and CRLF accepted) into a list of lines.
 
-  Raises InputError naming `path` when it is missing, unreadable or empty;
-  `what` says what the file was expected to be.
+  Raises InputError naming `path` when it is missing, unreadable or (unless
+  `allow_empty`, which returns []) empty; `what` says what the file was
+  expected to be.
   """
   if not os.path.isfile(path):
     raise InputError(path, None, "file not found (expected %s)" % what)
@@ -86,5 +87,7 @@ def read_text_lines(path, what):
   except UnicodeDecodeError as e:
     raise InputError(path, None, "not UTF-8 text (%s)" % e)
   if not any(line.strip() for line in lines):
+    if allow_empty:
+      return []
     raise InputError(path, None, "file is empty (expected %s)" % what)
   return lines
