@@ -47,19 +47,11 @@ def main():
   import tensorflow.compat.v1 as tf
   tf.disable_v2_behavior()
   import modeling
+  from tests import tiny_bert
   config = modeling.BertConfig.from_json_file(os.path.join(out,
                                                            "bert_config.json"))
-  with tf.Graph().as_default():
-    model = modeling.BertModel(config, False, tf.constant(ids),
-                               tf.constant(mask))
-    amap, _ = modeling.get_assignment_map_from_checkpoint(
-        tf.trainable_variables(), prefix)
-    assert len(amap) == len(tf.trainable_variables())
-    tf.train.init_from_checkpoint(prefix, amap)
-    with tf.Session() as sess:
-      sess.run(tf.global_variables_initializer())
-      seq, pooled = sess.run([model.get_sequence_output(),
-                              model.get_pooled_output()])
+  ours = tiny_bert.forward(config, prefix, ids, mask)
+  seq, pooled = ours["sequence_output"], ours["pooled_output"]
 
   import torch
   import transformers

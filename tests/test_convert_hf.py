@@ -11,6 +11,7 @@ import tensorflow.compat.v1 as tf
 import convert_hf_checkpoint as convert
 import modeling
 from finetuning import errors
+from tests import tiny_bert
 
 
 def _hf_name(tf_name):
@@ -59,16 +60,7 @@ def _write_hf_fixture(tiny_bert_dir, out, hidden_act="gelu_new", drop=None):
 
 
 def _forward(config_path, ckpt, ids):
-  config = modeling.BertConfig.from_json_file(config_path)
-  with tf.Graph().as_default():
-    model = modeling.BertModel(config, False, tf.constant(ids))
-    amap, _ = modeling.get_assignment_map_from_checkpoint(
-        tf.trainable_variables(), ckpt)
-    assert len(amap) == len(tf.trainable_variables())
-    tf.train.init_from_checkpoint(ckpt, amap)
-    with tf.Session() as sess:
-      sess.run(tf.global_variables_initializer())
-      return sess.run(model.get_sequence_output())
+  return tiny_bert.forward(config_path, ckpt, ids)["sequence_output"]
 
 
 def test_round_trip_equals_original(tiny_bert_dir, tmp_path):

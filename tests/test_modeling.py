@@ -9,6 +9,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import modeling
+from tests import tiny_bert
 from tests.conftest import REFERENCE
 
 REF = os.path.join(REFERENCE, "bert")
@@ -19,24 +20,8 @@ def _reference_inputs():
     return json.load(f)
 
 
-def _run_model(config, ids, mask, types, ckpt, extra=None):
-  """Builds a model from `ckpt` and returns its outputs as numpy arrays."""
-  with tf.Graph().as_default():
-    model = modeling.BertModel(config, False, tf.constant(ids),
-                               tf.constant(mask), tf.constant(types))
-    amap, _ = modeling.get_assignment_map_from_checkpoint(
-        tf.trainable_variables(), ckpt)
-    tf.train.init_from_checkpoint(ckpt, amap)
-    fetch = {
-        "sequence_output": model.get_sequence_output(),
-        "pooled_output": model.get_pooled_output(),
-        "embedding_output": model.get_embedding_output(),
-    }
-    for i, layer in enumerate(model.get_all_encoder_layers()):
-      fetch["encoder_layer_%d" % i] = layer
-    with tf.Session() as sess:
-      sess.run(tf.global_variables_initializer())
-      return sess.run(fetch)
+def _run_model(config, ids, mask, types, ckpt):
+  return tiny_bert.forward(config, ckpt, ids, mask, types)
 
 
 def test_forward_matches_google_reference():

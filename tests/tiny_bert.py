@@ -73,6 +73,41 @@ def write_tiny_bert(out_dir, words=(), hidden_size=32, num_layers=2,
           "dir": out_dir}
 
 
+def forward(config, ckpt, input_ids, input_mask=None, token_type_ids=None):
+  """Runs BertModel (is_training=False) restored from `ckpt`.
+
+  Args:
+    config: a `modeling.BertConfig` or the path of a bert_config.json.
+    ckpt: checkpoint prefix; every model variable must be in it.
+    input_ids, input_mask, token_type_ids: nested lists [batch, seq].
+
+  Returns:
+    dict of numpy arrays: sequence_output, pooled_output, embedding_output
+    and encoder_layer_<i> for every layer.
+  """
+  if isinstance(config, str):
+    config = modeling.BertConfig.from_json_file(config)
+  as_tensor = lambda x: None if x is None else tf.constant(x)
+  with tf.Graph().as_default():
+    model = modeling.BertModel(config, False, tf.constant(input_ids),
+                               as_tensor(input_mask),
+                               as_tensor(token_type_ids))
+    tvars = tf.trainable_variables()
+    amap, _ = modeling.get_assignment_map_from_checkpoint(tvars, ckpt)
+    assert len(amap) == len(tvars), "%s lacks model variables" % ckpt
+    tf.train.init_from_checkpoint(ckpt, amap)
+    fetch = {
+        "sequence_output": model.get_sequence_output(),
+        "pooled_output": model.get_pooled_output(),
+        "embedding_output": model.get_embedding_output(),
+    }
+    for i, layer in enumerate(model.get_all_encoder_layers()):
+      fetch["encoder_layer_%d" % i] = layer
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      return sess.run(fetch)
+
+
 def read_json(path):
   with open(path) as f:
     return json.load(f)
