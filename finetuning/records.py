@@ -37,14 +37,17 @@ def write_features(features, output_file):
 
 
 def _decode_record(record, name_to_features):
-  """Parses one serialized Example, casting int64 to int32 (TPU/GPU friendly)."""
+  """Parses one serialized Example into int32 tensors (TPU/GPU friendly).
+
+  Variable-length fields (bucketed records) come back dense.
+  """
   example = tf.parse_single_example(record, name_to_features)
-  for name in list(example.keys()):
-    t = example[name]
-    if t.dtype == tf.int64:
-      t = tf.cast(t, tf.int32)
-    example[name] = t
-  return example
+  out = {}
+  for name, t in example.items():
+    if isinstance(t, tf.SparseTensor):
+      t = tf.sparse.to_dense(t)
+    out[name] = tf.cast(t, tf.int32) if t.dtype == tf.int64 else t
+  return out
 
 
 def fixed_length_spec(lengths):
@@ -81,16 +84,6 @@ def bucketed_spec(lengths):
   return spec
 
 
-def _decode_unpadded(record, name_to_features):
-  example = tf.parse_single_example(record, name_to_features)
-  out = {}
-  for name, t in example.items():
-    if isinstance(t, tf.SparseTensor):
-      t = tf.sparse.to_dense(t)
-    out[name] = tf.cast(t, tf.int32)
-  return out
-
-
 def _pad_to_multiple(batch, names, multiple):
   """Pads the sequence fields of a batch to a multiple of `multiple`."""
   n = tf.shape(batch[names[0]])[1]
@@ -120,12 +113,9 @@ def input_fn_builder(input_file, lengths, is_training, drop_remainder,
       `multiple` wide up to `max_seq_length`).
   """
   seq_names = sorted(n for n, l in lengths.items() if l is not None)
-  if bucketed:
-    name_to_features = bucketed_spec(lengths)
-    decode = lambda record: _decode_unpadded(record, name_to_features)
-  else:
-    name_to_features = fixed_length_spec(lengths)
-    decode = lambda record: _decode_record(record, name_to_features)
+  name_to_features = (bucketed_spec(lengths) if bucketed else
+                      fixed_length_spec(lengths))
+  decode = lambda record: _decode_record(record, name_to_features)
 
   def input_fn(params=None):
     del params
