@@ -68,8 +68,8 @@ def summary(per_fold, metrics):
 
 
 def _has_flag(args, name):
-  return any(a == "--" + name or a.startswith("--%s=" % name) or
-             a in ("--no" + name,) for a in args)
+  return any(a in ("--" + name, "--no" + name) or
+             a.startswith("--%s=" % name) for a in args)
 
 
 def main(argv=None):
