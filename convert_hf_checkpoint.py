@@ -24,6 +24,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from finetuning import errors  # noqa: E402
+from finetuning import files  # noqa: E402
 
 # Hugging Face activation names -> ours (BERT's "gelu" is the tanh form).
 ACTIVATIONS = {"gelu": "gelu_erf", "gelu_new": "gelu",
@@ -165,7 +166,7 @@ def convert(hf_dir, output_dir):
       raise errors.InputError(path, None, "file not found (a Hugging Face "
                               "BERT directory holds config.json, vocab.txt "
                               "and model.safetensors or pytorch_model.bin)")
-  hf_config = errors.read_json(config_path, "a Hugging Face BERT config")
+  hf_config = files.read_json(config_path, "a Hugging Face BERT config")
   try:
     config = convert_config(hf_config)
   except ValueError as e:
@@ -182,7 +183,7 @@ def convert(hf_dir, output_dir):
   os.makedirs(output_dir, exist_ok=True)
   prefix = os.path.join(output_dir, "model.ckpt")
   write_checkpoint(variables, prefix)
-  errors.atomic_write(os.path.join(output_dir, "bert_config.json"),
+  files.atomic_write(os.path.join(output_dir, "bert_config.json"),
                       json.dumps(config, indent=2, sort_keys=True) + "\n")
   shutil.copyfile(vocab_path, os.path.join(output_dir, "vocab.txt"))
   return prefix

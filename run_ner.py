@@ -19,24 +19,30 @@ scores. --raw_text_file tags plain text with the model in --output_dir.
 """
 
 import collections
+import dataclasses
 import json
 import os
+from typing import Optional
 
-from absl import app
 from absl import flags
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from biocodes import chunks
 from biocodes import conlleval
+from biocodes import metrics
 from biocodes import ner_detokenize
 from biocodes import ner_io
 import tokenization
+from finetuning import config as run_config
+from finetuning import driver
 from finetuning import errors
 from finetuning import estimator as est
 from finetuning import feature_cache
+from finetuning import files
 from finetuning import flags as common_flags
 from finetuning import heads
-from finetuning import run_dir
+from finetuning import records
 
 common_flags.define_common_flags(
     task_name="NER", do_train=True, do_predict=True, do_lower_case=False,
@@ -58,6 +64,13 @@ InputExample = collections.namedtuple("InputExample",
                                       ["guid", "words", "tags", "lines"])
 Window = collections.namedtuple("Window",
                                 ["tokens", "is_first", "example_index"])
+
+
+@dataclasses.dataclass(frozen=True)
+class NerOptions:
+  """The flags of run_ner.py beyond the common ones."""
+  raw_text_file: Optional[str] = None
+  raw_output_file: Optional[str] = None
 
 
 class NerProcessor(object):
@@ -87,9 +100,10 @@ class NerProcessor(object):
           "%s (--do_eval) and %s (--do_predict)" %
           (self.train_file, self.dev_file, self.test_file))
     sentences = ner_io.read_sentences(path)
-    return [InputExample("%s-%d" % (set_type, i), [w for w, _, _ in s],
-                         [t for _, t, _ in s], [n for _, _, n in s])
-            for i, s in enumerate(sentences)], path
+    return driver.Split(
+        [InputExample("%s-%d" % (set_type, i), [w for w, _, _ in s],
+                      [t for _, t, _ in s], [n for _, _, n in s])
+         for i, s in enumerate(sentences)], path)
 
 
 def label_list_from_tags(tags):
@@ -109,6 +123,12 @@ def label_list_from_tags(tags):
 def word_tags(label_list):
   """The labels that a word can carry (B/I/O and their typed forms)."""
   return [l for l in label_list if l not in (PAD, X, CLS, SEP)]
+
+
+def word_tag_ids(label_list):
+  """Ids of the labels a word can carry (see `word_tags`)."""
+  tags = set(word_tags(label_list))
+  return [i for i, l in enumerate(label_list) if l in tags]
 
 
 def check_tags(examples, path, label_list):
@@ -150,7 +170,7 @@ def split_windows(pieces_per_word, budget):
 
 
 def convert_examples(examples, label_list, tokenizer, max_seq_length):
-  """Builds model features: one per window of every sentence.
+  """Builds unpadded model features: one per window of every sentence.
 
   The first piece of a word carries the word's tag, later pieces "X".
   A word that tokenizes to nothing (e.g. only control characters) becomes
@@ -164,24 +184,22 @@ def convert_examples(examples, label_list, tokenizer, max_seq_length):
   n_split = 0
   for ex_index, ex in enumerate(examples):
     pieces = [tokenizer.tokenize(w) or ["[UNK]"] for w in ex.words]
-    chunks = split_windows(pieces, max_seq_length - 2)
-    n_split += len(chunks) > 1
-    for chunk in chunks:
+    parts = split_windows(pieces, max_seq_length - 2)
+    n_split += len(parts) > 1
+    for part in parts:
       tokens, labels, is_first = [CLS], [CLS], [False]
-      for (w, k) in chunk:
+      for (w, k) in part:
         tokens.append(pieces[w][k])
         labels.append(ex.tags[w] if k == 0 else X)
         is_first.append(k == 0)
       tokens.append(SEP)
       labels.append(SEP)
       is_first.append(False)
-      n = len(tokens)
-      pad = max_seq_length - n
       features.append({
-          "input_ids": tokenizer.convert_tokens_to_ids(tokens) + [0] * pad,
-          "input_mask": [1] * n + [0] * pad,
-          "segment_ids": [0] * max_seq_length,
-          "label_ids": [label_map[l] for l in labels] + [0] * pad,
+          "input_ids": tokenizer.convert_tokens_to_ids(tokens),
+          "input_mask": [1] * len(tokens),
+          "segment_ids": [0] * len(tokens),
+          "label_ids": [label_map[l] for l in labels],
       })
       windows.append(Window(tokens, is_first, ex_index))
     if ex_index < 3:
@@ -203,15 +221,9 @@ def head_fn_builder(num_labels):
     loss = tf.reduce_sum(per_position_loss)
     predictions = {"log_probs": log_probs,
                    "loss": tf.reduce_sum(per_position_loss, axis=-1)}
-    return est.HeadOutput(loss, predictions, None)
+    return est.HeadOutput(loss, predictions)
 
   return head_fn
-
-
-def word_tag_ids(label_list):
-  """Ids of the labels a word can carry (see `word_tags`)."""
-  tags = set(word_tags(label_list))
-  return [i for i, l in enumerate(label_list) if l in tags]
 
 
 def decode_window(window, log_probs, label_list, tag_ids):
@@ -236,38 +248,18 @@ def decode_window(window, log_probs, label_list, tag_ids):
   return labels
 
 
-def predict_windows(estimator, features, windows, label_list, record_file,
-                    max_seq_length, batch_size, bucketed=False):
-  """Runs the model over `features`.
-
-  Returns:
-    (piece labels per window, predicted tags per example, mean loss).
-  """
-  results = list(est.predict_features(estimator, features,
-                                      feature_lengths(max_seq_length),
-                                      record_file, batch_size,
-                                      bucketed=bucketed))
+def decode(windows, results, label_list):
+  """(piece labels per window, word tags per example, mean loss)."""
   tag_ids = word_tag_ids(label_list)
-  window_labels, losses = [], []
-  for window, result in zip(windows, results):
-    window_labels.append(decode_window(window, result["log_probs"],
-                                       label_list, tag_ids))
-    losses.append(float(result["loss"]))
-  if len(window_labels) != len(windows):
-    raise RuntimeError("the model returned %d predictions for %d windows" %
-                       (len(window_labels), len(windows)))
+  window_labels = [decode_window(w, r["log_probs"], label_list, tag_ids)
+                   for w, r in zip(windows, results)]
   tags = collections.defaultdict(list)
   for window, labels in zip(windows, window_labels):
     for label, first in zip(labels, window.is_first):
       if first:
         tags[window.example_index].append(label)
+  losses = [float(r["loss"]) for r in results]
   return window_labels, tags, float(np.mean(losses)) if losses else 0.0
-
-
-def feature_lengths(max_seq_length):
-  """Feature names and lengths of the NER TFRecords."""
-  return {"input_ids": max_seq_length, "input_mask": max_seq_length,
-          "segment_ids": max_seq_length, "label_ids": max_seq_length}
 
 
 def token_level_scores(examples, predicted, label_list):
@@ -278,7 +270,7 @@ def token_level_scores(examples, predicted, label_list):
   tf_metrics macro average.
   """
   classes = [l for l in word_tags(label_list) if l != "O"]
-  precisions, recalls, fs = [], [], []
+  scores = []
   for c in classes:
     tp = n_pred = n_gold = 0
     for ex_index, ex in enumerate(examples):
@@ -286,33 +278,17 @@ def token_level_scores(examples, predicted, label_list):
         tp += gold == c and pred == c
         n_pred += pred == c
         n_gold += gold == c
-    p = tp / n_pred if n_pred else 0.0
-    r = tp / n_gold if n_gold else 0.0
-    precisions.append(p)
-    recalls.append(r)
-    fs.append(2 * p * r / (p + r) if p + r else 0.0)
-  return {"eval_precision": float(np.mean(precisions)),
-          "eval_recall": float(np.mean(recalls)),
-          "eval_f": float(np.mean(fs))}
+    scores.append(metrics.prf(tp, n_pred, n_gold))
+  p, r, f = (np.mean([s[k] for s in scores]) for k in range(3))
+  return {"eval_precision": float(p), "eval_recall": float(r),
+          "eval_f": float(f)}
 
 
-def checkpoint_step(output_dir):
-  """The global step of the latest checkpoint in `output_dir` (0 if none)."""
-  latest = tf.train.latest_checkpoint(output_dir)
-  if latest is None:
-    return 0
-  return int(tf.train.load_variable(latest, "global_step"))
-
-
-def write_piece_files(output_dir, windows, window_labels):
-  """token_test.txt and label_test.txt, one piece / label a line."""
+def format_piece_files(windows, window_labels):
+  """The text of token_test.txt and label_test.txt, one piece a line."""
   tokens = "".join(t + "\n" for w in windows for t in w.tokens)
   labels = "".join(l + "\n" for ls in window_labels for l in ls)
-  token_path = os.path.join(output_dir, "token_test.txt")
-  label_path = os.path.join(output_dir, "label_test.txt")
-  errors.atomic_write(token_path, tokens)
-  errors.atomic_write(label_path, labels)
-  return token_path, label_path
+  return tokens, labels
 
 
 def split_words_with_offsets(text):
@@ -337,192 +313,161 @@ def split_words_with_offsets(text):
   return words
 
 
-def bio_entities(words, tags):
-  """Entity spans of BIO-tagged words, by conlleval's chunk rules.
-
-  Returns:
-    A list of dicts {start, end, type} (type None for untyped tags).
-  """
-  entities = []
-  current = None
-  for (_, start, end), tag in zip(words, tags):
-    prefix, _, typ = tag.partition("-")
-    if prefix == "I" and current is not None and current["type"] == (
-        typ or None):
-      current["end"] = end
-      continue
-    if current is not None:
-      entities.append(current)
-      current = None
-    if prefix in ("B", "I"):
-      current = {"start": start, "end": end, "type": typ or None}
-  if current is not None:
-    entities.append(current)
-  return entities
+def entities(line, words, tags):
+  """Entities of one tagged line (conlleval's chunks), as JSON-able dicts."""
+  found = []
+  for typ, first, end in chunks.chunks(tags):
+    start, stop = words[first][1], words[end - 1][2]
+    found.append({"start": start, "end": stop, "text": line[start:stop],
+                  "type": typ or None})
+  return found
 
 
-def tag_raw_text(estimator, lines, label_list, tokenizer, output_dir,
-                 max_seq_length, batch_size, bucketed=False):
-  """Entities of every raw text line, as JSON-able dicts."""
-  split = [split_words_with_offsets(line) for line in lines]
-  examples = [InputExample("raw-%d" % i, [w for w, _, _ in words],
-                           ["O"] * len(words), [])
-              for i, words in enumerate(split) if words]
-  features, windows, _ = convert_examples(examples, label_list, tokenizer,
-                                          max_seq_length)
-  tags = {}
-  if features:
-    _, tags, _ = predict_windows(
-        estimator, features, windows, label_list,
-        os.path.join(output_dir, "raw.tf_record"), max_seq_length,
-        batch_size, bucketed)
-  results = []
-  k = 0
-  for i, (line, words) in enumerate(zip(lines, split)):
-    entities = []
-    if words:
-      for ent in bio_entities(words, tags[k]):
-        ent["text"] = line[ent["start"]:ent["end"]]
-        entities.append(
-            {key: ent[key] for key in ("start", "end", "text", "type")})
-      k += 1
-    results.append({"line": i + 1, "text": line, "entities": entities})
-  return results
+class NerTask(driver.Task):
+  """Named entity recognition on BioBERT's NER files."""
 
+  name = "ner"
+  fields = {"input_ids": records.SEQUENCE,
+            "input_mask": records.SEQUENCE,
+            "segment_ids": records.SEQUENCE,
+            "label_ids": records.SEQUENCE}
 
-def _labels_for_prediction(output_dir):
-  recorded = run_dir.read_manifest(output_dir)
-  if recorded and recorded.get("labels"):
-    return recorded["labels"]
-  return label_list_from_tags(ORIGINAL_TAGS)
+  def __init__(self, processor=None):
+    self.processor = processor or NerProcessor()
 
+  def check_config(self, config):
+    if not (config.do_train or config.do_eval or config.do_predict or
+            config.task.raw_text_file):
+      raise errors.UserError("At least one of `do_train`, `do_eval`, "
+                             "`do_predict` or `raw_text_file` must be set.")
+    if (config.do_train or config.do_eval or config.do_predict) and not (
+        config.data_dir):
+      raise errors.UserError("--data_dir is required")
 
-def main(_):
-  est.setup_logging()
-  if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict or
-          FLAGS.raw_text_file):
-    raise errors.UserError("At least one of `do_train`, `do_eval`, "
-                           "`do_predict` or `raw_text_file` must be set.")
-  if not FLAGS.output_dir:
-    raise errors.UserError("--output_dir is required")
-  if (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict) and not (
-      FLAGS.data_dir):
-    raise errors.UserError("--data_dir is required")
-  options = common_flags.run_options(FLAGS)
-  bert_config, tokenizer = est.load_model_files(
-      FLAGS.bert_config_file, FLAGS.vocab_file, FLAGS.do_lower_case,
-      FLAGS.init_checkpoint, FLAGS.max_seq_length)
+  def read_inputs(self, config):
+    inputs = {}
+    data_dir = config.data_dir
+    if config.do_train:
+      inputs["train"] = self.processor.get_train_examples(data_dir)
+    if config.do_eval:
+      inputs["dev"] = self.processor.get_dev_examples(data_dir)
+    if config.do_predict:
+      inputs["test"] = self.processor.get_test_examples(data_dir)
+    if config.task.raw_text_file:
+      inputs["raw"] = files.read_text_lines(config.task.raw_text_file,
+                                            "plain text, one sentence a line")
+    return inputs
 
-  # Read and check every input before anything is written.
-  processor = NerProcessor()
-  if FLAGS.do_train:
-    train_examples, train_path = processor.get_train_examples(FLAGS.data_dir)
-    label_list = label_list_from_tags(t for ex in train_examples
-                                      for t in ex.tags)
-  else:
-    label_list = _labels_for_prediction(FLAGS.output_dir)
-  if FLAGS.do_eval:
-    dev_examples, dev_path = processor.get_dev_examples(FLAGS.data_dir)
-    check_tags(dev_examples, dev_path, label_list)
-  if FLAGS.do_predict:
-    test_examples, test_path = processor.get_test_examples(FLAGS.data_dir)
-    check_tags(test_examples, test_path, label_list)
-  if FLAGS.raw_text_file:
-    raw_lines = errors.read_text_lines(FLAGS.raw_text_file,
-                                       "plain text, one sentence a line")
+  def label_list(self, inputs, recorded):
+    if "train" in inputs:
+      return label_list_from_tags(t for ex in inputs["train"].examples
+                                  for t in ex.tags)
+    return recorded or label_list_from_tags(ORIGINAL_TAGS)
 
-  run = run_dir.describe_run("ner", label_list, bert_config,
-                             FLAGS.max_seq_length, FLAGS.do_lower_case)
-  run_dir.prepare_output_dir(FLAGS.output_dir, run, training=FLAGS.do_train)
-  tf.logging.info("Labels: %s", " ".join(label_list))
+  def check_inputs(self, inputs, labels):
+    for split in ("dev", "test"):
+      if split in inputs:
+        check_tags(inputs[split].examples, inputs[split].path, labels)
 
-  num_train_steps = num_warmup_steps = 0
-  seq = FLAGS.max_seq_length
-  if FLAGS.do_train:
+  def cache_options(self, config):
+    return {"task": "ner"}
 
-    def build():
-      parts = feature_cache.parallel_chunks(
-          lambda chunk: convert_examples(chunk, label_list, tokenizer,
-                                         seq)[::2], train_examples)
-      return ([f for feats, _ in parts for f in feats],
-              {"sentences_split": sum(n for _, n in parts)})
+  def training_features(self, examples, tokenizer, config, labels):
+    parts = feature_cache.parallel_chunks(
+        lambda chunk: convert_examples(chunk, labels, tokenizer,
+                                       config.max_seq_length)[::2],
+        examples)
+    return ([f for feats, _ in parts for f in feats],
+            {"sentences_split": sum(n for _, n in parts)})
 
-    training = est.prepare_training(options, [train_path], label_list,
-                                    feature_lengths(seq), build, task="ner")
-    num_train_steps = training.num_train_steps
-    num_warmup_steps = training.num_warmup_steps
+  def report_training(self, examples, info, config):
     tf.logging.info("%d of %d training sentences are longer than %d pieces "
-                    "and were split into windows",
-                    training.info["sentences_split"], len(train_examples),
-                    seq)
+                    "and were split into windows", info["sentences_split"],
+                    len(examples), config.max_seq_length)
 
-  estimator = est.create_estimator(bert_config,
-                                   head_fn_builder(len(label_list)), options,
-                                   num_train_steps, num_warmup_steps)
-  if FLAGS.do_train and not est.run_training(estimator, training,
-                                             feature_lengths(seq), options):
-    return  # a non-chief worker: the chief evaluates and predicts
+  def head_fn(self, labels):
+    return head_fn_builder(len(labels))
 
-  if FLAGS.do_eval:
-    features, windows, _ = convert_examples(dev_examples, label_list,
-                                            tokenizer, FLAGS.max_seq_length)
-    _, tags, loss = predict_windows(
-        estimator, features, windows, label_list,
-        os.path.join(FLAGS.output_dir, "eval.tf_record"),
-        FLAGS.max_seq_length, FLAGS.eval_batch_size, FLAGS.bucket_by_length)
-    result = token_level_scores(dev_examples, tags, label_list)
-    result.update(loss=loss, global_step=checkpoint_step(FLAGS.output_dir))
-    est.write_eval_results(FLAGS.output_dir, result)
-
-  if FLAGS.do_predict:
+  def _tag(self, context, examples, batch_size, record_name):
     features, windows, n_split = convert_examples(
-        test_examples, label_list, tokenizer, FLAGS.max_seq_length)
+        examples, context.labels, context.tokenizer,
+        context.config.max_seq_length)
+    results = context.predict(features, batch_size, record_name)
+    return (windows, n_split) + decode(windows, results, context.labels)
+
+  def evaluate(self, context, split):
+    _, _, _, tags, loss = self._tag(context, split.examples,
+                                    context.config.eval_batch_size,
+                                    "eval.tf_record")
+    result = token_level_scores(split.examples, tags, context.labels)
+    result["loss"] = loss
+    return result
+
+  def predict(self, context, split):
+    config = context.config
+    examples = split.examples
+    windows, n_split, window_labels, tags, loss = self._tag(
+        context, examples, config.predict_batch_size, "predict.tf_record")
     tf.logging.info("%d of %d test sentences were split into windows",
-                    n_split, len(test_examples))
-    window_labels, tags, loss = predict_windows(
-        estimator, features, windows, label_list,
-        os.path.join(FLAGS.output_dir, "predict.tf_record"),
-        FLAGS.max_seq_length, FLAGS.predict_batch_size,
-        FLAGS.bucket_by_length)
-    token_path, label_path = write_piece_files(FLAGS.output_dir, windows,
-                                               window_labels)
-    token_scores = token_level_scores(test_examples, tags, label_list)
+                    n_split, len(examples))
+    token_text, label_text = format_piece_files(windows, window_labels)
+    files.atomic_write(config.path("token_test.txt"), token_text)
+    files.atomic_write(config.path("label_test.txt"), label_text)
+    token_scores = token_level_scores(examples, tags, context.labels)
     token_scores.update(loss=loss,
-                        global_step=checkpoint_step(FLAGS.output_dir))
+                        global_step=est.checkpoint_step(config.output_dir))
     print("***** token-level evaluation results *****")
     for key in sorted(token_scores):
       print("  %s = %s" % (key, token_scores[key]))
 
-    conll_path, missing = ner_detokenize.detokenize(
-        token_path, label_path, test_path, FLAGS.output_dir)
-    assert missing == 0, "every test word must have a prediction"
-    counts, report = conlleval.score_file(conll_path)
+    sentences = [list(zip(ex.words, ex.tags, ex.lines)) for ex in examples]
+    conll = ner_io.format_conll(sentences,
+                                [tags[i] for i in range(len(examples))])
+    files.atomic_write(config.path(ner_detokenize.RESULT_NAME), conll)
+    counts = conlleval.evaluate(conll.splitlines(True))
     prec, rec, f1 = conlleval.prf(counts.right, counts.pred, counts.gold)
     print("***** entity-level evaluation results (conlleval) *****")
-    print(report, end="")
+    print(conlleval.report(counts), end="")
     scores = {"token_level": token_scores,
               "entity_level": {"precision": prec, "recall": rec, "f1": f1,
                                "gold": counts.gold, "found": counts.pred,
                                "correct": counts.right},
-              "words": sum(len(ex.words) for ex in test_examples),
+              "words": sum(len(ex.words) for ex in examples),
               "windows": len(windows), "sentences_split": n_split}
-    errors.atomic_write(os.path.join(FLAGS.output_dir, "ner_scores.json"),
-                        json.dumps(scores, indent=2, sort_keys=True) + "\n")
+    files.atomic_write(config.path("ner_scores.json"),
+                       json.dumps(scores, indent=2, sort_keys=True) + "\n")
     print("Outputs in %s: token_test.txt, label_test.txt, %s, "
-          "ner_scores.json" % (FLAGS.output_dir, ner_detokenize.RESULT_NAME))
+          "ner_scores.json" % (config.output_dir, ner_detokenize.RESULT_NAME))
 
-  if FLAGS.raw_text_file:
-    results = tag_raw_text(estimator, raw_lines, label_list, tokenizer,
-                           FLAGS.output_dir, FLAGS.max_seq_length,
-                           FLAGS.predict_batch_size, FLAGS.bucket_by_length)
-    out = FLAGS.raw_output_file or os.path.join(
-        FLAGS.output_dir, "raw_text_predictions.jsonl")
-    errors.atomic_write(out, "".join(
+  def raw_text(self, context, lines):
+    config = context.config
+    split = [split_words_with_offsets(line) for line in lines]
+    examples = [InputExample("raw-%d" % i, [w for w, _, _ in words],
+                             ["O"] * len(words), [])
+                for i, words in enumerate(split) if words]
+    tags = {}
+    if examples:
+      _, _, _, tags, _ = self._tag(context, examples,
+                                   config.predict_batch_size, "raw.tf_record")
+    results = []
+    k = 0
+    for i, (line, words) in enumerate(zip(lines, split)):
+      found = []
+      if words:
+        found = entities(line, words, tags[k])
+        k += 1
+      results.append({"line": i + 1, "text": line, "entities": found})
+    out = config.task.raw_output_file or config.path(
+        "raw_text_predictions.jsonl")
+    files.atomic_write(out, "".join(
         json.dumps(r, ensure_ascii=False) + "\n" for r in results))
     print("Tagged %d lines: %d entities written to %s" %
           (len(results), sum(len(r["entities"]) for r in results), out))
 
 
+def main(_):
+  driver.run(NerTask(), run_config.from_flags(FLAGS, NerOptions))
+
+
 if __name__ == "__main__":
-  tf.disable_v2_behavior()
-  app.run(errors.run_main(main))
+  driver.start(main)

@@ -18,22 +18,27 @@ file (biocodes/transform_nbset2bioasqform.py) and prints the factoid scores
 """
 
 import collections
+import dataclasses
 import json
 import math
 import os
 import random
+from typing import Optional
 
-from absl import app
 from absl import flags
 import tensorflow.compat.v1 as tf
 
 from biocodes import bioasq_eval
+from biocodes import bioasq_ids
 from biocodes import transform_nbset2bioasqform as bioasq_form
 import tokenization
+from finetuning import config as run_config
+from finetuning import driver
 from finetuning import errors
 from finetuning import estimator as est
+from finetuning import files
 from finetuning import flags as common_flags
-from finetuning import run_dir
+from finetuning import records
 
 common_flags.define_common_flags(max_seq_length=384, train_batch_size=32,
                                  predict_batch_size=8, learning_rate=5e-5,
@@ -73,6 +78,35 @@ flags.DEFINE_bool("check_bioasq_ids", True,
                   "Set false for plain SQuAD data.")
 FLAGS = flags.FLAGS
 
+
+@dataclasses.dataclass(frozen=True)
+class QaOptions:
+  """The flags of run_qa.py beyond the common ones."""
+  train_file: Optional[str] = None
+  predict_file: Optional[str] = None
+  doc_stride: int = 128
+  max_query_length: int = 64
+  n_best_size: int = 20
+  max_answer_length: int = 30
+  verbose_logging: bool = False
+  version_2_with_negative: bool = False
+  null_score_diff_threshold: float = 0.0
+  golden_file: Optional[str] = None
+  check_bioasq_ids: bool = True
+
+  def validate(self, config):
+    """Raises FlagError for a value that cannot work."""
+    for name in ("doc_stride", "max_query_length", "n_best_size",
+                 "max_answer_length"):
+      run_config.check_positive_int(name, getattr(self, name))
+    run_config.check_finite("null_score_diff_threshold",
+                            self.null_score_diff_threshold, float("-inf"))
+    if config.max_seq_length <= self.max_query_length + 3:
+      raise errors.UserError(
+          "The max_seq_length (%d) must be greater than max_query_length "
+          "(%d) + 3" % (config.max_seq_length, self.max_query_length))
+
+
 SquadExample = collections.namedtuple(
     "SquadExample", ["qas_id", "question_text", "doc_tokens",
                      "orig_answer_text", "start_position", "end_position",
@@ -111,7 +145,7 @@ def split_context(context):
 
 def load_squad_json(path):
   """Reads a SQuAD-format file; errors name the file and the JSON position."""
-  data = errors.read_json(path, "SQuAD-format JSON")
+  data = files.read_json(path, "SQuAD-format JSON")
   if not isinstance(data, dict) or not isinstance(data.get("data"), list):
     raise errors.InputError(path, None, 'expected {"data": [{"paragraphs": '
                             '[...]}], "version": ...}')
@@ -147,7 +181,7 @@ def read_squad_examples(input_file, is_training, version_2_with_negative=False,
                                   "%s: a question without an \"id\"" % where)
         if check_bioasq_ids:
           try:
-            bioasq_form.question_id(qas_id)
+            bioasq_ids.question_id(qas_id)
           except ValueError as ex:
             raise errors.InputError(input_file, None, "%s (or pass "
                                     "--check_bioasq_ids=false for plain "
@@ -241,7 +275,11 @@ DocSpan = collections.namedtuple("DocSpan", ["start", "length"])
 
 def convert_examples_to_features(examples, tokenizer, max_seq_length,
                                  doc_stride, max_query_length, is_training):
-  """Windows of `[CLS] question [SEP] context piece [SEP]` per example."""
+  """Windows of `[CLS] question [SEP] context piece [SEP]` per example.
+
+  The features are unpadded: input_ids, input_mask and segment_ids are as
+  long as `tokens`.
+  """
   unique_id = 1000000000
   features = []
   for (example_index, example) in enumerate(examples):
@@ -300,10 +338,6 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length,
 
       input_ids = tokenizer.convert_tokens_to_ids(tokens)
       input_mask = [1] * len(input_ids)
-      pad = max_seq_length - len(input_ids)
-      input_ids += [0] * pad
-      input_mask += [0] * pad
-      segment_ids += [0] * pad
 
       start_position = end_position = None
       if is_training and not example.is_impossible:
@@ -343,15 +377,6 @@ def feature_dicts(features, is_training):
     yield d
 
 
-def feature_lengths(max_seq_length, is_training):
-  """Feature names and lengths of the QA TFRecords."""
-  lengths = {"unique_ids": None, "input_ids": max_seq_length,
-             "input_mask": max_seq_length, "segment_ids": max_seq_length}
-  if is_training:
-    lengths.update(start_positions=None, end_positions=None)
-  return lengths
-
-
 def head_fn(model, features, is_training):
   """Start and end logits: `cls/squad/output_weights [2, hidden]`."""
   del is_training
@@ -387,7 +412,7 @@ def head_fn(model, features, is_training):
             compute_loss(end_logits, features["end_positions"])) / 2.0
   predictions = {"unique_ids": features["unique_ids"],
                  "start_logits": start_logits, "end_logits": end_logits}
-  return est.HeadOutput(loss, predictions, None)
+  return est.HeadOutput(loss, predictions)
 
 
 def _get_best_indexes(logits, n_best_size):
@@ -586,123 +611,137 @@ def _report_skipped(skipped, total, path):
   print(message)
 
 
-def main(_):
-  est.setup_logging()
-  if not FLAGS.do_train and not FLAGS.do_predict:
-    raise errors.UserError(
-        "At least one of `do_train` or `do_predict` must be True.")
-  if FLAGS.do_train and not FLAGS.train_file:
-    raise errors.UserError(
-        "If `do_train` is True, then `train_file` must be specified.")
-  if FLAGS.do_predict and not FLAGS.predict_file:
-    raise errors.UserError(
-        "If `do_predict` is True, then `predict_file` must be specified.")
-  if not FLAGS.output_dir:
-    raise errors.UserError("--output_dir is required")
-  if FLAGS.max_seq_length <= FLAGS.max_query_length + 3:
-    raise errors.UserError(
-        "The max_seq_length (%d) must be greater than max_query_length "
-        "(%d) + 3" % (FLAGS.max_seq_length, FLAGS.max_query_length))
-  options = common_flags.run_options(FLAGS)
-  bert_config, tokenizer = est.load_model_files(
-      FLAGS.bert_config_file, FLAGS.vocab_file, FLAGS.do_lower_case,
-      FLAGS.init_checkpoint, FLAGS.max_seq_length)
+def write_predictions(output_dir, predictions, nbest, null_odds=None):
+  """predictions.json, nbest_predictions.json (and null_odds.json)."""
+  files.atomic_write(os.path.join(output_dir, "predictions.json"),
+                     json.dumps(predictions, indent=4) + "\n")
+  files.atomic_write(os.path.join(output_dir, "nbest_predictions.json"),
+                     json.dumps(nbest, indent=4) + "\n")
+  if null_odds is not None:
+    files.atomic_write(os.path.join(output_dir, "null_odds.json"),
+                       json.dumps(null_odds, indent=4) + "\n")
 
-  # Read and check every input before anything is written.
-  if FLAGS.do_train:
-    train_examples, skipped = read_squad_examples(
-        FLAGS.train_file, True, FLAGS.version_2_with_negative,
-        FLAGS.check_bioasq_ids)
-    _report_skipped(skipped, len(train_examples) + len(skipped),
-                    FLAGS.train_file)
-    if not train_examples:
-      raise errors.UserError("%s: no usable training question" %
-                             FLAGS.train_file)
-  if FLAGS.do_predict:
-    eval_examples, _ = read_squad_examples(
-        FLAGS.predict_file, False, FLAGS.version_2_with_negative,
-        FLAGS.check_bioasq_ids)
-  if FLAGS.golden_file:
-    golden = bioasq_eval.load_questions(FLAGS.golden_file, "golden")
 
-  run = run_dir.describe_run("qa", None, bert_config, FLAGS.max_seq_length,
-                             FLAGS.do_lower_case)
-  run_dir.prepare_output_dir(FLAGS.output_dir, run, training=FLAGS.do_train)
+def score_bioasq(nbest, golden, output_dir):
+  """Writes the BioASQ answer files of `nbest` and prints their scores."""
+  answers, with_prob = bioasq_form.transform(nbest)
+  answer_path, _ = bioasq_form.write_answer_files(answers, with_prob,
+                                                  output_dir)
+  result = bioasq_eval.score_factoid(golden, answers["questions"])
+  print("***** BioASQ factoid evaluation (%s) *****" % answer_path)
+  print(bioasq_eval.official_line(result))
+  print(bioasq_eval.summary(result), end="")
+  files.atomic_write(os.path.join(output_dir, "bioasq_scores.json"),
+                     json.dumps({k: result[k] for k in (
+                         "strict_accuracy", "lenient_accuracy", "mrr",
+                         "scored", "missing")}, indent=2) + "\n")
 
-  num_train_steps = num_warmup_steps = 0
-  seq = FLAGS.max_seq_length
-  if FLAGS.do_train:
-    rng = random.Random(12345 if FLAGS.seed is None else FLAGS.seed)
-    rng.shuffle(train_examples)
 
-    def build():
-      features = convert_examples_to_features(
-          train_examples, tokenizer, seq, FLAGS.doc_stride,
-          FLAGS.max_query_length, is_training=True)
-      return list(feature_dicts(features, True)), {}
+class QaTask(driver.Task):
+  """Extractive question answering (SQuAD format, BioASQ factoid)."""
 
-    training = est.prepare_training(
-        options, [FLAGS.train_file], None, feature_lengths(seq, True), build,
-        num_examples=len(train_examples), task="qa",
-        doc_stride=FLAGS.doc_stride, max_query_length=FLAGS.max_query_length,
-        seed=FLAGS.seed, version_2_with_negative=FLAGS.version_2_with_negative,
-        check_bioasq_ids=FLAGS.check_bioasq_ids)
-    num_train_steps = training.num_train_steps
-    num_warmup_steps = training.num_warmup_steps
+  name = "qa"
+
+  def record_fields(self, training):
+    fields = {"unique_ids": records.SCALAR, "input_ids": records.SEQUENCE,
+              "input_mask": records.SEQUENCE,
+              "segment_ids": records.SEQUENCE}
+    if training:
+      fields.update(start_positions=records.SCALAR,
+                    end_positions=records.SCALAR)
+    return fields
+
+  def check_config(self, config):
+    options = config.task
+    if not config.do_train and not config.do_predict:
+      raise errors.UserError(
+          "At least one of `do_train` or `do_predict` must be True.")
+    if config.do_train and not options.train_file:
+      raise errors.UserError(
+          "If `do_train` is True, then `train_file` must be specified.")
+    if config.do_predict and not options.predict_file:
+      raise errors.UserError(
+          "If `do_predict` is True, then `predict_file` must be specified.")
+
+  def read_inputs(self, config):
+    options = config.task
+    inputs = {}
+    if config.do_train:
+      examples, skipped = read_squad_examples(
+          options.train_file, True, options.version_2_with_negative,
+          options.check_bioasq_ids)
+      _report_skipped(skipped, len(examples) + len(skipped),
+                      options.train_file)
+      if not examples:
+        raise errors.UserError("%s: no usable training question" %
+                               options.train_file)
+      inputs["train"] = driver.Split(examples, options.train_file)
+    if config.do_predict:
+      examples, _ = read_squad_examples(
+          options.predict_file, False, options.version_2_with_negative,
+          options.check_bioasq_ids)
+      inputs["test"] = driver.Split(examples, options.predict_file)
+    if options.golden_file:
+      self.golden = bioasq_eval.load_questions(options.golden_file, "golden")
+    return inputs
+
+  def cache_options(self, config):
+    options = config.task
+    return {"task": "qa", "doc_stride": options.doc_stride,
+            "max_query_length": options.max_query_length,
+            "seed": config.seed,
+            "version_2_with_negative": options.version_2_with_negative,
+            "check_bioasq_ids": options.check_bioasq_ids}
+
+  def training_features(self, examples, tokenizer, config, labels):
+    examples = list(examples)
+    rng = random.Random(12345 if config.seed is None else config.seed)
+    rng.shuffle(examples)
+    features = convert_examples_to_features(
+        examples, tokenizer, config.max_seq_length, config.task.doc_stride,
+        config.task.max_query_length, is_training=True)
+    return list(feature_dicts(features, True)), {"questions": len(examples)}
+
+  def count_training_examples(self, info):
+    return info["questions"]
+
+  def report_training(self, examples, info, config):
     tf.logging.info("%d training questions make %d windows",
-                    len(train_examples), training.info["num_features"])
+                    len(examples), info["num_features"])
 
-  estimator = est.create_estimator(bert_config, head_fn, options,
-                                   num_train_steps, num_warmup_steps)
-  if FLAGS.do_train and not est.run_training(
-      estimator, training, feature_lengths(seq, True), options):
-    return  # a non-chief worker: the chief evaluates and predicts
+  def head_fn(self, labels):
+    return head_fn
 
-  if FLAGS.do_predict:
-    eval_features = convert_examples_to_features(
-        eval_examples, tokenizer, seq, FLAGS.doc_stride,
-        FLAGS.max_query_length, is_training=False)
+  def predict(self, context, split):
+    config, options = context.config, context.config.task
+    features = convert_examples_to_features(
+        split.examples, context.tokenizer, config.max_seq_length,
+        options.doc_stride, options.max_query_length, is_training=False)
     tf.logging.info("***** Running predictions *****")
-    tf.logging.info("  Num orig examples = %d", len(eval_examples))
-    tf.logging.info("  Num split examples = %d", len(eval_features))
+    tf.logging.info("  Num orig examples = %d", len(split.examples))
+    tf.logging.info("  Num split examples = %d", len(features))
     results = [RawResult(int(r["unique_ids"]),
                          [float(x) for x in r["start_logits"]],
                          [float(x) for x in r["end_logits"]])
-               for r in est.predict_features(
-                   estimator, feature_dicts(eval_features, False),
-                   feature_lengths(seq, False),
-                   os.path.join(FLAGS.output_dir, "eval.tf_record"),
-                   FLAGS.predict_batch_size, FLAGS.bucket_by_length)]
+               for r in context.predict(list(feature_dicts(features, False)),
+                                        config.predict_batch_size,
+                                        "eval.tf_record")]
     predictions, nbest, null_odds = make_predictions(
-        eval_examples, eval_features, results, FLAGS.n_best_size,
-        FLAGS.max_answer_length, FLAGS.do_lower_case,
-        FLAGS.version_2_with_negative, FLAGS.null_score_diff_threshold,
-        FLAGS.verbose_logging)
-    out = FLAGS.output_dir
-    errors.atomic_write(os.path.join(out, "predictions.json"),
-                        json.dumps(predictions, indent=4) + "\n")
-    errors.atomic_write(os.path.join(out, "nbest_predictions.json"),
-                        json.dumps(nbest, indent=4) + "\n")
-    if FLAGS.version_2_with_negative:
-      errors.atomic_write(os.path.join(out, "null_odds.json"),
-                          json.dumps(null_odds, indent=4) + "\n")
+        split.examples, features, results, options.n_best_size,
+        options.max_answer_length, config.do_lower_case,
+        options.version_2_with_negative, options.null_score_diff_threshold,
+        options.verbose_logging)
+    write_predictions(config.output_dir, predictions, nbest,
+                      null_odds if options.version_2_with_negative else None)
     print("Wrote predictions.json and nbest_predictions.json (%d questions) "
-          "to %s" % (len(predictions), out))
+          "to %s" % (len(predictions), config.output_dir))
+    if options.golden_file:
+      score_bioasq(nbest, self.golden, config.output_dir)
 
-    if FLAGS.golden_file:
-      answer_path, _ = bioasq_form.convert_file(
-          os.path.join(out, "nbest_predictions.json"), out)
-      system = bioasq_eval.load_questions(answer_path, "system")
-      result = bioasq_eval.score_factoid(golden, system)
-      print("***** BioASQ factoid evaluation (%s) *****" % answer_path)
-      print(bioasq_eval.official_line(result))
-      print(bioasq_eval.summary(result), end="")
-      errors.atomic_write(os.path.join(out, "bioasq_scores.json"),
-                          json.dumps({k: result[k] for k in (
-                              "strict_accuracy", "lenient_accuracy", "mrr",
-                              "scored", "missing")}, indent=2) + "\n")
+
+def main(_):
+  driver.run(QaTask(), run_config.from_flags(FLAGS, QaOptions))
 
 
 if __name__ == "__main__":
-  tf.disable_v2_behavior()
-  app.run(errors.run_main(main))
+  driver.start(main)

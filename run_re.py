@@ -12,24 +12,31 @@
 The data dir holds train.tsv and dev.tsv (`sentence<TAB>label`) and test.tsv
 (`index<TAB>sentence<TAB>label` after a header), entities masked as
 @GENE$, @DISEASE$ or @CHEMICAL$. --do_predict writes test_results.tsv (class
-probabilities, one line per test example); --do_eval writes eval_results.txt.
-Score with biocodes/re_eval.py; run all folds with biocodes/run_re_folds.py.
+probabilities, one line per test example) and prints the scores of
+biocodes/re_eval.py; --do_eval writes eval_results.txt. Run all folds with
+biocodes/run_re_folds.py.
 """
 
 import collections
+import json
+import math
 import os
 
-from absl import app
 from absl import flags
+import numpy as np
 import tensorflow.compat.v1 as tf
 
+from biocodes import re_eval
 from biocodes import re_io
+from finetuning import config as run_config
+from finetuning import driver
 from finetuning import errors
 from finetuning import estimator as est
 from finetuning import feature_cache
+from finetuning import files
 from finetuning import flags as common_flags
 from finetuning import heads
-from finetuning import run_dir
+from finetuning import records
 
 common_flags.define_common_flags()
 FLAGS = flags.FLAGS
@@ -70,8 +77,9 @@ class ReProcessor(object):
           (self.train_file, self.dev_file, self.test_file))
     rows = re_io.read_rows(path, labels=self.get_labels(),
                            allow_empty=allow_empty)
-    return [InputExample("%s-%s" % (set_type, r.index), r.sentence, r.label)
-            for r in rows]
+    return driver.Split(
+        [InputExample("%s-%s" % (set_type, r.index), r.sentence, r.label)
+         for r in rows], path)
 
 
 class GadProcessor(ReProcessor):
@@ -91,7 +99,7 @@ PROCESSORS = {"gad": GadProcessor, "euadr": EuadrProcessor,
 
 
 def convert_examples(examples, label_list, tokenizer, max_seq_length):
-  """`[CLS] sentence [SEP]` features, cut to `max_seq_length`.
+  """Unpadded `[CLS] sentence [SEP]` features, cut to `max_seq_length`.
 
   Returns:
     (features, number of examples that were cut).
@@ -105,12 +113,10 @@ def convert_examples(examples, label_list, tokenizer, max_seq_length):
       n_cut += 1
       tokens = tokens[:max_seq_length - 2]
     tokens = ["[CLS]"] + tokens + ["[SEP]"]
-    n = len(tokens)
-    pad = max_seq_length - n
     features.append({
-        "input_ids": tokenizer.convert_tokens_to_ids(tokens) + [0] * pad,
-        "input_mask": [1] * n + [0] * pad,
-        "segment_ids": [0] * max_seq_length,
+        "input_ids": tokenizer.convert_tokens_to_ids(tokens),
+        "input_mask": [1] * len(tokens),
+        "segment_ids": [0] * len(tokens),
         "label_ids": [label_map[ex.label]],
     })
     if ex_index < 3:
@@ -120,12 +126,6 @@ def convert_examples(examples, label_list, tokenizer, max_seq_length):
   return features, n_cut
 
 
-def feature_lengths(max_seq_length):
-  """Feature names and lengths of the RE TFRecords (label is a scalar)."""
-  return {"input_ids": max_seq_length, "input_mask": max_seq_length,
-          "segment_ids": max_seq_length, "label_ids": None}
-
-
 def head_fn_builder(num_labels):
   """Softmax classifier on the pooled [CLS] output; mean cross-entropy."""
 
@@ -133,19 +133,13 @@ def head_fn_builder(num_labels):
     logits = heads.output_logits(model.get_pooled_output(), num_labels,
                                  is_training)
     log_probs = tf.nn.log_softmax(logits, axis=-1)
-    labels = features["label_ids"]
-    one_hot_labels = tf.one_hot(labels, depth=num_labels, dtype=tf.float32)
+    one_hot_labels = tf.one_hot(features["label_ids"], depth=num_labels,
+                                dtype=tf.float32)
     per_example_loss = -tf.reduce_sum(one_hot_labels * log_probs, axis=-1)
     loss = tf.reduce_mean(per_example_loss)
-    probabilities = tf.nn.softmax(logits, axis=-1)
-
-    def eval_metrics():
-      predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
-      return {"eval_accuracy": tf.metrics.accuracy(labels, predictions),
-              "eval_loss": tf.metrics.mean(per_example_loss)}
-
-    return est.HeadOutput(loss, {"probabilities": probabilities},
-                          eval_metrics)
+    predictions = {"probabilities": tf.nn.softmax(logits, axis=-1),
+                   "per_example_loss": per_example_loss}
+    return est.HeadOutput(loss, predictions)
 
   return head_fn
 
@@ -165,96 +159,108 @@ def format_probabilities(probabilities):
                  for row in probabilities)
 
 
-def main(_):
-  est.setup_logging()
-  if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
-    raise errors.UserError(
-        "At least one of `do_train`, `do_eval` or `do_predict' must be True.")
-  for name in ("output_dir", "data_dir", "task_name"):
-    if not getattr(FLAGS, name):
-      raise errors.UserError("--%s is required" % name)
-  task_name = FLAGS.task_name.lower()
-  if task_name not in PROCESSORS:
-    raise errors.UserError("--task_name=%s: expected one of %s" %
-                           (FLAGS.task_name, ", ".join(sorted(PROCESSORS))))
-  processor = PROCESSORS[task_name]()
-  label_list = processor.get_labels()
-  options = common_flags.run_options(FLAGS)
-  bert_config, tokenizer = est.load_model_files(
-      FLAGS.bert_config_file, FLAGS.vocab_file, FLAGS.do_lower_case,
-      FLAGS.init_checkpoint, FLAGS.max_seq_length)
+def accuracy_and_loss(results, examples, label_list):
+  """eval_results.txt of the dev set: accuracy and mean loss."""
+  right = sum(int(r["probabilities"].argmax()) == label_list.index(ex.label)
+              for r, ex in zip(results, examples))
+  loss = np.float32(math.fsum(float(r["per_example_loss"]) for r in results) /
+                    len(results))
+  return {"eval_accuracy": np.float32(right / len(results)),
+          "eval_loss": loss, "loss": loss}
 
-  # Read and check every input before anything is written.
-  if FLAGS.do_train:
-    train_examples = processor.get_train_examples(FLAGS.data_dir)
-  if FLAGS.do_eval:
-    dev_examples = processor.get_dev_examples(FLAGS.data_dir)
-  if FLAGS.do_predict:
-    test_examples = processor.get_test_examples(FLAGS.data_dir)
 
-  run = run_dir.describe_run(task_name, label_list, bert_config,
-                             FLAGS.max_seq_length, FLAGS.do_lower_case)
-  run_dir.prepare_output_dir(FLAGS.output_dir, run, training=FLAGS.do_train)
-  seq = FLAGS.max_seq_length
+class ReTask(driver.Task):
+  """Sentence classification of masked entity pairs (GAD, EU-ADR, ChemProt)."""
 
-  num_train_steps = num_warmup_steps = 0
-  if FLAGS.do_train:
+  fields = {"input_ids": records.SEQUENCE,
+            "input_mask": records.SEQUENCE,
+            "segment_ids": records.SEQUENCE,
+            "label_ids": records.SCALAR}
 
-    def build():
-      parts = feature_cache.parallel_chunks(
-          lambda chunk: convert_examples(chunk, label_list, tokenizer, seq),
-          train_examples)
-      return ([f for feats, _ in parts for f in feats],
-              {"cut": sum(n for _, n in parts)})
+  def check_config(self, config):
+    if not (config.do_train or config.do_eval or config.do_predict):
+      raise errors.UserError("At least one of `do_train`, `do_eval` or "
+                             "`do_predict' must be True.")
+    for name in ("data_dir", "task_name"):
+      if not getattr(config, name):
+        raise errors.UserError("--%s is required" % name)
+    self.name = config.task_name.lower()
+    if self.name not in PROCESSORS:
+      raise errors.FlagError("task_name", config.task_name,
+                             "one of " + ", ".join(sorted(PROCESSORS)))
+    self.processor = PROCESSORS[self.name]()
 
-    training = est.prepare_training(
-        options, [os.path.join(FLAGS.data_dir, processor.train_file)],
-        label_list, feature_lengths(seq), build, task=task_name)
-    num_train_steps = training.num_train_steps
-    num_warmup_steps = training.num_warmup_steps
-    _report_cut(training.info["cut"], len(train_examples), "training", seq)
+  def read_inputs(self, config):
+    inputs = {}
+    if config.do_train:
+      inputs["train"] = self.processor.get_train_examples(config.data_dir)
+    if config.do_eval:
+      inputs["dev"] = self.processor.get_dev_examples(config.data_dir)
+    if config.do_predict:
+      inputs["test"] = self.processor.get_test_examples(config.data_dir)
+    return inputs
 
-  estimator = est.create_estimator(bert_config,
-                                   head_fn_builder(len(label_list)), options,
-                                   num_train_steps, num_warmup_steps)
-  if FLAGS.do_train and not est.run_training(estimator, training,
-                                             feature_lengths(seq), options):
-    return  # a non-chief worker: the chief evaluates and predicts
+  def label_list(self, inputs, recorded):
+    return self.processor.get_labels()
 
-  if FLAGS.do_eval:
-    if not dev_examples:
+  def cache_options(self, config):
+    return {"task": self.name}
+
+  def training_features(self, examples, tokenizer, config, labels):
+    parts = feature_cache.parallel_chunks(
+        lambda chunk: convert_examples(chunk, labels, tokenizer,
+                                       config.max_seq_length), examples)
+    return ([f for feats, _ in parts for f in feats],
+            {"cut": sum(n for _, n in parts)})
+
+  def report_training(self, examples, info, config):
+    _report_cut(info["cut"], len(examples), "training",
+                config.max_seq_length)
+
+  def head_fn(self, labels):
+    return head_fn_builder(len(labels))
+
+  def _predict(self, context, split, what, batch_size, record_name):
+    seq = context.config.max_seq_length
+    features, n_cut = convert_examples(split.examples, context.labels,
+                                       context.tokenizer, seq)
+    _report_cut(n_cut, len(split.examples), what, seq)
+    return context.predict(features, batch_size, record_name)
+
+  def evaluate(self, context, split):
+    if not split.examples:
       message = ("%s is empty: nothing to evaluate (the GAD and EU-ADR "
                  "releases ship an empty dev.tsv); skipping --do_eval" %
-                 os.path.join(FLAGS.data_dir, processor.dev_file))
+                 split.path)
       tf.logging.warning(message)
       print(message)
-    else:
-      eval_features, n_cut = convert_examples(dev_examples, label_list,
-                                              tokenizer, seq)
-      _report_cut(n_cut, len(dev_examples), "dev", seq)
-      input_fn = est.features_input_fn(
-          eval_features, feature_lengths(seq),
-          os.path.join(FLAGS.output_dir, "eval.tf_record"),
-          FLAGS.eval_batch_size, FLAGS.bucket_by_length)
-      result = estimator.evaluate(input_fn=input_fn)
-      est.write_eval_results(FLAGS.output_dir, result)
+      return None
+    results = self._predict(context, split, "dev",
+                            context.config.eval_batch_size, "eval.tf_record")
+    return accuracy_and_loss(results, split.examples, context.labels)
 
-  if FLAGS.do_predict:
-    predict_features, n_cut = convert_examples(test_examples, label_list,
-                                               tokenizer, seq)
-    _report_cut(n_cut, len(test_examples), "test", seq)
-    probabilities = [r["probabilities"] for r in est.predict_features(
-        estimator, predict_features, feature_lengths(seq),
-        os.path.join(FLAGS.output_dir, "predict.tf_record"),
-        FLAGS.predict_batch_size, FLAGS.bucket_by_length)]
-    if len(probabilities) != len(test_examples):
-      raise RuntimeError("%d predictions for %d test examples" %
-                         (len(probabilities), len(test_examples)))
-    path = os.path.join(FLAGS.output_dir, "test_results.tsv")
-    errors.atomic_write(path, format_probabilities(probabilities))
+  def predict(self, context, split):
+    results = self._predict(context, split, "test",
+                            context.config.predict_batch_size,
+                            "predict.tf_record")
+    probabilities = [r["probabilities"] for r in results]
+    path = context.config.path("test_results.tsv")
+    files.atomic_write(path, format_probabilities(probabilities))
     print("Wrote %d predictions to %s" % (len(probabilities), path))
+    task = "chemprot" if self.name == "chemprot" else "binary"
+    scores, notes = re_eval.score(probabilities,
+                                  [ex.label for ex in split.examples], task)
+    print("***** test scores (biocodes/re_eval.py) *****")
+    print(re_eval.format_scores(scores), end="")
+    for note in notes:
+      print("note: %s" % note)
+    files.atomic_write(context.config.path("re_scores.json"),
+                       json.dumps(dict(scores), indent=2) + "\n")
+
+
+def main(_):
+  driver.run(ReTask(), run_config.from_flags(FLAGS))
 
 
 if __name__ == "__main__":
-  tf.disable_v2_behavior()
-  app.run(errors.run_main(main))
+  driver.start(main)

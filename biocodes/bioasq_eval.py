@@ -23,9 +23,12 @@ import decimal
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __name__ == "__main__":  # run as a script: the project root on the path
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+      __file__))))
 
 from finetuning import errors  # noqa: E402
+from finetuning import files  # noqa: E402
 
 
 def java_double(x):
@@ -49,7 +52,7 @@ def java_double(x):
 
 def load_questions(path, role):
   """Reads a BioASQ JSON file; returns its list of questions."""
-  data = errors.read_json(path, "the %s BioASQ JSON file" % role)
+  data = files.read_json(path, "the %s BioASQ JSON file" % role)
   if not isinstance(data, dict) or not isinstance(data.get("questions"),
                                                   list):
     raise errors.InputError(path, None,

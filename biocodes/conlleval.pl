@@ -33,10 +33,11 @@ while (@ARGV && $ARGV[0] =~ /^-/) {
 die "conlleval: unexpected command line argument\n" if @ARGV;
 
 # Split "B-Gene-X" into ("B", "Gene-X"); a tag without "-" has no type.
+# As in the 2004 script, a type Perl counts as false ("0") becomes "".
 sub split_tag {
   my ($t) = @_;
-  return ($1, $2) if $t =~ /^([^-]*)-(.*)$/;
-  return ($t, "");
+  my ($tag, $type) = $t =~ /^([^-]*)-(.*)$/ ? ($1, $2) : ($t, "");
+  return ($tag, $type ? $type : "");
 }
 
 # Did a chunk end between the previous tag and this one?
@@ -121,8 +122,8 @@ sub prf {
   return ($prec, $rec, $f);
 }
 
-# Chunk types in sorted order. As in the 2004 script, a type that Perl
-# counts as false ("" or "0") is listed once for every count table it is in.
+# Chunk types in sorted order. As in the 2004 script, the empty type is
+# listed once for every count table it is in.
 my @types;
 my $last;
 for my $t (sort(keys %gold_by, keys %pred_by)) {

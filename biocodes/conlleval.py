@@ -1,43 +1,32 @@
 #!/usr/bin/env python
-"""CoNLL chunk scoring in Python, with the same counts and report as conlleval.pl.
-
-`run_ner.py` uses it to print the entity-level score of NER_result_conll.txt
-in the same run. As a script it takes the options of conlleval.pl:
+"""CoNLL chunk scoring with the counts and report of the 2004 conlleval.
 
     python biocodes/conlleval.py [-l] [-r] [-d DELIM] [-o OTAG] < file
+
+prints what `perl biocodes/conlleval.pl` prints, byte for byte. As a library
+`evaluate` counts chunks over lines and `report` formats them; `run_ner.py`
+scores its predictions with them in memory.
 """
 
 import collections
+import os
 import re
 import sys
+
+if __name__ == "__main__":  # run as a script: the project root on the path
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+      __file__))))
+
+from biocodes import chunks  # noqa: E402
+from biocodes import metrics  # noqa: E402
 
 Counts = collections.namedtuple(
     "Counts", ["tokens", "right_tags", "gold", "pred", "right", "gold_by",
                "pred_by", "right_by"])
 
-_ENDS = {("B", "B"), ("B", "O"), ("I", "B"), ("I", "O"), ("E", "E"),
-         ("E", "I"), ("E", "O")}
-_STARTS = {("B", "B"), ("I", "B"), ("O", "B"), ("O", "I"), ("E", "E"),
-           ("E", "I"), ("O", "E")}
-
 
 class FormatError(ValueError):
   """Input lines with differing numbers of fields (conlleval exits 1)."""
-
-
-def _split_tag(tag):
-  m = re.match(r"^([^-]*)-(.*)$", tag)
-  return (m.group(1), m.group(2)) if m else (tag, "")
-
-
-def _chunk_ends(ptag, tag, ptype, typ):
-  return ((ptag, tag) in _ENDS or
-          (ptag not in ("O", ".") and ptype != typ) or ptag in ("[", "]"))
-
-
-def _chunk_starts(ptag, tag, ptype, typ):
-  return ((ptag, tag) in _STARTS or
-          (tag not in ("O", ".") and ptype != typ) or tag in ("[", "]"))
 
 
 def _perl_split(line, delimiter):
@@ -47,8 +36,17 @@ def _perl_split(line, delimiter):
   return fields
 
 
+def _add(counter, key):
+  counter[key] = counter.get(key, 0) + 1
+
+
 def evaluate(lines, raw=False, delimiter=" ", otag="O"):
-  """Counts chunks over an iterable of lines (conlleval's algorithm)."""
+  """Counts chunks over an iterable of lines (conlleval's algorithm).
+
+  A line holds fields separated by `delimiter`, the last two the gold and
+  the predicted tag; a blank line or "-X-" ends a sentence. With `raw`,
+  every tag other than `otag` is a one-token chunk of its own type.
+  """
   tokens = right_tags = n_gold = n_pred = n_right = 0
   gold_by, pred_by, right_by = ({}, {}, {})
   pg, pp, pgt, ppt = "O", "O", "", ""
@@ -73,29 +71,29 @@ def evaluate(lines, raw=False, delimiter=" ", otag="O"):
           f[k] = "O"
         if f[k] != "O":
           f[k] = "B-" + f[k]
-    p, pt = _split_tag(f[-1])
-    g, gt = _split_tag(f[-2])
+    p, pt = chunks.split_tag(f[-1])
+    g, gt = chunks.split_tag(f[-2])
     if boundary:
       p = "O"
-    gold_end = _chunk_ends(pg, g, pgt, gt)
-    pred_end = _chunk_ends(pp, p, ppt, pt)
-    gold_start = _chunk_starts(pg, g, pgt, gt)
-    pred_start = _chunk_starts(pp, p, ppt, pt)
+    gold_end = chunks.chunk_ends(pg, g, pgt, gt)
+    pred_end = chunks.chunk_ends(pp, p, ppt, pt)
+    gold_start = chunks.chunk_starts(pg, g, pgt, gt)
+    pred_start = chunks.chunk_starts(pp, p, ppt, pt)
     if matching:
       if gold_end and pred_end and ppt == pgt:
         matching = False
         n_right += 1
-        right_by[pgt] = right_by.get(pgt, 0) + 1
+        _add(right_by, pgt)
       elif gold_end != pred_end or pt != gt:
         matching = False
     if gold_start and pred_start and pt == gt:
       matching = True
     if gold_start:
       n_gold += 1
-      gold_by[gt] = gold_by.get(gt, 0) + 1
+      _add(gold_by, gt)
     if pred_start:
       n_pred += 1
-      pred_by[pt] = pred_by.get(pt, 0) + 1
+      _add(pred_by, pt)
     if not boundary:
       if g == p and gt == pt:
         right_tags += 1
@@ -103,27 +101,37 @@ def evaluate(lines, raw=False, delimiter=" ", otag="O"):
     pg, pp, pgt, ppt = g, p, gt, pt
   if matching:
     n_right += 1
-    right_by[pgt] = right_by.get(pgt, 0) + 1
+    _add(right_by, pgt)
   return Counts(tokens, right_tags, n_gold, n_pred, n_right, gold_by, pred_by,
                 right_by)
 
 
 def prf(right, pred, gold):
-  """(precision, recall, F1) in percent; 0 where undefined."""
-  prec = 100.0 * right / pred if pred else 0.0
-  rec = 100.0 * right / gold if gold else 0.0
-  f = 2 * prec * rec / (prec + rec) if prec + rec > 0 else 0.0
-  return prec, rec, f
+  """(precision, recall, F1) in percent, as conlleval computes them."""
+  return metrics.prf(right, pred, gold, scale=100.0)
 
 
 def _types(counts):
-  # Perl's quirk kept: a false-ish type ("" or "0") is not de-duplicated.
+  # The 2004 script's de-duplication skips nothing after the empty type,
+  # which then can be listed twice.
   types, last = [], None
-  for t in sorted(list(counts.gold_by) + list(counts.pred_by)):
-    if last in (None, "", "0") or last != t:
+  for t in sorted(list(counts.gold_by) + list(counts.pred_by),
+                  key=lambda t: t.encode("utf-8", "surrogateescape")):
+    if not last or last != t:
       types.append(t)
     last = t
   return types
+
+
+def _pad_left(text, width):
+  """`text` right-aligned in `width` bytes, as Perl's %Ns pads bytes."""
+  n = len(text.encode("utf-8", "surrogateescape"))
+  return " " * max(0, width - n) + text
+
+
+def _pad_right(text, width):
+  n = len(text.encode("utf-8", "surrogateescape"))
+  return text + " " * max(0, width - n)
 
 
 def report(counts, latex=False):
@@ -142,15 +150,15 @@ def report(counts, latex=False):
     for t in types:
       tp, tr, tf = prf(counts.right_by.get(t, 0), counts.pred_by.get(t, 0),
                        counts.gold_by.get(t, 0))
-      out.append("%17s: precision: %6.2f%%; recall: %6.2f%%; FB1: %6.2f  %d\n"
-                 % (t, tp, tr, tf, counts.pred_by.get(t, 0)))
+      out.append("%s: precision: %6.2f%%; recall: %6.2f%%; FB1: %6.2f  %d\n"
+                 % (_pad_left(t, 17), tp, tr, tf, counts.pred_by.get(t, 0)))
   else:
     out.append("        & Precision &  Recall  & F$_{\\beta=1} \\\\\\hline")
     for t in types:
       tp, tr, tf = prf(counts.right_by.get(t, 0), counts.pred_by.get(t, 0),
                        counts.gold_by.get(t, 0))
-      out.append("\n%-7s &  %6.2f\\%% & %6.2f\\%% & %6.2f \\\\" %
-                 (t, tp, tr, tf))
+      out.append("\n%s &  %6.2f\\%% & %6.2f\\%% & %6.2f \\\\" %
+                 (_pad_right(t, 7), tp, tr, tf))
     out.append("\\hline\n")
     prec, rec, f = prf(counts.right, counts.pred, counts.gold)
     out.append("Overall &  %6.2f\\%% & %6.2f\\%% & %6.2f \\\\\\hline\n" %
@@ -158,14 +166,10 @@ def report(counts, latex=False):
   return "".join(out)
 
 
-def score_file(path, **kwargs):
-  """(Counts, report text) of a CoNLL-format file."""
-  with open(path, "r", encoding="utf-8") as f:
-    counts = evaluate(f, **kwargs)
-  return counts, report(counts)
-
-
-def main(argv):
+def main(argv, stdin=None, stdout=None):
+  """The command line of conlleval.pl; reads bytes, writes bytes."""
+  stdin = stdin or sys.stdin.buffer
+  stdout = stdout or sys.stdout.buffer
   opts = {"raw": False, "delimiter": " ", "otag": "O"}
   latex = False
   args = list(argv)
@@ -177,18 +181,23 @@ def main(argv):
       opts["raw"] = True
     elif a in ("-d", "-o"):
       if not args:
-        sys.exit("conlleval: %s requires delimiter character" % a)
+        sys.stderr.write("conlleval: %s requires delimiter character\n" % a)
+        return 2
       opts["delimiter" if a == "-d" else "otag"] = args.pop(0)
     else:
-      sys.exit("conlleval: unknown argument %s" % a)
+      sys.stderr.write("conlleval: unknown argument %s\n" % a)
+      return 2
   if args:
-    sys.exit("conlleval: unexpected command line argument")
+    sys.stderr.write("conlleval: unexpected command line argument\n")
+    return 2
+  lines = (line.decode("utf-8", "surrogateescape") for line in stdin)
   try:
-    counts = evaluate(sys.stdin, **opts)
+    counts = evaluate(lines, **opts)
   except FormatError as e:
     sys.stderr.write("%s\n" % e)
     return 1
-  sys.stdout.write(report(counts, latex=latex))
+  stdout.write(report(counts, latex=latex).encode("utf-8", "surrogateescape"))
+  stdout.flush()
   return 0
 
 

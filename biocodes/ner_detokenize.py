@@ -12,31 +12,117 @@ for `perl biocodes/conlleval.pl < OUT/NER_result_conll.txt`.
 Alignment: BERT's basic tokenizer splits a word into basic tokens at
 punctuation; each basic token starts with a piece that has no "##" prefix.
 So every answer word owns as many word-starting pieces (at least one) as it
-has basic tokens, plus their "##" continuations; "[CLS]" and "[SEP]" lines
-(window and sentence borders) carry no word. The word's tag is the label of
-its first piece; "[CLS]", "[SEP]", "X" and "[PAD]" there count as O.
+has basic tokens, plus their "##" continuations. How many basic tokens a
+word has can depend on the casing the model used (lower-casing strips
+accents): the count whose pieces spell the word is taken. "[CLS]" and
+"[SEP]" lines mark windows. When there are as many windows as sentences,
+window k holds sentence k, and the words a window lacks (sentences cut at
+max_seq_length by the original run_ner.py) are written as O; otherwise
+windows continue sentences (run_ner.py splits long sentences into several
+windows). The word's tag is the label of its first piece; "[CLS]",
+"[SEP]", "X" and "[PAD]" there count as O.
 """
 
 import argparse
 import os
 import sys
+import unicodedata
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __name__ == "__main__":  # run as a script: the project root on the path
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+      __file__))))
 
 import tokenization  # noqa: E402
 from biocodes import ner_io  # noqa: E402
 from finetuning import errors  # noqa: E402
+from finetuning import files  # noqa: E402
 
-SPECIAL = ("[CLS]", "[SEP]")
+CLS, SEP = "[CLS]", "[SEP]"
 NOT_A_TAG = ("[CLS]", "[SEP]", "X", "[PAD]")
 RESULT_NAME = "NER_result_conll.txt"
 DEBUG_NAME = "NER_result_debug.txt"
 
+_CASED = tokenization.BasicTokenizer(do_lower_case=False)
+_UNCASED = tokenization.BasicTokenizer(do_lower_case=True)
+
 
 def read_lines(path, what):
   """Non-blank stripped lines of a predictions file."""
-  return [line.strip() for line in errors.read_text_lines(path, what)
+  return [line.strip() for line in files.read_text_lines(path, what)
           if line.strip()]
+
+
+def windows_of(pieces, labels):
+  """The (piece, label) lists between [CLS] and [SEP] lines."""
+  windows, current = [], None
+  for piece, label in zip(pieces, labels):
+    if piece == CLS:
+      current = []
+      windows.append(current)
+    elif piece == SEP:
+      current = None
+    else:
+      if current is None:
+        current = []
+        windows.append(current)
+      current.append((piece, label))
+  return windows
+
+
+def _norm(text):
+  text = unicodedata.normalize("NFD", text.lower())
+  return "".join(c for c in text if unicodedata.category(c) != "Mn")
+
+
+def _spells(stream, i, tokens):
+  """Whether the word-starting groups of `stream` from `i` spell `tokens`."""
+  for token in tokens:
+    if i >= len(stream) or stream[i][0].startswith("##"):
+      return False
+    text = stream[i][0]
+    i += 1
+    while i < len(stream) and stream[i][0].startswith("##"):
+      text += stream[i][0][2:]
+      i += 1
+    if text != "[UNK]" and _norm(text) != _norm(token):
+      return False
+  return True
+
+
+def basic_token_count(word, stream, i):
+  """How many word-starting pieces `word` owns at `stream[i]`.
+
+  The cased and the lower-cased basic tokenization of a word can differ
+  (accents and some symbols are stripped by lower-casing); the one whose
+  pieces spell the word is taken, the cased one when neither or both do.
+  """
+  cased = _CASED.tokenize(word)
+  uncased = _UNCASED.tokenize(word)
+  if len(cased) != len(uncased) and not _spells(stream, i, cased) and (
+      _spells(stream, i, uncased)):
+    return max(1, len(uncased))
+  return max(1, len(cased))
+
+
+def _consume(sentence, stream, i, tags):
+  """Tags words of `sentence` from `stream[i:]`; returns (i, words left)."""
+  for k, (word, _, number) in enumerate(sentence):
+    if i >= len(stream):
+      return i, len(sentence) - k
+    if stream[i][0].startswith("##"):
+      raise ValueError(
+          "word %r (answer line %d) starts at piece %r, a continuation: "
+          "token_test.txt does not belong to this answer file" %
+          (word, number, stream[i][0]))
+    label = stream[i][1]
+    tags.append("O" if label in NOT_A_TAG else label)
+    for _ in range(basic_token_count(word, stream, i)):
+      if i >= len(stream):
+        break
+      i += 1
+      while i < len(stream) and stream[i][0].startswith("##"):
+        i += 1
+  return i, 0
 
 
 def word_tags_from_pieces(sentences, pieces, labels):
@@ -49,34 +135,31 @@ def word_tags_from_pieces(sentences, pieces, labels):
 
   Returns:
     (tags, missing): tags per sentence; `missing` counts words that had no
-    piece left (outputs of a run that cut long sentences): they get O.
+    piece (sentences cut at max_seq_length by the original): they get O.
+
+  Raises:
+    ValueError: the pieces do not belong to these sentences.
   """
-  stream = [(p, l) for p, l in zip(pieces, labels) if p not in SPECIAL]
-  basic = tokenization.BasicTokenizer(do_lower_case=False)
-  i = 0
+  windows = windows_of(pieces, labels)
+  all_tags = [[] for _ in sentences]
   missing = 0
-  all_tags = []
-  for sentence in sentences:
-    tags = []
-    for word, _, number in sentence:
-      if i >= len(stream):
-        missing += 1
-        tags.append("O")
-        continue
-      label = stream[i][1]
-      tags.append("O" if label in NOT_A_TAG else label)
-      for _ in range(max(1, len(basic.tokenize(word)))):
-        if i >= len(stream):
-          break
-        if stream[i][0].startswith("##"):
-          raise ValueError(
-              "word %r (answer line %d) starts at piece %r, a continuation: "
-              "token_test.txt does not belong to this answer file" %
-              (word, number, stream[i][0]))
-        i += 1
-        while i < len(stream) and stream[i][0].startswith("##"):
-          i += 1
-    all_tags.append(tags)
+  if len(windows) == len(sentences):
+    for k, (sentence, window) in enumerate(zip(sentences, windows)):
+      i, left = _consume(sentence, window, 0, all_tags[k])
+      if i < len(window):
+        raise ValueError(
+            "window %d (answer line %d) has %d word pieces left over after "
+            "the sentence's last word: token_test.txt does not belong to "
+            "this answer file" % (k + 1, sentence[0][2], len(window) - i))
+      all_tags[k].extend(["O"] * left)
+      missing += left
+    return all_tags, missing
+  stream = [p for window in windows for p in window]
+  i = 0
+  for k, sentence in enumerate(sentences):
+    i, left = _consume(sentence, stream, i, all_tags[k])
+    all_tags[k].extend(["O"] * left)
+    missing += left
   if i < len(stream):
     raise ValueError(
         "%d word pieces are left over after the last answer word: "
@@ -118,10 +201,10 @@ def detokenize(token_test_path, label_test_path, answer_path, output_dir,
   except ValueError as e:
     raise errors.UserError("%s: %s" % (token_test_path, e))
   path = os.path.join(output_dir, RESULT_NAME)
-  errors.atomic_write(path, ner_io.format_conll(sentences, tags))
+  files.atomic_write(path, ner_io.format_conll(sentences, tags))
   if debug:
-    errors.atomic_write(os.path.join(output_dir, DEBUG_NAME),
-                        debug_report(sentences, tags))
+    files.atomic_write(os.path.join(output_dir, DEBUG_NAME),
+                       debug_report(sentences, tags))
   if missing:
     sys.stderr.write(
         "warning: %d of %d words had no prediction (sentences cut at "

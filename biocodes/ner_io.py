@@ -1,12 +1,9 @@
 """The NER file formats: `token<TAB>tag` data files and CoNLL result files."""
 
-import os
 import re
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from finetuning import errors  # noqa: E402
+from finetuning import errors
+from finetuning import files
 
 _BIO_TAG = re.compile(r"^(O|[BI])(-.+)?$")
 
@@ -22,7 +19,7 @@ def read_sentences(path, what="token<TAB>tag lines, a blank line between "
     InputError with file:line for a line that is not `token<whitespace>tag`
     or whose tag is not a BIO tag (O, B, I, B-Type, I-Type).
   """
-  lines = errors.read_text_lines(path, what)
+  lines = files.read_text_lines(path, what)
   sentences, current = [], []
   for number, line in enumerate(lines, 1):
     fields = line.split()

@@ -17,26 +17,24 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __name__ == "__main__":  # run as a script: the project root on the path
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+      __file__))))
 
+from biocodes import metrics  # noqa: E402
 from biocodes import re_io  # noqa: E402
 from finetuning import errors  # noqa: E402
-
-
-def _ratio(num, den, what, notes):
-  if den == 0:
-    notes.append("%s is undefined (0/0); reported as 0" % what)
-    return 0.0
-  return num / den
-
-
-def _f1(p, r):
-  return 2 * p * r / (p + r) if p + r > 0 else 0.0
+from finetuning import files  # noqa: E402
 
 
 def argmax(row):
   """Index of the largest value (the first one on ties, as numpy)."""
   return max(range(len(row)), key=lambda i: (row[i], -i))
+
+
+def _undefined(notes, what, denominator):
+  if denominator == 0:
+    notes.append("%s is undefined (0/0); reported as 0" % what)
 
 
 def binary_scores(pred, gold):
@@ -50,12 +48,15 @@ def binary_scores(pred, gold):
   tn = sum(1 for p, g in zip(pred, gold) if p == 0 and g == 0)
   n_pred1 = sum(1 for p in pred if p == 1)
   n_gold1 = sum(1 for g in gold if g == 1)
+  n_pred0 = sum(1 for p in pred if p == 0)
   n_gold0 = sum(1 for g in gold if g == 0)
-  precision = _ratio(tp, n_pred1, "precision (no row predicted 1)", notes)
-  recall = _ratio(tp, n_gold1, "recall (no row labelled 1)", notes)
-  specificity = _ratio(tn, n_gold0, "specificity (no row labelled 0)", notes)
-  return [("f1 score", _f1(precision, recall)), ("recall", recall),
-          ("precision", precision), ("specificity", specificity)], notes
+  precision, recall, f1 = metrics.prf(tp, n_pred1, n_gold1)
+  specificity = metrics.prf(tn, n_pred0, n_gold0)[1]  # the recall of class 0
+  _undefined(notes, "precision (no row predicted 1)", n_pred1)
+  _undefined(notes, "recall (no row labelled 1)", n_gold1)
+  _undefined(notes, "specificity (no row labelled 0)", n_gold0)
+  return [("f1 score", f1), ("recall", recall), ("precision", precision),
+          ("specificity", specificity)], notes
 
 
 def chemprot_scores(pred, gold, num_positive=5):
@@ -65,10 +66,25 @@ def chemprot_scores(pred, gold, num_positive=5):
   tp = sum(1 for p, g in zip(pred, gold) if p == g and p in positive)
   n_pred = sum(1 for p in pred if p in positive)
   n_gold = sum(1 for g in gold if g in positive)
-  precision = _ratio(tp, n_pred, "precision (no CPR class predicted)", notes)
-  recall = _ratio(tp, n_gold, "recall (no CPR class in the answers)", notes)
-  return [("f1 score", _f1(precision, recall)), ("recall", recall),
-          ("precision", precision)], notes
+  precision, recall, f1 = metrics.prf(tp, n_pred, n_gold)
+  _undefined(notes, "precision (no CPR class predicted)", n_pred)
+  _undefined(notes, "recall (no CPR class in the answers)", n_gold)
+  return [("f1 score", f1), ("recall", recall), ("precision", precision)], notes
+
+
+def score(probabilities, gold_labels, task="binary"):
+  """Scores class probabilities (label order of the task) against labels.
+
+  Returns:
+    (ordered list of (name, value), notes).
+  """
+  labels = (re_io.TASK_LABELS["chemprot"] if task == "chemprot" else
+            re_io.TASK_LABELS["gad"])
+  pred = [argmax(p) for p in probabilities]
+  gold = [labels.index(label) for label in gold_labels]
+  if task == "chemprot":
+    return chemprot_scores(pred, gold)
+  return binary_scores(pred, gold)
 
 
 def evaluate(output_path, answer_path, task="binary"):
@@ -89,11 +105,7 @@ def evaluate(output_path, answer_path, task="binary"):
     raise errors.UserError(
         "%s has %d probabilities a line; task %s has %d labels (%s)" %
         (output_path, len(probs[0]), task, len(labels), ", ".join(labels)))
-  pred = [argmax(p) for p in probs]
-  gold = [labels.index(r.label) for r in rows]
-  if task == "chemprot":
-    return chemprot_scores(pred, gold)
-  return binary_scores(pred, gold)
+  return score(probs, [r.label for r in rows], task)
 
 
 def format_scores(scores):
@@ -121,7 +133,7 @@ def main(argv=None):
   for note in notes:
     sys.stderr.write("note: %s\n" % note)
   if args.json_output:
-    errors.atomic_write(args.json_output,
+    files.atomic_write(args.json_output,
                         json.dumps(dict(scores), indent=2) + "\n")
   return 0
 

@@ -7,12 +7,9 @@ order, tab-separated, no header.
 """
 
 import collections
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from finetuning import errors  # noqa: E402
+from finetuning import errors
+from finetuning import files
 
 TASK_LABELS = {
     "gad": ["0", "1"],
@@ -44,7 +41,7 @@ def read_rows(path, labels=None, allow_empty=False):
     InputError with file:line for a wrong column count or an unknown label.
   """
   what = "sentence<TAB>label lines (or index<TAB>sentence<TAB>label)"
-  lines = errors.read_text_lines(path, what, allow_empty=allow_empty)
+  lines = files.read_text_lines(path, what, allow_empty=allow_empty)
   rows = []
   width = None
   for number, line in enumerate(lines, 1):
@@ -76,7 +73,7 @@ def read_rows(path, labels=None, allow_empty=False):
 
 def read_probabilities(path):
   """Reads test_results.tsv into a list of lists of floats."""
-  lines = errors.read_text_lines(path, "test_results.tsv: tab-separated "
+  lines = files.read_text_lines(path, "test_results.tsv: tab-separated "
                                  "class probabilities, one line per example")
   probs = []
   width = None

@@ -22,10 +22,12 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+if __name__ == "__main__":  # run as a script: the project root on the path
+  sys.path.insert(0, ROOT)
 
 from biocodes import re_eval  # noqa: E402
 from finetuning import errors  # noqa: E402
+from finetuning import files  # noqa: E402
 
 METRICS = ["precision", "recall", "f1 score", "specificity"]
 
@@ -120,7 +122,7 @@ def main(argv=None):
       for note in notes:
         print("fold %s note: %s" % (fold, note))
       scores = dict(scores)
-      errors.atomic_write(os.path.join(out, "re_eval.json"),
+      files.atomic_write(os.path.join(out, "re_eval.json"),
                           json.dumps(scores, indent=2) + "\n")
       per_fold.append((fold, scores))
       print(re_eval.format_scores([(m, scores[m]) for m in metrics]),
@@ -129,9 +131,9 @@ def main(argv=None):
     sys.stderr.write("error: %s\n" % e)
     return 2
   text, stats = summary(per_fold, metrics)
-  errors.atomic_write(os.path.join(args.output_dir, "folds_summary.tsv"),
+  files.atomic_write(os.path.join(args.output_dir, "folds_summary.tsv"),
                       text)
-  errors.atomic_write(
+  files.atomic_write(
       os.path.join(args.output_dir, "folds_summary.json"),
       json.dumps({"task": task,
                   "folds": {f: s for f, s in per_fold},

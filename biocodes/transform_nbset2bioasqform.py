@@ -18,27 +18,18 @@ WithProb_BioASQform_BioASQ-answer.json (top 20 with probabilities) into
 import argparse
 import json
 import os
-import re
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __name__ == "__main__":  # run as a script: the project root on the path
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+      __file__))))
 
+from biocodes.bioasq_ids import question_id  # noqa: E402
 from finetuning import errors  # noqa: E402
-
-QAS_ID = re.compile(r"^(.{24})_(\d{3})$")
+from finetuning import files  # noqa: E402
 ANSWER_NAME = "BioASQform_BioASQ-answer.json"
 WITH_PROB_NAME = "WithProb_BioASQform_BioASQ-answer.json"
 MAX_TEXT_LENGTH = 100
-
-
-def question_id(qas_id):
-  """The 24-character BioASQ id of a `<id>_<3 digits>` qas id."""
-  m = QAS_ID.match(qas_id)
-  if not m:
-    raise ValueError(
-        "qas id %r is not of the form <24-character BioASQ question "
-        "id>_<3-digit snippet number>" % qas_id)
-  return m.group(1)
 
 
 def rank_answers(nbest_lists):
@@ -93,7 +84,7 @@ def output_paths(output_path):
 
 def load_nbest(path):
   """Reads and checks nbest_predictions.json."""
-  nbest = errors.read_json(path, "nbest_predictions.json written by "
+  nbest = files.read_json(path, "nbest_predictions.json written by "
                            "run_qa.py")
   if not isinstance(nbest, dict):
     raise errors.InputError(path, None, "expected an object {qas id: n-best "
@@ -107,6 +98,14 @@ def load_nbest(path):
   return nbest
 
 
+def write_answer_files(answers, with_prob, output_path):
+  """Writes the two answer files of `transform`; returns their paths."""
+  path, prob_path = output_paths(output_path)
+  files.atomic_write(path, json.dumps(answers, indent=2) + "\n")
+  files.atomic_write(prob_path, json.dumps(with_prob, indent=2) + "\n")
+  return path, prob_path
+
+
 def convert_file(nbest_path, output_path):
   """Reads the n-best file and writes both answer files; returns their paths."""
   nbest = load_nbest(nbest_path)
@@ -114,10 +113,7 @@ def convert_file(nbest_path, output_path):
     answers, with_prob = transform(nbest)
   except ValueError as e:
     raise errors.InputError(nbest_path, None, str(e))
-  path, prob_path = output_paths(output_path)
-  errors.atomic_write(path, json.dumps(answers, indent=2) + "\n")
-  errors.atomic_write(prob_path, json.dumps(with_prob, indent=2) + "\n")
-  return path, prob_path
+  return write_answer_files(answers, with_prob, output_path)
 
 
 def main(argv=None):

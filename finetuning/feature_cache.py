@@ -14,10 +14,9 @@ import os
 
 import tensorflow.compat.v1 as tf
 
-from finetuning import errors
-from finetuning import records
+from finetuning import files
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DEFAULT_CACHE_DIR = os.path.join(
     os.environ.get("XDG_CACHE_HOME", os.path.join(os.path.expanduser("~"),
                                                   ".cache")),
@@ -33,33 +32,69 @@ def file_digest(path):
   return h.hexdigest()
 
 
-def cache_key(input_files, vocab_file, do_lower_case, max_seq_length, labels,
-              **options):
-  """A hex key for features of `input_files` under these settings."""
+def cache_key(input_files, vocab_file, do_lower_case, labels, record_format,
+              options):
+  """A hex key for features of `input_files` under these settings.
+
+  Args:
+    input_files: the files the features are built from.
+    vocab_file, do_lower_case: the tokenizer.
+    labels: the label list, or None.
+    record_format: `RecordFormat.describe()` of the records.
+    options: JSON-able task settings that change the features.
+  """
   parts = {
       "format": FORMAT_VERSION,
       "inputs": [file_digest(p) for p in input_files],
       "vocab": file_digest(vocab_file),
       "do_lower_case": bool(do_lower_case),
-      "max_seq_length": int(max_seq_length),
       "labels": list(labels) if labels is not None else None,
+      "records": record_format,
       "options": options,
   }
   text = json.dumps(parts, sort_keys=True)
   return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def training_records(cache_dir, key, build, lengths, bucketed, output_dir):
+def _intact(record, info):
+  """Whether `record` holds the `info["num_features"]` records it should."""
+  try:
+    if os.path.getsize(record) != info.get("record_bytes"):
+      return False
+    n = 0
+    for _ in tf.io.tf_record_iterator(record):
+      n += 1
+  except (OSError, tf.errors.OpError):
+    return False
+  return n == info.get("num_features")
+
+
+def _read_cached(record, meta):
+  """The info of a cache entry, or None when it is missing or damaged."""
+  if not (os.path.isfile(record) and os.path.isfile(meta)):
+    return None
+  try:
+    with open(meta, encoding="utf-8") as f:
+      info = json.load(f)
+  except (OSError, ValueError):
+    info = None
+  if not isinstance(info, dict) or not _intact(record, info):
+    tf.logging.warning("Cached training features %s are damaged; building "
+                       "them again", record)
+    return None
+  return info
+
+
+def training_records(cache_dir, key, build, record_format, output_dir):
   """The training TFRecord for `key`, built by `build()` only when needed.
 
   Args:
     cache_dir: the cache directory, or "" to write into `output_dir`
       without caching.
-    key: from `cache_key` (include `bucketed` in it).
-    build: returns (features, info): feature dicts and a JSON-able dict of
-      counts to keep with them.
-    lengths: feature lengths (for trimming when `bucketed`).
-    bucketed: store the features unpadded.
+    key: from `cache_key`.
+    build: returns (features, info): unpadded feature dicts and a JSON-able
+      dict of counts to keep with them.
+    record_format: the `records.RecordFormat` to write.
     output_dir: the run's output dir.
 
   Returns:
@@ -69,9 +104,8 @@ def training_records(cache_dir, key, build, lengths, bucketed, output_dir):
     os.makedirs(cache_dir, exist_ok=True)
     record = os.path.join(cache_dir, key + ".tf_record")
     meta = os.path.join(cache_dir, key + ".json")
-    if os.path.isfile(record) and os.path.isfile(meta):
-      with open(meta, encoding="utf-8") as f:
-        info = json.load(f)
+    info = _read_cached(record, meta)
+    if info is not None:
       tf.logging.info("Using cached training features %s (%d features; "
                       "tokenization skipped)", record, info["num_features"])
       return record, info
@@ -79,11 +113,10 @@ def training_records(cache_dir, key, build, lengths, bucketed, output_dir):
     record = os.path.join(output_dir, "train.tf_record")
     meta = None
   features, info = build()
-  if bucketed:
-    features = (records.trim_padding(f, lengths) for f in features)
-  info = dict(info, num_features=records.write_features(features, record))
+  info = dict(info, num_features=record_format.write(features, record))
   if meta:
-    errors.atomic_write(meta, json.dumps(info, indent=2) + "\n")
+    info["record_bytes"] = os.path.getsize(record)
+    files.atomic_write(meta, json.dumps(info, indent=2) + "\n")
     tf.logging.info("Cached training features in %s", record)
   return record, info
 

@@ -145,16 +145,3 @@ def define_common_flags(**overrides):
   flags.DEFINE_string("master", None, "Accepted for compatibility; ignored.")
   flags.DEFINE_integer("num_tpu_cores", 8,
                        "Accepted for compatibility; ignored.")
-
-
-def run_options(flag_values):
-  """The common flag values as a plain dict, for passing down as arguments."""
-  names = ["data_dir", "bert_config_file", "task_name", "vocab_file",
-           "output_dir", "init_checkpoint", "do_lower_case", "max_seq_length",
-           "do_train", "do_eval", "do_predict", "train_batch_size",
-           "eval_batch_size", "predict_batch_size", "learning_rate",
-           "num_train_epochs", "warmup_proportion", "save_checkpoints_steps",
-           "keep_checkpoint_max", "seed", "log_every_n_steps", "use_tpu",
-           "bucket_by_length", "use_fp16", "loss_scale", "use_xla",
-           "cache_dir", "distribution_strategy"]
-  return {name: getattr(flag_values, name) for name in names}

@@ -1,7 +1,11 @@
-"""TFRecord files of model features and the Estimator input functions.
+"""TFRecord files of model features, and how they are batched.
 
-A feature is a dict from name to a list of ints (all of the same length for
-a given name). The runners build features; this module stores and reads them.
+A feature is a dict from field name to a list of ints: the sequence fields
+(`input_ids`, `input_mask`, `segment_ids`, per-position labels) as long as
+the example is, unpadded; the scalar fields (a label, an id) as one int or a
+one-element list. A `RecordFormat` knows the fields, `max_seq_length` and
+whether batches are padded to it (the original) or bucketed by length; it
+writes, parses and batches records, and describes itself for cache keys.
 """
 
 import collections
@@ -9,135 +13,151 @@ import os
 
 import tensorflow.compat.v1 as tf
 
+SEQUENCE = "sequence"
+SCALAR = "scalar"
+
 
 def _int64_feature(values):
   return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
 
 
-def write_features(features, output_file):
-  """Writes an iterable of feature dicts to a TFRecord file, atomically.
-
-  Returns:
-    The number of records written.
-  """
-  tmp = "%s.%d.tmp" % (output_file, os.getpid())
-  count = 0
-  with tf.io.TFRecordWriter(tmp) as writer:
-    for feature in features:
-      record = collections.OrderedDict()
-      for name, values in feature.items():
-        if isinstance(values, int):
-          values = [values]
-        record[name] = _int64_feature(values)
-      example = tf.train.Example(features=tf.train.Features(feature=record))
-      writer.write(example.SerializeToString())
-      count += 1
-  os.replace(tmp, output_file)
-  return count
-
-
-def _decode_record(record, name_to_features):
-  """Parses one serialized Example into int32 tensors (TPU/GPU friendly).
-
-  Variable-length fields (bucketed records) come back dense.
-  """
-  example = tf.parse_single_example(record, name_to_features)
-  out = {}
-  for name, t in example.items():
-    if isinstance(t, tf.SparseTensor):
-      t = tf.sparse.to_dense(t)
-    out[name] = tf.cast(t, tf.int32) if t.dtype == tf.int64 else t
-  return out
-
-
-def fixed_length_spec(lengths):
-  """Maps {name: length} to the `tf.FixedLenFeature` spec of int64 lists."""
-  spec = {}
-  for name, length in lengths.items():
-    shape = [] if length is None else [length]
-    spec[name] = tf.FixedLenFeature(shape, tf.int64)
-  return spec
-
-
-def trim_padding(feature, lengths):
-  """The feature without the padding of its sequence fields.
-
-  The real length is the number of 1s in `input_mask`; every field whose
-  length equals the padded length is cut to it.
-  """
-  n = sum(feature["input_mask"])
-  return {name: (values[:n] if lengths.get(name) is not None else values)
-          for name, values in feature.items()}
-
-
 def feature_length(feature):
-  """Number of real positions of a feature (its `input_mask` ones)."""
-  return sum(feature["input_mask"])
+  """Number of real positions of a feature (the length of its input_ids)."""
+  return len(feature["input_ids"])
 
 
-def bucketed_spec(lengths):
-  """Variable-length sequence fields, fixed scalar fields."""
-  spec = {}
-  for name, length in lengths.items():
-    spec[name] = (tf.FixedLenFeature([], tf.int64) if length is None else
-                  tf.VarLenFeature(tf.int64))
-  return spec
-
-
-def _pad_to_multiple(batch, names, multiple):
-  """Pads the sequence fields of a batch to a multiple of `multiple`."""
-  n = tf.shape(batch[names[0]])[1]
-  target = (n + multiple - 1) // multiple * multiple
-  out = dict(batch)
-  for name in names:
-    out[name] = tf.pad(batch[name], [[0, 0], [0, target - n]])
-  return out
-
-
-def input_fn_builder(input_file, lengths, is_training, drop_remainder,
-                     batch_size, seed=None, shuffle_buffer=100,
-                     bucketed=False, max_seq_length=None, multiple=8):
-  """Creates an Estimator `input_fn` over a TFRecord file of features.
+class RecordFormat(object):
+  """How features are stored and batched.
 
   Args:
-    input_file: TFRecord path written by `write_features`.
-    lengths: {feature name: list length, or None for a scalar}.
-    is_training: repeat forever and shuffle (buffer `shuffle_buffer`, as the
-      original) when True; one ordered pass when False.
-    drop_remainder: drop the last partial batch.
-    batch_size: examples per batch.
-    seed: shuffling seed (None: a different order each run).
-    bucketed: the records hold unpadded sequences (`trim_padding`). Batches
-      are padded only to their longest member, rounded up to `multiple`; in
-      training, examples are grouped with others of similar length (buckets
-      `multiple` wide up to `max_seq_length`).
+    fields: {name: SEQUENCE or SCALAR}.
+    max_seq_length: the longest sequence; padded records have this length.
+    bucketed: store sequences unpadded and batch examples of similar length,
+      each batch padded to its longest member rounded up to `multiple`.
+      False: every record padded to `max_seq_length`, batches in file order
+      (the original).
+    multiple: see `bucketed`.
   """
-  seq_names = sorted(n for n, l in lengths.items() if l is not None)
-  name_to_features = (bucketed_spec(lengths) if bucketed else
-                      fixed_length_spec(lengths))
-  decode = lambda record: _decode_record(record, name_to_features)
 
-  def input_fn(params=None):
-    del params
-    d = tf.data.TFRecordDataset(input_file)
-    if is_training:
-      d = d.repeat()
-      d = d.shuffle(buffer_size=shuffle_buffer, seed=seed)
-    d = d.map(decode, num_parallel_calls=tf.data.experimental.AUTOTUNE)
-    if not bucketed:
-      d = d.batch(batch_size, drop_remainder=drop_remainder)
-    elif is_training:
-      top = max_seq_length or max(l for l in lengths.values() if l)
-      boundaries = list(range(multiple + 1, top + 1, multiple))
-      d = d.bucket_by_sequence_length(
+  def __init__(self, fields, max_seq_length, bucketed=False, multiple=8):
+    self.fields = dict(fields)
+    self.max_seq_length = int(max_seq_length)
+    self.bucketed = bool(bucketed)
+    self.multiple = int(multiple)
+    self.sequence_names = sorted(n for n, k in self.fields.items()
+                                 if k == SEQUENCE)
+
+  def describe(self):
+    """A JSON-able description (part of the feature cache key)."""
+    return {"fields": dict(sorted(self.fields.items())),
+            "max_seq_length": self.max_seq_length,
+            "bucketed": self.bucketed, "multiple": self.multiple}
+
+  def encode(self, feature):
+    """One serialized tf.train.Example of `feature`."""
+    record = collections.OrderedDict()
+    for name, values in feature.items():
+      if name not in self.fields:
+        raise ValueError("feature field %r is not in the record format %s" %
+                         (name, sorted(self.fields)))
+      if isinstance(values, int):
+        values = [values]
+      values = list(values)
+      if self.fields[name] == SEQUENCE:
+        if len(values) > self.max_seq_length:
+          raise ValueError("%s has %d positions, more than max_seq_length %d"
+                           % (name, len(values), self.max_seq_length))
+        if not self.bucketed:
+          values += [0] * (self.max_seq_length - len(values))
+      record[name] = _int64_feature(values)
+    example = tf.train.Example(features=tf.train.Features(feature=record))
+    return example.SerializeToString()
+
+  def write(self, features, path):
+    """Writes an iterable of features to `path`, atomically; returns the count.
+    """
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    count = 0
+    try:
+      with tf.io.TFRecordWriter(tmp) as writer:
+        for feature in features:
+          writer.write(self.encode(feature))
+          count += 1
+      os.replace(tmp, path)
+    except BaseException:
+      if os.path.exists(tmp):
+        os.remove(tmp)
+      raise
+    return count
+
+  def _spec(self):
+    spec = {}
+    for name, kind in self.fields.items():
+      if kind == SCALAR:
+        spec[name] = tf.FixedLenFeature([], tf.int64)
+      elif self.bucketed:
+        spec[name] = tf.VarLenFeature(tf.int64)
+      else:
+        spec[name] = tf.FixedLenFeature([self.max_seq_length], tf.int64)
+    return spec
+
+  def parse(self, record):
+    """A serialized record as a dict of dense int32 tensors."""
+    example = tf.parse_single_example(record, self._spec())
+    out = {}
+    for name, t in example.items():
+      if isinstance(t, tf.SparseTensor):
+        t = tf.sparse.to_dense(t)
+      out[name] = tf.cast(t, tf.int32)
+    return out
+
+  def _pad_to_multiple(self, batch):
+    n = tf.shape(batch[self.sequence_names[0]])[1]
+    target = (n + self.multiple - 1) // self.multiple * self.multiple
+    out = dict(batch)
+    for name in self.sequence_names:
+      out[name] = tf.pad(batch[name], [[0, 0], [0, target - n]])
+    return out
+
+  def batches(self, dataset, batch_size, training, drop_remainder=None):
+    """Batches a dataset of parsed records.
+
+    Training: padded records in order; bucketed ones grouped by length
+    (buckets `multiple` wide). Not training: one pass in order.
+    """
+    if drop_remainder is None:
+      drop_remainder = training
+    if not self.bucketed:
+      d = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    elif training:
+      boundaries = list(range(self.multiple + 1, self.max_seq_length + 1,
+                              self.multiple))
+      d = dataset.bucket_by_sequence_length(
           lambda ex: tf.shape(ex["input_ids"])[0], boundaries,
           [batch_size] * (len(boundaries) + 1),
           drop_remainder=drop_remainder)
     else:
-      d = d.padded_batch(batch_size, drop_remainder=drop_remainder)
-    if bucketed:
-      d = d.map(lambda batch: _pad_to_multiple(batch, seq_names, multiple))
-    d = d.prefetch(tf.data.experimental.AUTOTUNE)
+      d = dataset.padded_batch(batch_size, drop_remainder=drop_remainder)
+    if self.bucketed:
+      d = d.map(self._pad_to_multiple)
     return d
 
-  return input_fn
+  def input_fn(self, path, batch_size, training, seed=None,
+               shuffle_buffer=100):
+    """An Estimator input_fn over the records of `path`.
+
+    Training repeats forever and shuffles with a buffer of `shuffle_buffer`
+    (as the original) seeded by `seed`; otherwise one ordered pass.
+    """
+
+    def input_fn(params=None):
+      del params
+      d = tf.data.TFRecordDataset(path)
+      if training:
+        d = d.repeat()
+        d = d.shuffle(buffer_size=shuffle_buffer, seed=seed)
+      d = d.map(self.parse, num_parallel_calls=tf.data.experimental.AUTOTUNE)
+      d = self.batches(d, batch_size, training)
+      return d.prefetch(tf.data.experimental.AUTOTUNE)
+
+    return input_fn

@@ -14,6 +14,7 @@ import os
 import tensorflow.compat.v1 as tf
 
 from finetuning import errors
+from finetuning import files
 
 MANIFEST_NAME = "run_manifest.json"
 
@@ -49,6 +50,12 @@ def read_manifest(output_dir):
       return json.load(f)
   except ValueError as e:
     raise errors.InputError(path, None, "not valid JSON (%s)" % e)
+
+
+def recorded_labels(output_dir):
+  """The label list recorded in `output_dir`, or None."""
+  recorded = read_manifest(output_dir)
+  return recorded.get("labels") if isinstance(recorded, dict) else None
 
 
 def _differences(recorded, current):
@@ -96,7 +103,7 @@ def prepare_output_dir(output_dir, run, training):
         (output_dir, os.path.basename(latest), MANIFEST_NAME, how_to))
 
   if training and recorded is None:
-    errors.atomic_write(
+    files.atomic_write(
         os.path.join(output_dir, MANIFEST_NAME),
         json.dumps(run, indent=2, sort_keys=True) + "\n")
   if latest is not None:

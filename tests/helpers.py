@@ -20,6 +20,13 @@ def run_tool(args, expect_ok=True, env=None, timeout=600):
   return result
 
 
+def write_file(path, text):
+  """Writes `text` (UTF-8) to `path`; returns the path as a string."""
+  with open(path, "w", encoding="utf-8") as f:
+    f.write(text)
+  return str(path)
+
+
 def slice_sentences(src, dst, n):
   """Writes the first `n` blank-line separated sentences of `src` to `dst`."""
   with open(src, encoding="utf-8") as f:

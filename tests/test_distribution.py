@@ -9,7 +9,6 @@ import sys
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from finetuning import estimator as est
 from tests.conftest import DATA, ROOT
 from tests.helpers import bert_flags, run_tool
 from tests.test_re import _gad_slice
@@ -78,14 +77,3 @@ def test_two_workers_train_one_model(tiny_bert_dir, tmp_path):
   init = tf.train.load_checkpoint(tiny_bert_dir["ckpt"])
   assert np.abs(reader.get_tensor("bert/pooler/dense/kernel") -
                 init.get_tensor("bert/pooler/dense/kernel")).max() > 0
-
-
-def test_strategy_helpers(monkeypatch):
-  assert est.num_replicas("none") == 1
-  monkeypatch.setenv("TF_CONFIG", json.dumps(
-      {"cluster": {"worker": ["a:1", "b:2", "c:3"]},
-       "task": {"type": "worker", "index": 2}}))
-  assert est.num_replicas("multi_worker_mirrored") == 3
-  assert not est.is_chief("multi_worker_mirrored")
-  assert est.is_chief("mirrored")
-  assert est.train_steps(96, 8, 1.0, 0.1, replicas=3) == (4, 0)

@@ -5,6 +5,7 @@ import shutil
 
 import tokenization
 from finetuning import feature_cache
+from finetuning import records
 import run_ner
 from tests.conftest import DATA
 from tests.helpers import bert_flags, run_tool, slice_sentences
@@ -13,11 +14,14 @@ NCBI = os.path.join(DATA, "NER", "NCBI-disease")
 
 
 def _key(path, vocab, **kw):
-  args = dict(do_lower_case=False, max_seq_length=128, labels=["B", "O"])
+  args = dict(do_lower_case=False, max_seq_length=128, labels=["B", "O"],
+              bucketed=False)
   args.update(kw)
+  fmt = records.RecordFormat(run_ner.NerTask.fields, args["max_seq_length"],
+                             args["bucketed"])
   return feature_cache.cache_key([path], vocab, args["do_lower_case"],
-                                 args["max_seq_length"], args["labels"],
-                                 task="ner")
+                                 args["labels"], fmt.describe(),
+                                 {"task": "ner"})
 
 
 def test_cache_key_follows_every_input(tmp_path):
@@ -30,6 +34,7 @@ def test_cache_key_follows_every_input(tmp_path):
   assert key != _key(str(data), str(vocab), do_lower_case=True)
   assert key != _key(str(data), str(vocab), max_seq_length=64)
   assert key != _key(str(data), str(vocab), labels=["B", "I", "O"])
+  assert key != _key(str(data), str(vocab), bucketed=True)
   vocab.write_text("[UNK]\na\nb\n")
   assert key != _key(str(data), str(vocab))
   vocab.write_text("[UNK]\na\n")
@@ -84,6 +89,23 @@ def test_cache_hit_on_rerun_and_new_entry_for_new_vocab(tiny_bert_dir,
   third = _train(tiny_bert_dir, data, tmp_path / "o3", cache, str(vocab))
   assert "tokenization skipped" not in third.stderr
   assert len(os.listdir(str(cache))) == 4
+  # A damaged entry (cut short, or its .json garbled) is rebuilt.
+  entries = sorted(str(p) for p in cache.iterdir())
+  for path in entries:
+    if path.endswith(".tf_record"):
+      with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) // 2)
+  fourth = _train(tiny_bert_dir, data, tmp_path / "o5", cache)
+  assert "are damaged; building them again" in fourth.stderr
+  assert "Cached training features in" in fourth.stderr
+  fifth = _train(tiny_bert_dir, data, tmp_path / "o6", cache)
+  assert "tokenization skipped" in fifth.stderr
+  for path in entries:
+    if path.endswith(".json"):
+      with open(path, "w") as f:
+        f.write("{not json")
+  sixth = _train(tiny_bert_dir, data, tmp_path / "o7", cache)
+  assert "are damaged; building them again" in sixth.stderr
   # No cache: train.tf_record in the output dir, as the original.
   _train(tiny_bert_dir, data, tmp_path / "o4", "")
   assert (tmp_path / "o4" / "train.tf_record").is_file()

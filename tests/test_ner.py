@@ -7,7 +7,6 @@ import subprocess
 
 import pytest
 
-from biocodes import ner_detokenize
 from biocodes import ner_io
 from finetuning import errors
 import run_ner
@@ -227,7 +226,7 @@ def test_label_list_from_tags():
       "[PAD]", "B-Gene", "I-Gene", "O", "X", "[CLS]", "[SEP]"]
 
 
-def test_bio_entities_and_offsets():
+def test_entities_and_offsets():
   text = "Aspirin-induced acute renal failure (ARF)."
   words = run_ner.split_words_with_offsets(text)
   assert [w for w, _, _ in words] == ["Aspirin", "-", "induced", "acute",
@@ -235,53 +234,12 @@ def test_bio_entities_and_offsets():
                                       "."]
   tags = ["B-Chemical", "O", "O", "B-Disease", "I-Disease", "I-Disease", "O",
           "I-Disease", "O", "O"]
-  ents = run_ner.bio_entities(words, tags)
-  assert [(text[e["start"]:e["end"]], e["type"]) for e in ents] == [
+  ents = run_ner.entities(text, words, tags)
+  assert [(e["text"], e["type"]) for e in ents] == [
       ("Aspirin", "Chemical"), ("acute renal failure", "Disease"),
       ("ARF", "Disease")]
-  assert run_ner.bio_entities(words[:2], ["B", "I"]) == [
-      {"start": 0, "end": 8, "type": None}]
-
-
-def test_detokenizer_alignment_rules():
-  sentences = [[("IL-6", "B", 1), ("levels", "O", 2)], [("\u200b", "O", 4)]]
-  pieces = ["[CLS]", "il", "-", "6", "level", "##s", "[SEP]", "[CLS]",
-            "[UNK]", "[SEP]"]
-  labels = ["[CLS]", "B", "X", "I", "O", "X", "[SEP]", "[CLS]", "X", "[SEP]"]
-  tags, missing = ner_detokenize.word_tags_from_pieces(sentences, pieces,
-                                                       labels)
-  assert tags == [["B", "O"], ["O"]] and missing == 0
-  # A file cut short (the original's truncation): missing words become O.
-  tags, missing = ner_detokenize.word_tags_from_pieces(sentences, pieces[:5],
-                                                       labels[:5])
-  assert tags == [["B", "O"], ["O"]] and missing == 1
-  with pytest.raises(ValueError, match="left over"):
-    ner_detokenize.word_tags_from_pieces(sentences[:1], pieces, labels)
-
-
-def test_readers_reject_bad_input(tmp_path):
-  bad = tmp_path / "train_dev.tsv"
-  bad.write_text("Aspirin\tB\nhelps\n", encoding="utf-8")
-  with pytest.raises(errors.InputError, match=r"train_dev.tsv:2: expected "
-                     r"'token<TAB>tag' \(2 fields\), found 1"):
-    ner_io.read_sentences(str(bad))
-  bad.write_text("Aspirin\tDisease\n", encoding="utf-8")
-  with pytest.raises(errors.InputError, match=r":1: expected a BIO tag"):
-    ner_io.read_sentences(str(bad))
-  bad.write_text("", encoding="utf-8")
-  with pytest.raises(errors.InputError, match="file is empty"):
-    ner_io.read_sentences(str(bad))
-  with pytest.raises(errors.InputError,
-                     match=r"devel.tsv: file not found. An NER data dir "
-                     r"holds train_dev.tsv"):
-    run_ner.NerProcessor().get_dev_examples(str(tmp_path))
-
-
-def test_crlf_and_bom_accepted(tmp_path):
-  f = tmp_path / "test.tsv"
-  f.write_bytes(b"\xef\xbb\xbfAspirin\tB\r\nhelps\tO\r\n\r\nok\tO\r\n")
-  assert ner_io.read_sentences(str(f)) == [
-      [("Aspirin", "B", 1), ("helps", "O", 2)], [("ok", "O", 4)]]
+  assert run_ner.entities(text, words[:2], ["B", "I"]) == [
+      {"start": 0, "end": 8, "text": "Aspirin-", "type": None}]
 
 
 def test_tag_only_in_test_data_is_an_error(tmp_path):

@@ -6,7 +6,6 @@ import os
 import pytest
 
 from biocodes import bioasq_eval
-from biocodes import transform_nbset2bioasqform as transform
 from finetuning import errors
 import run_qa
 from tests import bioasq_fixture
@@ -14,115 +13,6 @@ from tests.conftest import REFERENCE
 from tests.helpers import bert_flags, run_tool
 
 REF = os.path.join(REFERENCE, "bioasq")
-
-
-@pytest.mark.parametrize("case", ["a", "b", "c", "d"])
-def test_bioasq_eval_matches_official_jar(case):
-  with open(os.path.join(REF, "expected_%s.txt" % case)) as f:
-    expected = f.read()
-  result = run_tool(["biocodes/bioasq_eval.py",
-                     os.path.join(REF, "golden.json"),
-                     os.path.join(REF, "system_%s.json" % case)])
-  assert result.stdout.splitlines()[0] == expected
-  # The jar's own options are accepted too.
-  again = run_tool(["biocodes/bioasq_eval.py", "-phaseB", "-e", "5",
-                    os.path.join(REF, "golden.json"),
-                    os.path.join(REF, "system_%s.json" % case)])
-  assert again.stdout == result.stdout
-
-
-def test_bioasq_eval_summary_names_missing_question():
-  result = bioasq_eval.evaluate_files(os.path.join(REF, "golden.json"),
-                                      os.path.join(REF, "system_a.json"))
-  assert result["scored"] == 9
-  assert result["missing"] == ["000000000000000000abc008"]
-  text = bioasq_eval.summary(result)
-  assert text.startswith("SAcc 0.4444  LAcc 0.8889  MRR 0.6019  (9 factoid "
-                         "questions scored)\n")
-  assert "000000000000000000abc008" in text
-
-
-def test_bioasq_eval_bad_files_exit_2(tmp_path):
-  bad = tmp_path / "system.json"
-  bad.write_text('{"questions": [\n{"id": "x",}\n]}')
-  result = run_tool(["biocodes/bioasq_eval.py",
-                     os.path.join(REF, "golden.json"), str(bad)],
-                    expect_ok=False)
-  assert result.returncode == 2
-  assert "system.json:2: not valid JSON" in result.stderr
-  assert "Traceback" not in result.stderr
-
-
-def test_java_double_format():
-  assert bioasq_eval.java_double(0) == "0.0"
-  assert bioasq_eval.java_double(1) == "1.0"
-  assert bioasq_eval.java_double(0.575) == "0.575"
-  assert bioasq_eval.java_double(5.0 / 9) == "0.5555555555555556"
-  assert bioasq_eval.java_double(1e-4) == "1.0E-4"
-
-
-def _cand(text, p):
-  return {"text": text, "probability": p, "start_logit": 0.0,
-          "end_logit": 0.0}
-
-
-A = "%024d" % 1
-B = "%024d" % 2
-NBEST = {
-    A + "_001": [_cand("BRCA1", 0.5), _cand("brca1 gene", 0.2),
-                 _cand("", 0.1), _cand("x" * 101, 0.15), _cand("TP53", 0.05)],
-    A + "_002": [_cand("brca1", 0.3), _cand("ATM", 0.25), _cand("CHEK2", 0.2),
-                 _cand("PALB2", 0.2), _cand("RAD51", 0.05)],
-    B + "_001": [_cand("b", 0.4), _cand("a", 0.4), _cand("y" * 100, 0.2)],
-}
-
-
-def test_transform_hand_written_nbest(tmp_path):
-  path = tmp_path / "nbest_predictions.json"
-  path.write_text(json.dumps(NBEST))
-  run_tool(["biocodes/transform_nbset2bioasqform.py",
-            "--nbest_path=" + str(path), "--output_path=" + str(tmp_path)])
-  answers = json.loads((tmp_path / "BioASQform_BioASQ-answer.json")
-                       .read_text())
-  # A: "BRCA1" and "brca1" merge (0.8, first spelling kept); "" and the
-  # 101-character text are dropped; the three 0.2 ties keep their order;
-  # the top-5 cut drops TP53 and RAD51. B: the tie keeps "b" first and a
-  # text of exactly 100 characters stays.
-  assert answers == {"questions": [
-      {"type": "factoid", "id": A, "ideal_answer": "Dummy",
-       "exact_answer": [["BRCA1"], ["ATM"], ["brca1 gene"], ["CHEK2"],
-                        ["PALB2"]]},
-      {"type": "factoid", "id": B, "ideal_answer": "Dummy",
-       "exact_answer": [["b"], ["a"], ["y" * 100]]}]}
-  with_prob = json.loads((tmp_path / "WithProb_BioASQform_BioASQ-answer.json")
-                         .read_text())
-  assert with_prob["questions"][0]["exact_answer"] == [
-      ["BRCA1", 0.8], ["ATM", 0.25], ["brca1 gene", 0.2], ["CHEK2", 0.2],
-      ["PALB2", 0.2], ["TP53", 0.05], ["RAD51", 0.05]]
-
-
-def test_transform_top_20_and_file_output_path(tmp_path):
-  nbest = {A + "_001": [_cand("t%02d" % i, 1.0 / (i + 2)) for i in range(25)]}
-  path = tmp_path / "nbest.json"
-  path.write_text(json.dumps(nbest))
-  out = tmp_path / "answers.json"
-  transform.convert_file(str(path), str(out))
-  answers = json.loads(out.read_text())
-  assert [a[0] for a in answers["questions"][0]["exact_answer"]] == [
-      "t00", "t01", "t02", "t03", "t04"]
-  with_prob = json.loads((tmp_path / "answers.json_WithProb").read_text())
-  assert len(with_prob["questions"][0]["exact_answer"]) == 20
-
-
-def test_transform_rejects_bad_qas_id(tmp_path):
-  path = tmp_path / "nbest.json"
-  path.write_text(json.dumps({"56c1f01e_1": [_cand("x", 1.0)]}))
-  result = run_tool(["biocodes/transform_nbset2bioasqform.py",
-                     "--nbest_path=" + str(path),
-                     "--output_path=" + str(tmp_path)], expect_ok=False)
-  assert result.returncode == 2
-  assert "qas id '56c1f01e_1' is not of the form" in result.stderr
-  assert not (tmp_path / "BioASQform_BioASQ-answer.json").exists()
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,7 @@
 import json
 import os
 
-import pytest
-
 from biocodes import re_eval
-from biocodes import re_io
-from biocodes import run_re_folds
-from finetuning import errors
 from tests.conftest import DATA
 from tests.helpers import bert_flags, run_tool
 
@@ -117,98 +112,6 @@ def test_chemprot_fixture_end_to_end(tiny_bert_dir, tmp_path):
       "f1 score   ", "recall     ", "precision  "]
 
 
-def _write(path, text):
-  with open(path, "w", encoding="utf-8") as f:
-    f.write(text)
-  return str(path)
-
-
-def test_re_eval_binary_hand_computed(tmp_path):
-  # gold:  1 1 1 0 0 1
-  # pred:  1 0 1 0 1 1   (argmax of each row)
-  probs = "0.2\t0.8\n0.9\t0.1\n0.4\t0.6\n0.7\t0.3\n0.1\t0.9\n0.3\t0.7\n"
-  answers = "index\tsentence\tlabel\n" + "".join(
-      "%d\ts%d\t%s\n" % (i, i, l) for i, l in enumerate("111001"))
-  scores, notes = re_eval.evaluate(_write(tmp_path / "p.tsv", probs),
-                                   _write(tmp_path / "a.tsv", answers))
-  # TP=3 (rows 0,2,5), predicted 1: 4, gold 1: 4, TN=1 of gold 0: 2.
-  assert dict(scores) == pytest.approx({"f1 score": 0.75, "recall": 0.75,
-                                        "precision": 0.75,
-                                        "specificity": 0.5})
-  assert notes == []
-  assert re_eval.format_scores(scores) == (
-      "f1 score    : 75.00%\nrecall      : 75.00%\n"
-      "precision   : 75.00%\nspecificity : 50.00%\n")
-
-
-def test_re_eval_binary_never_predicting_1_gives_zero_and_a_note(tmp_path):
-  probs = "0.9\t0.1\n0.8\t0.2\n"
-  answers = "index\tsentence\tlabel\n0\ta\t1\n1\tb\t0\n"
-  scores, notes = re_eval.evaluate(_write(tmp_path / "p.tsv", probs),
-                                   _write(tmp_path / "a.tsv", answers))
-  assert dict(scores) == {"f1 score": 0.0, "recall": 0.0, "precision": 0.0,
-                          "specificity": 1.0}
-  assert notes == ["precision (no row predicted 1) is undefined (0/0); "
-                   "reported as 0"]
-
-
-def test_re_eval_chemprot_micro_with_a_class_never_predicted(tmp_path):
-  labels = re_io.TASK_LABELS["chemprot"]
-  gold = ["cpr:3", "cpr:4", "cpr:4", "cpr:9", "false", "false", "cpr:6"]
-  pred = ["cpr:3", "cpr:4", "false", "cpr:4", "cpr:3", "false", "cpr:6"]
-  probs = "".join("\t".join("0.9" if l == p else "0.02" for l in labels) +
-                  "\n" for p in pred)
-  answers = "index\tsentence\tlabel\n" + "".join(
-      "%d\ts\t%s\n" % (i, g) for i, g in enumerate(gold))
-  scores, notes = re_eval.evaluate(_write(tmp_path / "p.tsv", probs),
-                                   _write(tmp_path / "a.tsv", answers),
-                                   task="chemprot")
-  # CPR predictions: cpr:3, cpr:4, cpr:4, cpr:3, cpr:6 = 5, of which right:
-  # rows 0, 1, 6 = 3. Gold CPR: 5 (rows 0,1,2,3,6). cpr:5 and cpr:9 are
-  # never predicted.
-  assert dict(scores) == pytest.approx({"f1 score": 0.6, "recall": 0.6,
-                                        "precision": 0.6})
-  assert notes == []
-
-
-def test_re_eval_errors(tmp_path):
-  answers = _write(tmp_path / "a.tsv", "index\tsentence\tlabel\n0\ta\t1\n")
-  p = _write(tmp_path / "p.tsv", "0.1\t0.9\n0.2\t0.8\n")
-  with pytest.raises(errors.UserError, match="2 predictions but .* has 1"):
-    re_eval.evaluate(p, answers)
-  result = run_tool(["biocodes/re_eval.py", "--output_path=" + p,
-                     "--answer_path=" + answers], expect_ok=False)
-  assert result.returncode == 2 and "Traceback" not in result.stderr
-
-
-def test_reader_detects_header_and_keeps_every_row(tmp_path):
-  no_header = _write(tmp_path / "t.tsv", "0\tfirst row\t1\n1\tsecond\t0\n")
-  rows = re_io.read_rows(no_header, labels=["0", "1"])
-  assert [r.sentence for r in rows] == ["first row", "second"]
-  with_header = _write(tmp_path / "h.tsv",
-                       "index\tsentence\tlabel\n0\tfirst row\t1\n")
-  assert [r.index for r in re_io.read_rows(with_header)] == ["0"]
-  assert re_io.read_rows(with_header)[0].line == 2
-
-
-def test_reader_errors_name_file_and_line(tmp_path):
-  bad = _write(tmp_path / "train.tsv", "a\t1\nb\t0\tx\n")
-  with pytest.raises(errors.InputError,
-                     match=r"train.tsv:2: expected 2 tab-separated fields"):
-    re_io.read_rows(bad)
-  bad = _write(tmp_path / "train.tsv", "a\t1\nb\t2\n")
-  with pytest.raises(errors.InputError,
-                     match=r"train.tsv:2: label '2' is not one of"):
-    re_io.read_rows(bad, labels=["0", "1"])
-  bad = _write(tmp_path / "train.tsv", "just text\n")
-  with pytest.raises(errors.InputError, match=r"train.tsv:1: expected 2"):
-    re_io.read_rows(bad)
-  empty = _write(tmp_path / "dev.tsv", "")
-  assert re_io.read_rows(empty, allow_empty=True) == []
-  with pytest.raises(errors.InputError, match="file is empty"):
-    re_io.read_rows(empty)
-
-
 def test_unknown_task_exits_2(tiny_bert_dir, tmp_path):
   result = run_tool(["run_re.py", "--task_name=ddi", "--do_train=true",
                      "--data_dir=" + str(tmp_path),
@@ -217,37 +120,3 @@ def test_unknown_task_exits_2(tiny_bert_dir, tmp_path):
   assert result.returncode == 2
   assert "--task_name=ddi: expected one of chemprot, euadr, gad" in (
       result.stderr)
-
-
-def test_fold_runner_on_two_folds(tiny_bert_dir, tmp_path):
-  data = tmp_path / "GAD"
-  for fold in ("1", "2"):
-    _gad_slice(os.path.join(GAD, fold), str(data / fold), n_train=32,
-               n_test=8)
-  (data / "README").write_text("not a fold")
-  out = tmp_path / "out"
-  result = run_tool(["biocodes/run_re_folds.py", "--data_dir=" + str(data),
-                     "--output_dir=" + str(out), "--task_name=gad"] +
-                    _re_flags(tiny_bert_dir))
-  for fold in ("1", "2"):
-    assert len((out / fold / "test_results.tsv").read_text().splitlines()) == 8
-  summary = json.loads((out / "folds_summary.json").read_text())
-  assert sorted(summary["folds"]) == ["1", "2"]
-  f1s = [summary["folds"][f]["f1 score"] for f in ("1", "2")]
-  mean, sd = run_re_folds.mean_sd(f1s)
-  assert summary["mean"]["f1 score"] == pytest.approx(mean)
-  assert summary["sd"]["f1 score"] == pytest.approx(sd)
-  tsv = (out / "folds_summary.tsv").read_text().splitlines()
-  assert tsv[0] == "fold\tprecision\trecall\tf1 score\tspecificity"
-  assert [l.split("\t")[0] for l in tsv[1:]] == ["1", "2", "mean", "sd"]
-  assert "=== 2 folds (percent)" in result.stdout
-  # Each fold's score equals re_eval on that fold's files.
-  scores, _ = re_eval.evaluate(str(out / "1" / "test_results.tsv"),
-                               str(data / "1" / "test.tsv"))
-  assert summary["folds"]["1"] == pytest.approx(dict(scores))
-
-
-def test_mean_sd():
-  assert run_re_folds.mean_sd([0.5]) == (0.5, 0.0)
-  mean, sd = run_re_folds.mean_sd([0.2, 0.4, 0.6])
-  assert mean == pytest.approx(0.4) and sd == pytest.approx(0.2)

@@ -7,70 +7,13 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-from finetuning import estimator as est
-from finetuning import records
+from finetuning import devices
 from tests import bioasq_fixture
 from tests.conftest import DATA
 from tests.helpers import bert_flags, run_tool, slice_sentences
 from tests.test_re import _gad_slice
 
 NCBI = os.path.join(DATA, "NER", "NCBI-disease")
-
-
-def _lengths(seq):
-  return {"input_ids": seq, "input_mask": seq, "segment_ids": seq,
-          "label_ids": None}
-
-
-def _feature(n, seq, label):
-  return {"input_ids": list(range(1, n + 1)) + [0] * (seq - n),
-          "input_mask": [1] * n + [0] * (seq - n),
-          "segment_ids": [0] * seq, "label_ids": [label]}
-
-
-def _batches(input_fn, count):
-  with tf.Graph().as_default():
-    batch = tf.data.make_one_shot_iterator(input_fn()).get_next()
-    with tf.Session() as sess:
-      return [sess.run(batch) for _ in range(count)]
-
-
-def test_bucketed_batches_are_padded_to_a_multiple_of_8(tmp_path):
-  seq = 32
-  sizes = [3, 5, 11, 17, 9, 30]
-  feats = [records.trim_padding(_feature(n, seq, i), _lengths(seq))
-           for i, n in enumerate(sizes)]
-  assert [len(f["input_ids"]) for f in feats] == sizes
-  path = str(tmp_path / "p.tf_record")
-  records.write_features(feats, path)
-  fn = records.input_fn_builder(path, _lengths(seq), False, False, 2,
-                                bucketed=True, max_seq_length=seq)
-  batches = _batches(fn, 3)
-  assert [b["input_ids"].shape for b in batches] == [(2, 8), (2, 24),
-                                                      (2, 32)]
-  # Content: the real tokens, then zeros.
-  np.testing.assert_array_equal(batches[0]["input_ids"][0],
-                                [1, 2, 3, 0, 0, 0, 0, 0])
-  np.testing.assert_array_equal(batches[0]["input_mask"].sum(1), [3, 5])
-  assert list(batches[2]["label_ids"]) == [4, 5]
-
-
-def test_training_batches_group_similar_lengths(tmp_path):
-  seq = 64
-  rng = np.random.RandomState(0)
-  sizes = rng.randint(3, seq, size=200)
-  feats = [records.trim_padding(_feature(int(n), seq, 0), _lengths(seq))
-           for n in sizes]
-  path = str(tmp_path / "t.tf_record")
-  records.write_features(feats, path)
-  fn = records.input_fn_builder(path, _lengths(seq), True, True, 4, seed=1,
-                                bucketed=True, max_seq_length=seq)
-  for b in _batches(fn, 20):
-    real = b["input_mask"].sum(1)
-    width = b["input_ids"].shape[1]
-    assert width % 8 == 0 and width == -(-real.max() // 8) * 8
-    # All members come from the same 8-wide length bucket.
-    assert len(set((real - 1) // 8)) == 1
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +74,7 @@ def test_re_bucketed_bf16_and_xla_predictions(trained):
   np.testing.assert_allclose(xla, padded, atol=1e-5)
   bf16 = _predict_re(trained, "--use_fp16")
   diff = np.abs(bf16 - padded).max()
-  if est.cpu_supports_bf16():
+  if devices.cpu_supports_bf16():
     # The rewrite ran (bfloat16 rounding shows) and stayed close.
     assert 0 < diff < 0.05
   else:

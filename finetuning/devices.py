@@ -1,0 +1,110 @@
+"""Devices and distribution: GPU/bf16 detection, session config, strategies."""
+
+import json
+import os
+
+import tensorflow.compat.v1 as tf
+
+from finetuning import errors
+
+STRATEGIES = ["none", "one_device", "mirrored", "multi_worker_mirrored"]
+
+
+def have_gpu():
+  """Whether TensorFlow sees a GPU."""
+  return bool(tf.config.list_physical_devices("GPU"))
+
+
+def cpu_supports_bf16():
+  """Whether this CPU has native bfloat16 instructions (Linux)."""
+  try:
+    with open("/proc/cpuinfo") as f:
+      flags = f.read()
+  except OSError:
+    return False
+  return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def session_config(use_fp16=False, use_xla=False):
+  """ConfigProto with the mixed precision rewrite and XLA as asked.
+
+  Mixed precision: float16 on a GPU (the caller adds loss scaling),
+  bfloat16 on a CPU that supports it; otherwise a warning and float32.
+  """
+  from tensorflow.core.protobuf import rewriter_config_pb2
+  config = tf.ConfigProto(allow_soft_placement=True)
+  if use_xla:
+    config.graph_options.optimizer_options.global_jit_level = (
+        tf.OptimizerOptions.ON_1)
+    # (Auto-clustering skips CPUs; the model_fn also marks the model for
+    # compilation explicitly, which works on every device.)
+  if use_fp16:
+    rewrites = config.graph_options.rewrite_options
+    if have_gpu():
+      rewrites.auto_mixed_precision = rewriter_config_pb2.RewriterConfig.ON
+    elif cpu_supports_bf16():
+      rewrites.auto_mixed_precision_onednn_bfloat16 = (
+          rewriter_config_pb2.RewriterConfig.ON)
+    else:
+      tf.logging.warning("--use_fp16: no GPU and no bfloat16 support in this "
+                         "CPU; running in float32")
+  return config
+
+
+def make_strategy(name):
+  """A tf.distribute strategy by flag value ("none" gives None)."""
+  if name in (None, "", "none"):
+    return None
+  if name == "one_device":
+    return tf.distribute.OneDeviceStrategy(
+        "/gpu:0" if have_gpu() else "/cpu:0")
+  if name == "mirrored":
+    return tf.distribute.MirroredStrategy()
+  if name == "multi_worker_mirrored":
+    if not os.environ.get("TF_CONFIG"):
+      raise errors.UserError(
+          "--distribution_strategy=multi_worker_mirrored needs TF_CONFIG "
+          "describing the workers, e.g. {\"cluster\": {\"worker\": "
+          "[\"host1:2222\", \"host2:2222\"]}, \"task\": {\"type\": "
+          "\"worker\", \"index\": 0}}")
+    return tf.distribute.experimental.MultiWorkerMirroredStrategy()
+  raise errors.FlagError("distribution_strategy", name,
+                         "one of " + ", ".join(STRATEGIES))
+
+
+def is_multi_worker(strategy):
+  """Whether `strategy` trains over several workers."""
+  return isinstance(strategy,
+                    tf.distribute.experimental.MultiWorkerMirroredStrategy)
+
+
+def num_replicas(strategy_name):
+  """Replicas that train in step together under a strategy."""
+  if strategy_name in (None, "", "none"):
+    return 1
+  if strategy_name == "multi_worker_mirrored":
+    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster",
+                                                                 {})
+    workers = len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+    gpus = max(1, len(tf.config.list_physical_devices("GPU")))
+    return max(1, workers) * gpus
+  if strategy_name == "mirrored":
+    return max(1, len(tf.config.list_physical_devices("GPU")))
+  return 1
+
+
+def is_chief(strategy_name):
+  """False for the non-chief workers of a multi-worker run."""
+  if strategy_name != "multi_worker_mirrored":
+    return True
+  config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+  task = config.get("task", {})
+  if "chief" in config.get("cluster", {}):
+    return task.get("type") == "chief"
+  return task.get("type", "worker") == "worker" and task.get("index", 0) == 0
+
+
+def worker_index():
+  """This worker's index in TF_CONFIG (0 without one)."""
+  return json.loads(os.environ.get("TF_CONFIG", "{}")).get("task",
+                                                           {}).get("index", 0)

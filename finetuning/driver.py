@@ -1,0 +1,189 @@
+"""The task driver: one train / eval / predict / raw-text flow for every task.
+
+A runner defines a `Task` (how to read each split, its labels, features,
+head, and how to score and write its outputs) and calls `run(task, config)`
+with the `RunConfig` its flags parsed into. The driver reads and checks
+every input before anything is written, guards the output dir, trains
+(features from the cache, resume, progress), then evaluates, predicts and
+tags raw text through the task.
+
+Adding a task: subclass `Task`, fill in the methods a runner needs (see
+run_re.py for the smallest one), and give it a `main` that parses flags into
+a RunConfig and calls `run`.
+"""
+
+import collections
+import os
+
+from absl import app
+import tensorflow.compat.v1 as tf
+
+from finetuning import errors
+from finetuning import estimator as est
+from finetuning import files
+from finetuning import model_files
+from finetuning import prediction
+from finetuning import records
+from finetuning import run_dir
+from finetuning import training as training_lib
+
+Split = collections.namedtuple("Split", ["examples", "path"])
+Split.__doc__ = """The examples of one input file (path: the file they came from)."""
+
+Context = collections.namedtuple("Context",
+                                 ["config", "tokenizer", "labels", "predict"])
+Context.__doc__ = """What a task's evaluate/predict/raw_text receive.
+
+config: the RunConfig. tokenizer: the FullTokenizer. labels: the label list
+(None for QA). predict(features, batch_size, record_name): the model's
+result dicts for a list of features, in order (record_name: the TFRecord
+written into the output dir on the way).
+"""
+
+
+class Task(object):
+  """A fine-tuning task as the driver sees it; runners subclass it.
+
+  Attributes:
+    name: recorded in run_manifest.json ("ner", "gad", "qa", ...).
+    fields: {feature name: records.SEQUENCE or records.SCALAR}.
+  """
+
+  name = None
+  fields = {}
+
+  def record_fields(self, training):
+    """The feature fields of training (or prediction) records."""
+    del training
+    return dict(self.fields)
+
+  def check_config(self, config):
+    """Raises UserError when the flags cannot make a run of this task."""
+
+  def read_inputs(self, config):
+    """Reads and checks every input file the run needs.
+
+    Returns:
+      {"train"/"dev"/"test": Split, "raw": lines}, only the parts asked for.
+    """
+    raise NotImplementedError
+
+  def label_list(self, inputs, recorded):
+    """The model's labels; `recorded` is those of run_manifest.json or None."""
+    del inputs, recorded
+    return None
+
+  def check_inputs(self, inputs, labels):
+    """Raises InputError for inputs the labels cannot describe."""
+
+  def cache_options(self, config):
+    """Task settings that change the training features (cache key)."""
+    del config
+    return {}
+
+  def training_features(self, examples, tokenizer, config, labels):
+    """(unpadded feature dicts, JSON-able info) of the training examples."""
+    raise NotImplementedError
+
+  def count_training_examples(self, info):
+    """What the step count is computed from (default: the features)."""
+    return info["num_features"]
+
+  def report_training(self, examples, info, config):
+    """Logs what building the training features did (cuts, windows...)."""
+
+  def head_fn(self, labels):
+    """The head: `head_fn(model, features, is_training)` -> HeadOutput."""
+    raise NotImplementedError
+
+  def evaluate(self, context, split):
+    """Scores the dev split; returns the eval_results dict, or None."""
+    raise errors.UserError("--do_eval is not supported by task %s" %
+                           self.name)
+
+  def predict(self, context, split):
+    """Predicts the test split and writes the outputs."""
+    raise NotImplementedError
+
+  def raw_text(self, context, lines):
+    """Predicts raw text lines and writes the outputs."""
+    raise NotImplementedError
+
+
+def format_eval_results(result):
+  """`key = value` lines, sorted by key, as in the original eval_results.txt."""
+  return "".join("%s = %s\n" % (key, str(result[key]))
+                 for key in sorted(result.keys()))
+
+
+def write_eval_results(output_dir, result, name="eval_results.txt"):
+  """Logs and writes `result` (a dict) to `output_dir/name`."""
+  tf.logging.info("***** Eval results *****")
+  for key in sorted(result.keys()):
+    tf.logging.info("  %s = %s", key, str(result[key]))
+  path = os.path.join(output_dir, name)
+  files.atomic_write(path, format_eval_results(result))
+  return path
+
+
+def run(task, config):
+  """Runs `task` as `config` asks: train, eval, predict, raw text."""
+  est.setup_logging()
+  task.check_config(config)
+  bert_config, tokenizer = model_files.load_model_files(config)
+
+  # Read and check every input before anything is written.
+  inputs = task.read_inputs(config)
+  labels = task.label_list(inputs, run_dir.recorded_labels(config.output_dir))
+  task.check_inputs(inputs, labels)
+  manifest = run_dir.describe_run(task.name, labels, bert_config,
+                                  config.max_seq_length, config.do_lower_case)
+  run_dir.prepare_output_dir(config.output_dir, manifest,
+                             training=config.do_train)
+  if labels:
+    tf.logging.info("Labels: %s", " ".join(labels))
+  def record_format(training):
+    return records.RecordFormat(task.record_fields(training),
+                                config.max_seq_length,
+                                config.bucket_by_length)
+
+  training = None
+  if config.do_train:
+    train = inputs["train"]
+    training = training_lib.prepare_training(
+        config, record_format(True), [train.path], labels,
+        lambda: task.training_features(train.examples, tokenizer, config,
+                                       labels),
+        task.count_training_examples, task.cache_options(config))
+    task.report_training(train.examples, training.info, config)
+
+  estimator = est.create_estimator(
+      config, bert_config, task.head_fn(labels),
+      training.num_train_steps if training else 0,
+      training.num_warmup_steps if training else 0)
+  if training and not training_lib.train(estimator, config,
+                                         record_format(True), training):
+    return  # a non-chief worker: the chief evaluates and predicts
+
+  predict_format = record_format(False)
+
+  def predict(features, batch_size, record_name):
+    return prediction.predict(estimator, features, predict_format,
+                              config.path(record_name), batch_size)
+
+  context = Context(config, tokenizer, labels, predict)
+  if config.do_eval:
+    result = task.evaluate(context, inputs["dev"])
+    if result is not None:
+      result["global_step"] = est.checkpoint_step(config.output_dir)
+      write_eval_results(config.output_dir, result)
+  if config.do_predict:
+    task.predict(context, inputs["test"])
+  if inputs.get("raw") is not None:
+    task.raw_text(context, inputs["raw"])
+
+
+def start(main):
+  """Runs an absl `main` in graph mode; user errors exit 2 without a trace."""
+  tf.disable_v2_behavior()
+  app.run(errors.run_main(main))

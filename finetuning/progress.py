@@ -1,0 +1,74 @@
+"""Progress of training and prediction in the log: rate, elapsed, ETA."""
+
+import datetime
+import time
+
+import tensorflow.compat.v1 as tf
+
+
+def format_duration(seconds):
+  """H:MM:SS of a number of seconds."""
+  return str(datetime.timedelta(seconds=int(round(max(0.0, seconds)))))
+
+
+class ProgressHook(tf.train.SessionRunHook):
+  """Logs step, examples/s and an ETA every `every_n_steps` training steps.
+
+  The rate is that of the last interval (the first one includes graph
+  start-up), and the ETA follows from it.
+  """
+
+  def __init__(self, total_steps, batch_size, every_n_steps=100,
+               log_fn=None):
+    self._total = total_steps
+    self._batch_size = batch_size
+    self._every = max(1, every_n_steps)
+    self._log = log_fn or tf.logging.info
+    self.start_step = None
+    self.last_message = None
+    self.rates = []
+
+  def after_create_session(self, session, coord):
+    del coord
+    self.start_step = int(session.run(tf.train.get_global_step()))
+    self._step = self.start_step
+    self._t0 = self._t_last = time.time()
+    self._done = self._done_last = 0
+    if self.start_step:
+      self._log("Resuming training at step %d of %d" %
+                (self.start_step, self._total))
+
+  def after_run(self, run_context, run_values):
+    del run_context, run_values
+    self._step += 1
+    self._done += 1
+    if self._done % self._every == 0 or self._step >= self._total:
+      now = time.time()
+      steps = self._done - self._done_last
+      rate = steps * self._batch_size / max(now - self._t_last, 1e-9)
+      self.rates.append(rate)
+      eta = (self._total - self._step) * self._batch_size / max(rate, 1e-9)
+      self.last_message = (
+          "step %d/%d (%.1f%%), %.1f examples/s, elapsed %s, ETA %s" %
+          (self._step, self._total, 100.0 * self._step / self._total, rate,
+           format_duration(now - self._t0), format_duration(eta)))
+      self._log(self.last_message)
+      self._t_last, self._done_last = now, self._done
+
+
+def timed(results, batch_size):
+  """Passes `results` through; logs the start-up time and the steady rate."""
+  start = time.time()
+  first = None
+  n = 0
+  for result in results:
+    if first is None:
+      first = time.time()  # graph built, checkpoint restored, batch 1 done
+    n += 1
+    yield result
+  end = time.time()
+  steady = max(n - batch_size, 0)
+  tf.logging.info(
+      "Predicted %d examples in %.1f s; after the first batch (%.1f s of "
+      "start-up): %.2f examples/s", n, end - start, (first or end) - start,
+      steady / max(end - (first or end), 1e-9))

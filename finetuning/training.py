@@ -1,0 +1,95 @@
+"""Training: features from the cache (or built), step counts, the training
+loop with progress, single- or multi-worker."""
+
+import collections
+import os
+import shutil
+
+import tensorflow.compat.v1 as tf
+
+from finetuning import devices
+from finetuning import estimator as est
+from finetuning import feature_cache
+from finetuning import progress
+
+TrainingData = collections.namedtuple(
+    "TrainingData", ["record_file", "info", "num_train_steps",
+                     "num_warmup_steps"])
+TrainingData.__doc__ = """Training features on disk and the step counts.
+
+record_file: the TFRecord of training features.
+info: JSON-able counts kept with the features ("num_features" and the task's).
+num_train_steps, num_warmup_steps: as the original computed them.
+"""
+
+
+def prepare_training(config, record_format, input_files, labels, build,
+                     count_examples=None, key_options=None):
+  """Training features (from the cache or `build()`) and the step counts.
+
+  Args:
+    config: the RunConfig.
+    record_format: the task's `records.RecordFormat`.
+    input_files: the files the features come from (part of the cache key).
+    labels: the label list (part of the key), or None.
+    build: returns (feature dicts, JSON-able info) when the cache misses.
+    count_examples: info -> the number the step count is computed from
+      (default: the number of features; QA counts questions, as the
+      original).
+    key_options: a JSON-able dict of task settings that change the
+      features (part of the key).
+
+  Returns:
+    TrainingData.
+  """
+  key = feature_cache.cache_key(input_files, config.vocab_file,
+                                config.do_lower_case, labels,
+                                record_format.describe(), key_options or {})
+  record_file, info = feature_cache.training_records(
+      config.cache_dir, key, build, record_format, config.output_dir)
+  num_examples = (count_examples(info) if count_examples else
+                  info["num_features"])
+  num_train_steps, num_warmup_steps = est.train_steps(
+      num_examples, config.train_batch_size, config.num_train_epochs,
+      config.warmup_proportion,
+      devices.num_replicas(config.distribution_strategy))
+  return TrainingData(record_file, info, num_train_steps, num_warmup_steps)
+
+
+def train(estimator, config, record_format, training, hooks=()):
+  """Trains to `training.num_train_steps`, resuming from the latest checkpoint.
+
+  Returns:
+    Whether this process goes on to evaluate and predict (False for the
+    non-chief workers of a multi-worker run).
+  """
+  tf.logging.info("***** Running training *****")
+  tf.logging.info("  Num examples = %d", training.info["num_features"])
+  tf.logging.info("  Batch size = %d", config.train_batch_size)
+  tf.logging.info("  Num steps = %d", training.num_train_steps)
+  input_fn = record_format.input_fn(training.record_file,
+                                    config.train_batch_size, True,
+                                    seed=config.seed)
+  hook = progress.ProgressHook(training.num_train_steps,
+                               config.train_batch_size,
+                               config.log_every_n_steps)
+  hooks = [hook] + list(hooks)
+  if devices.is_multi_worker(estimator.config.train_distribute):
+    # Several workers: train_and_evaluate starts each worker's server and
+    # runs the collective training; no task is an evaluator here.
+    tf.estimator.train_and_evaluate(
+        estimator,
+        tf.estimator.TrainSpec(input_fn=input_fn,
+                               max_steps=training.num_train_steps,
+                               hooks=hooks),
+        tf.estimator.EvalSpec(input_fn=input_fn, steps=1))
+    if not devices.is_chief(config.distribution_strategy):
+      # A non-chief worker keeps a scratch checkpoint; the chief's in the
+      # output dir is the model.
+      shutil.rmtree(os.path.join(estimator.model_dir, "tmp_worker_%d" %
+                                 devices.worker_index()), ignore_errors=True)
+      return False
+    return True
+  estimator.train(input_fn=input_fn, max_steps=training.num_train_steps,
+                  hooks=hooks)
+  return True

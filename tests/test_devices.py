@@ -1,0 +1,48 @@
+"""finetuning.devices: replicas, the chief, session options."""
+
+import json
+
+import pytest
+
+from finetuning import devices
+from finetuning import errors
+
+
+def test_replicas_and_chief(monkeypatch):
+  assert devices.num_replicas("none") == 1
+  assert devices.num_replicas("one_device") == 1
+  monkeypatch.setenv("TF_CONFIG", json.dumps({
+      "cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2",
+                             "127.0.0.1:3"]},
+      "task": {"type": "worker", "index": 1}}))
+  assert devices.num_replicas("multi_worker_mirrored") == 3
+  assert not devices.is_chief("multi_worker_mirrored")
+  assert devices.worker_index() == 1
+  assert devices.is_chief("mirrored")
+
+
+def test_strategies(monkeypatch):
+  assert devices.make_strategy("none") is None
+  assert devices.make_strategy("one_device") is not None
+  monkeypatch.delenv("TF_CONFIG", raising=False)
+  with pytest.raises(errors.UserError, match="needs TF_CONFIG"):
+    devices.make_strategy("multi_worker_mirrored")
+  with pytest.raises(errors.FlagError, match="--distribution_strategy=tpu"):
+    devices.make_strategy("tpu")
+
+
+def test_session_config_sets_the_rewrites():
+  from tensorflow.core.protobuf import rewriter_config_pb2
+  on = rewriter_config_pb2.RewriterConfig.ON
+  plain = devices.session_config()
+  assert plain.allow_soft_placement
+  assert plain.graph_options.optimizer_options.global_jit_level == 0
+  xla = devices.session_config(use_xla=True)
+  assert xla.graph_options.optimizer_options.global_jit_level == 1
+  fp16 = devices.session_config(use_fp16=True).graph_options.rewrite_options
+  if devices.have_gpu():
+    assert fp16.auto_mixed_precision == on
+  elif devices.cpu_supports_bf16():
+    assert fp16.auto_mixed_precision_onednn_bfloat16 == on
+  else:
+    assert fp16.auto_mixed_precision_onednn_bfloat16 != on

@@ -1,0 +1,20 @@
+"""finetuning.heads: the output projection of the NER and RE heads."""
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from finetuning import heads
+
+
+def test_output_logits_names_shapes_and_values():
+  with tf.Graph().as_default():
+    layer = tf.constant(np.arange(24, dtype=np.float32).reshape(2, 3, 4))
+    logits = heads.output_logits(layer, 5, is_training=False)
+    names = {v.name: v.shape.as_list() for v in tf.global_variables()}
+    assert names == {"output_weights:0": [5, 4], "output_bias:0": [5]}
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      out, w, b = sess.run([logits, "output_weights:0", "output_bias:0"])
+  assert out.shape == (2, 3, 5)
+  np.testing.assert_allclose(out, np.arange(24).reshape(2, 3, 4) @ w.T + b,
+                             rtol=1e-5)
