@@ -214,10 +214,8 @@ def head_fn_builder(num_labels):
   def head_fn(model, features, is_training):
     logits = heads.output_logits(model.get_sequence_output(), num_labels,
                                  is_training)
-    log_probs = tf.nn.log_softmax(logits, axis=-1)
-    one_hot_labels = tf.one_hot(features["label_ids"], depth=num_labels,
-                                dtype=tf.float32)
-    per_position_loss = -tf.reduce_sum(one_hot_labels * log_probs, axis=-1)
+    log_probs, per_position_loss = heads.cross_entropy(
+        logits, features["label_ids"], num_labels)
     loss = tf.reduce_sum(per_position_loss)
     predictions = {"log_probs": log_probs,
                    "loss": tf.reduce_sum(per_position_loss, axis=-1)}

@@ -132,10 +132,8 @@ def head_fn_builder(num_labels):
   def head_fn(model, features, is_training):
     logits = heads.output_logits(model.get_pooled_output(), num_labels,
                                  is_training)
-    log_probs = tf.nn.log_softmax(logits, axis=-1)
-    one_hot_labels = tf.one_hot(features["label_ids"], depth=num_labels,
-                                dtype=tf.float32)
-    per_example_loss = -tf.reduce_sum(one_hot_labels * log_probs, axis=-1)
+    _, per_example_loss = heads.cross_entropy(logits, features["label_ids"],
+                                              num_labels)
     loss = tf.reduce_mean(per_example_loss)
     predictions = {"probabilities": tf.nn.softmax(logits, axis=-1),
                    "per_example_loss": per_example_loss}

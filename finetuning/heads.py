@@ -1,4 +1,4 @@
-"""The output projection that the NER and RE heads share.
+"""What the NER and RE heads share: the output projection and the loss.
 
 Variables `output_weights [num_labels, hidden]` and `output_bias
 [num_labels]` at the top scope, as in BioBERT's fine-tuned checkpoints.
@@ -27,3 +27,14 @@ def output_logits(layer, num_labels, is_training, dropout_prob=0.1):
   logits = tf.cast(logits, tf.float32)
   out_shape = tf.concat([tf.shape(layer)[:-1], [num_labels]], axis=0)
   return tf.reshape(logits, out_shape)
+
+
+def cross_entropy(logits, label_ids, num_labels):
+  """(log-probabilities, cross-entropy per position) of `logits`.
+
+  `label_ids` has the shape of `logits` without its last axis; the loss is
+  computed as the original heads did (one-hot times log-softmax).
+  """
+  log_probs = tf.nn.log_softmax(logits, axis=-1)
+  one_hot_labels = tf.one_hot(label_ids, depth=num_labels, dtype=tf.float32)
+  return log_probs, -tf.reduce_sum(one_hot_labels * log_probs, axis=-1)

@@ -94,3 +94,52 @@ def test_python_counts_api():
   assert (counts.gold, counts.pred, counts.right) == (3, 4, 1)
   prec, rec, f = conlleval.prf(counts.right, counts.pred, counts.gold)
   assert round(f, 2) == 28.57
+
+
+@pytest.mark.parametrize("script", [PL, PY])
+def test_type_zero_is_no_type_as_in_2004(script):
+  # The 2004 script turns a type Perl counts as false ("0") into "": B-0
+  # and B are the same chunk type, and the "" type is listed per table.
+  data = b"a B-0 B\nb I-0 I\nc O O\n"
+  got = _run(script, [], data).stdout.decode()
+  assert got == (
+      "processed 3 tokens with 1 phrases; found: 1 phrases; correct: 1.\n"
+      "accuracy: 100.00%; precision: 100.00%; recall: 100.00%; FB1: 100.00\n"
+      "                 : precision: 100.00%; recall: 100.00%; FB1: 100.00  1\n"
+      "                 : precision: 100.00%; recall: 100.00%; FB1: 100.00  1\n")
+  raw = _run(script, ["-r"], b"a 0 0\nb x O\n").stdout.decode()
+  assert raw.splitlines()[2] == ("                 : precision: 100.00%; "
+                                 "recall: 100.00%; FB1: 100.00  1")
+
+
+@pytest.mark.parametrize("script", [PL, PY])
+def test_non_ascii_types_padded_by_bytes(script):
+  got = _run(script, [], "a B-\u03b2 B-\u03b2\n".encode()).stdout
+  # "\u03b2" is two bytes in UTF-8: 15 spaces pad it to 17 bytes.
+  assert got.splitlines()[2] == (" " * 15 + "\u03b2: precision: 100.00%; "
+                                 "recall: 100.00%; FB1: 100.00  1").encode()
+
+
+def _random_case(rng):
+  tags = ["O", "B", "I", "E", "B-Gene", "I-Gene", "B-0", "I-0", "E-Gene",
+          "B-\u03b2", "I-\u03b2", "I-a-b", "[", "]", ".", "0", "X"]
+  lines = []
+  for _ in range(rng.randint(1, 40)):
+    if rng.random() < 0.15:
+      lines.append("" if rng.random() < 0.7 else "-X- O O")
+    else:
+      lines.append("w%d %s %s" % (rng.randint(0, 9), rng.choice(tags),
+                                  rng.choice(tags)))
+  return ("\n".join(lines) + "\n").encode()
+
+
+def test_perl_and_python_agree_on_generated_cases():
+  import random
+  rng = random.Random(2004)
+  cases = [(_random_case(rng), args) for _ in range(60)
+           for args in ([], ["-r"], ["-l"])]
+  for data, args in cases:
+    perl = _run(PL, args, data)
+    python = _run(PY, args, data)
+    assert (perl.returncode, perl.stdout) == (python.returncode,
+                                              python.stdout), (data, args)

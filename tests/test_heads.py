@@ -18,3 +18,13 @@ def test_output_logits_names_shapes_and_values():
   assert out.shape == (2, 3, 5)
   np.testing.assert_allclose(out, np.arange(24).reshape(2, 3, 4) @ w.T + b,
                              rtol=1e-5)
+
+
+def test_cross_entropy_per_position():
+  logits = np.log(np.array([[[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]],
+                           np.float32))
+  with tf.Graph().as_default(), tf.Session() as sess:
+    log_probs, loss = sess.run(heads.cross_entropy(
+        tf.constant(logits), tf.constant([[0, 2]]), 3))
+  np.testing.assert_allclose(np.exp(log_probs), np.exp(logits), rtol=1e-6)
+  np.testing.assert_allclose(loss, [[-np.log(0.5), -np.log(0.8)]], rtol=1e-6)
