@@ -152,6 +152,14 @@ def load_squad_json(path):
   return data["data"]
 
 
+def _expect(path, value, kind, where, what):
+  """`value` if it is a `kind`; else InputError naming the JSON place."""
+  if not isinstance(value, kind):
+    raise errors.InputError(path, None, "%s: expected %s, found %s" %
+                            (where, what, type(value).__name__))
+  return value
+
+
 def read_squad_examples(input_file, is_training, version_2_with_negative=False,
                         check_bioasq_ids=True):
   """Reads SQuAD-format questions.
@@ -167,14 +175,24 @@ def read_squad_examples(input_file, is_training, version_2_with_negative=False,
   skipped = []
   seen = set()
   for e, entry in enumerate(data):
-    for p, paragraph in enumerate(entry.get("paragraphs") or []):
+    _expect(input_file, entry, dict, "data[%d]" % e, "an object with "
+            "\"paragraphs\"")
+    paragraphs = _expect(input_file, entry.get("paragraphs", []), list,
+                         "data[%d].paragraphs" % e, "a list")
+    for p, paragraph in enumerate(paragraphs):
       where = "data[%d].paragraphs[%d]" % (e, p)
+      _expect(input_file, paragraph, dict, where, "an object with "
+              "\"context\" and \"qas\"")
       context = paragraph.get("context")
       if not isinstance(context, str):
         raise errors.InputError(input_file, None,
                                 "%s: missing \"context\"" % where)
       doc_tokens, char_to_word_offset = split_context(context)
-      for qa in paragraph.get("qas") or []:
+      qas = _expect(input_file, paragraph.get("qas", []), list,
+                    where + ".qas", "a list")
+      for q, qa in enumerate(qas):
+        _expect(input_file, qa, dict, "%s.qas[%d]" % (where, q),
+                "an object with \"id\" and \"question\"")
         qas_id = qa.get("id")
         if not isinstance(qas_id, str) or not qas_id:
           raise errors.InputError(input_file, None,
@@ -200,7 +218,8 @@ def read_squad_examples(input_file, is_training, version_2_with_negative=False,
         if is_training:
           if version_2_with_negative:
             is_impossible = bool(qa.get("is_impossible", False))
-          answers = qa.get("answers") or []
+          answers = _expect(input_file, qa.get("answers") or [], list,
+                            "%s.qas[%d].answers" % (where, q), "a list")
           if not is_impossible:
             if len(answers) < 1 or not isinstance(answers[0], dict):
               skipped.append((qas_id, "no answer"))

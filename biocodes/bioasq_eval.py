@@ -20,6 +20,7 @@ match. A golden question that the system file lacks is left out.
 """
 
 import decimal
+import json
 import os
 import sys
 
@@ -57,15 +58,18 @@ def load_questions(path, role):
                                                   list):
     raise errors.InputError(path, None,
                             'expected {"questions": [...]} (%s file)' % role)
-  for q in data["questions"]:
-    if not isinstance(q, dict) or "id" not in q:
-      raise errors.InputError(path, None,
-                              "a question without an \"id\": %r" % (q,))
+  for k, q in enumerate(data["questions"]):
+    if not isinstance(q, dict) or not isinstance(q.get("id"), str):
+      raise errors.InputError(
+          path, None, "questions[%d]: expected an object with a string "
+          "\"id\", found %s" % (k, json.dumps(q)[:80]))
   return data["questions"]
 
 
 def _flatten(answers):
   """A list of strings from exact_answer: [[a, syn], [b]] or [a, b]."""
+  if isinstance(answers, str):  # a single answer given as a plain string
+    return [answers]
   out = []
   for item in answers or []:
     if isinstance(item, list):

@@ -91,10 +91,12 @@ def load_nbest(path):
                             "list}")
   for qas_id, candidates in nbest.items():
     if not isinstance(candidates, list) or not all(
-        isinstance(c, dict) and "text" in c and "probability" in c
-        for c in candidates):
+        isinstance(c, dict) and isinstance(c.get("text"), str) and
+        isinstance(c.get("probability"), (int, float)) and
+        not isinstance(c.get("probability"), bool) for c in candidates):
       raise errors.InputError(path, None, "%s: expected a list of "
-                              "{\"text\", \"probability\", ...}" % qas_id)
+                              "{\"text\": string, \"probability\": number, "
+                              "...}" % qas_id)
   return nbest
 
 

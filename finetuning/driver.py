@@ -13,11 +13,13 @@ a RunConfig and calls `run`.
 """
 
 import collections
+import contextlib
 import os
 
 from absl import app
 import tensorflow.compat.v1 as tf
 
+from finetuning import devices
 from finetuning import errors
 from finetuning import estimator as est
 from finetuning import files
@@ -127,31 +129,44 @@ def write_eval_results(output_dir, result, name="eval_results.txt"):
 
 
 def run(task, config):
-  """Runs `task` as `config` asks: train, eval, predict, raw text."""
+  """Runs `task` as `config` asks: train, eval, predict, raw text.
+
+  Every input, flag and model file is read and checked before anything is
+  written; the output dir is locked for the run.
+  """
   est.setup_logging()
   task.check_config(config)
   bert_config, tokenizer = model_files.load_model_files(config)
-
-  # Read and check every input before anything is written.
   inputs = task.read_inputs(config)
   labels = task.label_list(inputs, run_dir.recorded_labels(config.output_dir))
   task.check_inputs(inputs, labels)
-  manifest = run_dir.describe_run(task.name, labels, bert_config,
-                                  config.max_seq_length, config.do_lower_case)
-  run_dir.prepare_output_dir(config.output_dir, manifest,
-                             training=config.do_train)
-  if labels:
-    tf.logging.info("Labels: %s", " ".join(labels))
-  def record_format(training):
-    return records.RecordFormat(task.record_fields(training),
-                                config.max_seq_length,
-                                config.bucket_by_length)
+  manifest = run_dir.describe_run(
+      task.name, labels, bert_config, config.max_seq_length,
+      config.do_lower_case, config.vocab_file, config.init_checkpoint)
+  run_dir.check_output_dir(config.output_dir, manifest,
+                           training=config.do_train)
+  lock = (run_dir.locked(config.output_dir)
+          if devices.is_chief(config.distribution_strategy) else
+          contextlib.nullcontext())
+  with lock:
+    if config.do_train:
+      run_dir.record_run(config.output_dir, manifest)
+    if labels:
+      tf.logging.info("Labels: %s", " ".join(labels))
+    _train_and_predict(task, config, bert_config, tokenizer, inputs, labels)
 
+
+def _record_format(task, config, training):
+  return records.RecordFormat(task.record_fields(training),
+                              config.max_seq_length, config.bucket_by_length)
+
+
+def _train_and_predict(task, config, bert_config, tokenizer, inputs, labels):
   training = None
   if config.do_train:
     train = inputs["train"]
     training = training_lib.prepare_training(
-        config, record_format(True), [train.path], labels,
+        config, _record_format(task, config, True), [train.path], labels,
         lambda: task.training_features(train.examples, tokenizer, config,
                                        labels),
         task.count_training_examples, task.cache_options(config))
@@ -161,11 +176,11 @@ def run(task, config):
       config, bert_config, task.head_fn(labels),
       training.num_train_steps if training else 0,
       training.num_warmup_steps if training else 0)
-  if training and not training_lib.train(estimator, config,
-                                         record_format(True), training):
+  if training and not training_lib.train(
+      estimator, config, _record_format(task, config, True), training):
     return  # a non-chief worker: the chief evaluates and predicts
 
-  predict_format = record_format(False)
+  predict_format = _record_format(task, config, False)
 
   def predict(features, batch_size, record_name):
     return prediction.predict(estimator, features, predict_format,

@@ -23,15 +23,6 @@ DEFAULT_CACHE_DIR = os.path.join(
     "biobert_finetune")
 
 
-def file_digest(path):
-  """SHA-256 of a file's bytes."""
-  h = hashlib.sha256()
-  with open(path, "rb") as f:
-    for chunk in iter(lambda: f.read(1 << 20), b""):
-      h.update(chunk)
-  return h.hexdigest()
-
-
 def cache_key(input_files, vocab_file, do_lower_case, labels, record_format,
               options):
   """A hex key for features of `input_files` under these settings.
@@ -45,8 +36,8 @@ def cache_key(input_files, vocab_file, do_lower_case, labels, record_format,
   """
   parts = {
       "format": FORMAT_VERSION,
-      "inputs": [file_digest(p) for p in input_files],
-      "vocab": file_digest(vocab_file),
+      "inputs": [files.file_digest(p) for p in input_files],
+      "vocab": files.file_digest(vocab_file),
       "do_lower_case": bool(do_lower_case),
       "labels": list(labels) if labels is not None else None,
       "records": record_format,

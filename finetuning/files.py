@@ -1,5 +1,6 @@
 """Reading the user's text and JSON files with located errors; atomic writes."""
 
+import hashlib
 import json
 import os
 import tempfile
@@ -34,6 +35,15 @@ def atomic_write(path, data, mode="w"):
     if os.path.exists(tmp):
       os.remove(tmp)
     raise
+
+
+def file_digest(path):
+  """SHA-256 (hex) of a file's bytes."""
+  h = hashlib.sha256()
+  with open(path, "rb") as f:
+    for chunk in iter(lambda: f.read(1 << 20), b""):
+      h.update(chunk)
+  return h.hexdigest()
 
 
 def _check_is_file(path, what):

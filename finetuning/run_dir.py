@@ -8,6 +8,8 @@ checkpoint; a different run in the same directory stops with an error that
 says how to proceed.
 """
 
+import contextlib
+import fcntl
 import json
 import os
 
@@ -17,9 +19,11 @@ from finetuning import errors
 from finetuning import files
 
 MANIFEST_NAME = "run_manifest.json"
+LOCK_NAME = ".lock"
 
 
-def describe_run(task, labels, bert_config, max_seq_length, do_lower_case):
+def describe_run(task, labels, bert_config, max_seq_length, do_lower_case,
+                 vocab_file=None, init_checkpoint=None):
   """What identifies a run: a JSON-able dict.
 
   Args:
@@ -28,16 +32,26 @@ def describe_run(task, labels, bert_config, max_seq_length, do_lower_case):
     bert_config: `modeling.BertConfig` or its dict.
     max_seq_length: int.
     do_lower_case: bool.
+    vocab_file: recorded by the SHA-256 of its content.
+    init_checkpoint: recorded by the SHA-256 of its .index file (so a
+      checkpoint moved elsewhere is still the same one).
   """
   if hasattr(bert_config, "to_dict"):
     bert_config = bert_config.to_dict()
-  return {
+  run = {
       "task": task,
       "labels": list(labels) if labels is not None else None,
       "bert_config": dict(bert_config),
       "max_seq_length": int(max_seq_length),
       "do_lower_case": bool(do_lower_case),
   }
+  if vocab_file:
+    run["vocab_sha256"] = files.file_digest(vocab_file)
+  if init_checkpoint is not None:
+    index = init_checkpoint + ".index"
+    run["init_checkpoint_sha256"] = (files.file_digest(index) if
+                                     os.path.isfile(index) else None)
+  return run
 
 
 def read_manifest(output_dir):
@@ -60,7 +74,8 @@ def recorded_labels(output_dir):
 
 def _differences(recorded, current):
   diffs = []
-  for key in sorted(set(recorded) | set(current)):
+  # What an older manifest did not record is not held against it.
+  for key in sorted(set(recorded) & set(current)):
     a, b = recorded.get(key), current.get(key)
     if a != b:
       if isinstance(a, dict) and isinstance(b, dict):
@@ -73,18 +88,22 @@ def _differences(recorded, current):
   return diffs
 
 
-def prepare_output_dir(output_dir, run, training):
-  """Checks `output_dir` against `run` and records it when training.
+def check_output_dir(output_dir, run, training):
+  """Checks `output_dir` against `run`; writes nothing.
+
+  The initial checkpoint counts only when training (a prediction reads the
+  trained model of the output dir, whatever --init_checkpoint says).
 
   Returns:
     The latest checkpoint path in `output_dir` (None for a fresh run).
 
   Raises:
-    UserError: the directory holds a different run, or a checkpoint of an
-      unknown run.
+    UserError: the directory holds a different run, a checkpoint of an
+      unknown run, or (not training) no trained model at all.
   """
-  tf.gfile.MakeDirs(output_dir)
   recorded = read_manifest(output_dir)
+  if not training:
+    run = {k: v for k, v in run.items() if k != "init_checkpoint_sha256"}
   latest = tf.train.latest_checkpoint(output_dir)
   how_to = ("Use a new --output_dir for this run, or delete %s (rm -r) to "
             "start over." % output_dir)
@@ -101,12 +120,57 @@ def prepare_output_dir(output_dir, run, training):
         "whether it belongs to this run; the original code would have "
         "silently resumed from it. %s" %
         (output_dir, os.path.basename(latest), MANIFEST_NAME, how_to))
-
-  if training and recorded is None:
-    files.atomic_write(
-        os.path.join(output_dir, MANIFEST_NAME),
-        json.dumps(run, indent=2, sort_keys=True) + "\n")
+  if not training and latest is None:
+    raise errors.UserError(
+        "--output_dir %s holds no trained model (no checkpoint): predicting "
+        "with it would use a random head. Train first (--do_train=true), or "
+        "give the --output_dir of a trained run." % output_dir)
   if latest is not None:
     tf.logging.info("Output dir %s holds this run; continuing from %s",
                     output_dir, latest)
   return latest
+
+
+def record_run(output_dir, run):
+  """Creates `output_dir` and writes run_manifest.json unless it is there."""
+  tf.gfile.MakeDirs(output_dir)
+  if read_manifest(output_dir) is None:
+    files.atomic_write(
+        os.path.join(output_dir, MANIFEST_NAME),
+        json.dumps(run, indent=2, sort_keys=True) + "\n")
+
+
+def prepare_output_dir(output_dir, run, training):
+  """`check_output_dir`, then `record_run` when training; the latest
+  checkpoint."""
+  latest = check_output_dir(output_dir, run, training)
+  if training:
+    record_run(output_dir, run)
+  return latest
+
+
+@contextlib.contextmanager
+def locked(output_dir):
+  """Holds `output_dir`/.lock for the run: a second run there stops.
+
+  Raises:
+    UserError naming the pid of the run that holds the lock.
+  """
+  tf.gfile.MakeDirs(output_dir)
+  path = os.path.join(output_dir, LOCK_NAME)
+  fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+  try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except OSError:
+    holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+    os.close(fd)
+    raise errors.UserError(
+        "--output_dir %s is in use by another run (pid %s); wait for it to "
+        "finish, or use another --output_dir" % (output_dir, holder))
+  try:
+    os.ftruncate(fd, 0)
+    os.write(fd, ("%d\n" % os.getpid()).encode("ascii"))
+    yield
+  finally:
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)

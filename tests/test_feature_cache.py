@@ -1,7 +1,6 @@
 """The training-feature cache and multi-core tokenization."""
 
 import os
-import shutil
 
 import tokenization
 from finetuning import feature_cache
@@ -81,11 +80,11 @@ def test_cache_hit_on_rerun_and_new_entry_for_new_vocab(tiny_bert_dir,
   second = _train(tiny_bert_dir, data, tmp_path / "o2", cache)
   assert "tokenization skipped" in second.stderr
   assert len(os.listdir(str(cache))) == 2
-  # Another vocab (one token more): a miss and a second entry.
+  # Another vocab (its last piece replaced): a miss and a second entry.
   vocab = tmp_path / "vocab.txt"
-  shutil.copy(tiny_bert_dir["vocab"], str(vocab))
-  with open(str(vocab), "a") as f:
-    f.write("zzqqxxzz\n")  # changes the vocab, never occurs in the data
+  with open(tiny_bert_dir["vocab"], encoding="utf-8") as f:
+    pieces = f.read().splitlines()
+  vocab.write_text("\n".join(pieces[:-1] + ["zzqqxxzz"]) + "\n")
   third = _train(tiny_bert_dir, data, tmp_path / "o3", cache, str(vocab))
   assert "tokenization skipped" not in third.stderr
   assert len(os.listdir(str(cache))) == 4

@@ -53,3 +53,63 @@ def test_output_dir_guard_refuses_unknown_checkpoint(tmp_path):
   (out / "model.ckpt-1000.index").write_text("")
   with pytest.raises(errors.UserError, match="no run_manifest.json"):
     run_dir.prepare_output_dir(str(out), _run(), training=True)
+
+
+def test_prediction_needs_a_trained_model(tmp_path):
+  out = tmp_path / "never_trained"
+  with pytest.raises(errors.UserError, match="holds no trained model"):
+    run_dir.check_output_dir(str(out), _run(), training=False)
+  assert not out.exists()
+
+
+def test_vocab_and_initial_checkpoint_are_part_of_the_run(tmp_path):
+  vocab_a = tmp_path / "a.txt"
+  vocab_a.write_text("[PAD]\nx\n")
+  vocab_b = tmp_path / "b.txt"
+  vocab_b.write_text("[PAD]\ny\n")
+  for name, text in (("one", b"1"), ("two", b"2")):
+    (tmp_path / (name + ".index")).write_bytes(text)
+  config = modeling.BertConfig(vocab_size=10, hidden_size=8)
+
+  def run(vocab, ckpt):
+    return run_dir.describe_run("ner", ["B", "I", "O"], config, 128, False,
+                                str(vocab), str(tmp_path / ckpt))
+
+  out = str(tmp_path / "out")
+  run_dir.prepare_output_dir(out, run(vocab_a, "one"), training=True)
+  with pytest.raises(errors.UserError, match="vocab_sha256: recorded"):
+    run_dir.check_output_dir(out, run(vocab_b, "one"), training=True)
+  with pytest.raises(errors.UserError, match="init_checkpoint_sha256"):
+    run_dir.check_output_dir(out, run(vocab_a, "two"), training=True)
+  # Predicting reads the trained model: --init_checkpoint does not matter.
+  (tmp_path / "out" / "checkpoint").write_text(
+      'model_checkpoint_path: "model.ckpt-5"\n')
+  (tmp_path / "out" / "model.ckpt-5.index").write_text("")
+  run_dir.check_output_dir(out, run(vocab_a, "two"), training=False)
+  # A manifest written before vocabularies were recorded is accepted.
+  run_dir.check_output_dir(out, _run(), training=False)
+
+
+def test_lock_names_the_holder(tmp_path):
+  import subprocess
+  import sys
+  out = str(tmp_path / "out")
+  holder = subprocess.Popen(
+      [sys.executable, "-c", "import sys, time; sys.path.insert(0, %r); "
+       "from finetuning import run_dir\n"
+       "with run_dir.locked(%r):\n  print('locked', flush=True); "
+       "time.sleep(30)" % (os.getcwd(), out)],
+      stdout=subprocess.PIPE, text=True)
+  try:
+    assert holder.stdout.readline() == "locked\n"
+    with pytest.raises(errors.UserError) as e:
+      with run_dir.locked(out):
+        pass
+    assert str(e.value) == (
+        "--output_dir %s is in use by another run (pid %d); wait for it to "
+        "finish, or use another --output_dir" % (out, holder.pid))
+  finally:
+    holder.kill()
+    holder.wait()
+  with run_dir.locked(out):  # free again once the holder is gone
+    pass
