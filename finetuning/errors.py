@@ -1,6 +1,10 @@
 """User-facing errors: what the user gave us was wrong, and where."""
 
+import errno
 import sys
+
+RESUME_HINT = ("run the same command again: training resumes from the last "
+               "checkpoint")
 
 
 class UserError(Exception):
@@ -27,23 +31,48 @@ class FlagError(UserError):
                                     (flag, value, expected))
 
 
-def run_main(main):
-  """Wraps an absl `main(argv)`: a UserError exits 2 with one `error:` line.
+def environment_message(e):
+  """One line for a failure of the machine rather than of the input, or None.
 
-  Ctrl-C exits 130 with one line instead of a traceback.
+  Disk full (from Python or from TensorFlow writing a checkpoint) and other
+  OS errors (permissions...) are told in one line; anything else is a bug.
   """
+  disk_full = (isinstance(e, OSError) and e.errno == errno.ENOSPC) or (
+      type(e).__module__.startswith("tensorflow") and
+      "No space left on device" in str(e))
+  if disk_full:
+    where = getattr(e, "filename", None)
+    return ("no space left on device%s: free some space, then %s" %
+            (" (writing %s)" % where if where else "", RESUME_HINT))
+  if isinstance(e, OSError):
+    where = " %s" % e.filename if e.filename else ""
+    return "cannot use%s: %s" % (where, e.strerror or e)
+  return None
+
+
+def run_main(main):
+  """Wraps an absl `main(argv)`: one `error:` line instead of a traceback.
+
+  A UserError exits 2 (nothing was written); a full disk or another OS
+  error exits 1; Ctrl-C exits 130.
+  """
+
+  def fail(message, code):
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+    sys.exit(code)
 
   def wrapped(argv):
     try:
       return main(argv)
     except UserError as e:
-      sys.stderr.write("error: %s\n" % e)
-      sys.stderr.flush()
-      sys.exit(2)
+      fail("error: %s" % e, 2)
     except KeyboardInterrupt:
-      sys.stderr.write("interrupted: stopped by Ctrl-C; run the same command "
-                       "again to resume from the last checkpoint\n")
-      sys.stderr.flush()
-      sys.exit(130)
+      fail("interrupted: stopped by Ctrl-C; " + RESUME_HINT, 130)
+    except Exception as e:  # pylint: disable=broad-except
+      message = environment_message(e)
+      if message is None:
+        raise
+      fail("error: " + message, 1)
 
   return wrapped

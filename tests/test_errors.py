@@ -31,3 +31,42 @@ def test_ctrl_c_is_one_line(capsys):
   assert e.value.code == 130
   err = capsys.readouterr().err
   assert err.count("\n") == 1 and err.startswith("interrupted:")
+
+
+def test_disk_full_is_one_line(capsys):
+  import errno
+  import os
+
+  def main(argv):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/out/x.json")
+
+  with pytest.raises(SystemExit) as e:
+    errors.run_main(main)([])
+  assert e.value.code == 1
+  assert capsys.readouterr().err == (
+      "error: no space left on device (writing /out/x.json): free some "
+      "space, then run the same command again: training resumes from the "
+      "last checkpoint\n")
+
+
+def test_tensorflow_disk_full_is_one_line(capsys):
+  import tensorflow.compat.v1 as tf
+
+  def main(argv):
+    raise tf.errors.ResourceExhaustedError(
+        None, None, "/out/model.ckpt-5.data-00000-of-00001.tempstate; No "
+        "space left on device")
+
+  with pytest.raises(SystemExit) as e:
+    errors.run_main(main)([])
+  assert e.value.code == 1
+  assert capsys.readouterr().err.startswith(
+      "error: no space left on device: free some space")
+
+
+def test_other_exceptions_stay_visible():
+  def main(argv):
+    raise ZeroDivisionError("a bug")
+
+  with pytest.raises(ZeroDivisionError):
+    errors.run_main(main)([])
