@@ -8,12 +8,18 @@
 Transfers resume where a broken one stopped (a `.part` file and an HTTP
 Range request); a target that is present and verified is skipped; the base
 URL can be changed with $BIOBERT_BASE_URL (mirrors, tests). Archives are
-unpacked into a temporary directory first: absolute paths, `..` and links
-that leave the target are refused, and dataset files are checked against
-datasets.sha256 (shipped with the project) before anything is moved into
-place, so a bad download never replaces or joins good files.
+read to the end (their checksum verified) and unpacked into a temporary
+directory one member at a time: absolute paths, `..` and links that leave
+the target (also through a chain of links already unpacked) are refused.
+Dataset files are checked against datasets.sha256 (shipped with the
+project); a weight set's checkpoint is read tensor by tensor, and the
+SHA-256 of its files kept in SHA256SUMS, by which an installed set is
+verified on the next run. Nothing is moved into place before these checks,
+so a bad download never replaces or joins good files.
 """
 
+import errno
+import gzip
 import hashlib
 import os
 import shutil
@@ -22,6 +28,7 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_BASE_URL = "http://nlp.dmis.korea.edu/projects/biobert-2020-checkpoints"
@@ -29,6 +36,7 @@ MANIFEST = os.path.join(ROOT, "datasets.sha256")
 WEIGHTS = ["biobert_v1.1_pubmed", "biobert_v1.0_pubmed", "biobert_v1.0_pmc",
            "biobert_v1.0_pubmed_pmc", "biobert_large_v1.1_pubmed"]
 WEIGHT_FILES = ["vocab.txt", "bert_config.json", "model.ckpt-1000000.index"]
+SUMS_NAME = "SHA256SUMS"
 CHUNK = 1 << 16
 
 USAGE = """usage: ./download.sh [datasets | weights NAME | --help]
@@ -78,11 +86,19 @@ def fetch(url, dest):
   except (urllib.error.URLError, OSError) as e:
     raise DownloadError("%s: %s" % (url, e))
   with response:
-    if have and response.status == 206:
-      mode = "ab"
-      log("resuming %s at byte %d" % (url, have))
-    else:
-      mode, have = "wb", 0
+    mode = "wb"
+    if response.status == 206:
+      start = _range_start(response.headers.get("Content-Range"))
+      if have and start == have:
+        mode = "ab"
+        log("resuming %s at byte %d" % (url, have))
+      elif start != 0:
+        raise DownloadError(
+            "%s: the server answered with bytes from %s, not from %d as "
+            "asked; delete %s and run the same command again" %
+            (url, start, have, part))
+    if mode == "wb":
+      have = 0
     length = response.headers.get("Content-Length")
     expected = have + int(length) if length is not None else None
     done = have
@@ -104,39 +120,83 @@ def fetch(url, dest):
   return dest
 
 
+def _range_start(content_range):
+  """The first byte of a `Content-Range: bytes START-END/TOTAL`, or None."""
+  try:
+    return int(content_range.split()[1].split("-")[0])
+  except (AttributeError, IndexError, ValueError):
+    return None
+
+
 def _inside(base, path):
+  """Whether `path` (under `base`), links on disk followed, stays in `base`."""
   base = os.path.realpath(base)
   target = os.path.realpath(os.path.join(base, path))
   return target == base or target.startswith(base + os.sep)
 
 
+def _check_member(archive, target, m):
+  """Raises DownloadError if extracting `m` now would leave `target`.
+
+  Checked one member at a time, after the members before it are on disk,
+  so that a chain of links (y -> ., x -> y/.., then x/FILE) is followed as
+  the file system will follow it.
+  """
+  name = m.name
+  if os.path.isabs(name) or name.startswith(("/", "\\")):
+    raise DownloadError("%s: refusing absolute path %r" % (archive, name))
+  if ".." in name.replace("\\", "/").split("/"):
+    raise DownloadError("%s: refusing path with '..': %r" % (archive, name))
+  if not (m.isfile() or m.isdir() or m.issym() or m.islnk()):
+    raise DownloadError("%s: refusing special file %r" % (archive, name))
+  dest = os.path.join(target, name)
+  if not _inside(target, os.path.dirname(name)) or (
+      os.path.lexists(dest) and not _inside(target, name)):
+    raise DownloadError("%s: refusing %r, which leaves the target" %
+                        (archive, name))
+  if os.path.islink(dest):
+    raise DownloadError("%s: refusing %r, which would write through a link" %
+                        (archive, name))
+  if m.issym() or m.islnk():
+    link_base = os.path.dirname(name) if m.issym() else ""
+    if os.path.isabs(m.linkname) or not _inside(
+        target, os.path.join(link_base, m.linkname)):
+      raise DownloadError("%s: refusing link %r -> %r, which leaves the "
+                          "target" % (archive, name, m.linkname))
+
+
+def _check_compressed_stream(archive):
+  """Reads a .gz archive to its end, so that its CRC is checked.
+
+  (tarfile stops at the first header it cannot read without a word, so a
+  damaged archive could otherwise unpack partly and silently.)
+  """
+  with open(archive, "rb") as f:
+    if f.read(2) != b"\x1f\x8b":
+      return
+  with gzip.open(archive, "rb") as f:
+    while f.read(CHUNK):
+      pass
+
+
 def safe_extract(archive, target):
-  """Unpacks a tar archive into `target`, refusing anything that escapes it."""
+  """Unpacks a tar archive into `target`, refusing anything that escapes it.
+
+  A damaged or incomplete archive (a flipped byte, a cut transfer) is a
+  DownloadError, and the archive is removed so that the next run fetches it
+  again.
+  """
   try:
-    tar = tarfile.open(archive)
-  except tarfile.TarError as e:
-    raise DownloadError("%s: not a readable tar archive (%s)" % (archive, e))
-  with tar:
-    members = tar.getmembers()
-    for m in members:
-      name = m.name
-      if os.path.isabs(name) or name.startswith(("/", "\\")):
-        raise DownloadError("%s: refusing absolute path %r" % (archive, name))
-      if ".." in name.replace("\\", "/").split("/"):
-        raise DownloadError("%s: refusing path with '..': %r" %
-                            (archive, name))
-      if not _inside(target, name):
-        raise DownloadError("%s: refusing %r, which leaves the target" %
-                            (archive, name))
-      if m.issym() or m.islnk():
-        link_base = os.path.dirname(name) if m.issym() else ""
-        if os.path.isabs(m.linkname) or not _inside(
-            target, os.path.join(link_base, m.linkname)):
-          raise DownloadError("%s: refusing link %r -> %r, which leaves the "
-                              "target" % (archive, name, m.linkname))
-      if not (m.isfile() or m.isdir() or m.issym() or m.islnk()):
-        raise DownloadError("%s: refusing special file %r" % (archive, name))
-    tar.extractall(target, members=members)
+    _check_compressed_stream(archive)
+    with tarfile.open(archive) as tar:
+      for m in tar:
+        _check_member(archive, target, m)
+        tar.extract(m, target, set_attrs=m.isfile() or m.isdir())
+  except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
+    os.remove(archive)
+    raise DownloadError("%s is damaged or incomplete (%s); it was removed: "
+                        "run the same command again to download it anew" %
+                        (archive, e))
 
 
 def read_manifest(path=MANIFEST):
@@ -227,15 +287,64 @@ def weights_complete(directory):
              for f in os.listdir(directory))
 
 
+def check_checkpoint(directory):
+  """None if every tensor of the weight set's checkpoint reads, else why not.
+
+  TensorFlow checks each tensor's checksum as it reads it, so one flipped
+  byte anywhere in the weights is found here rather than in fine-tuning.
+  """
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  import tensorflow.compat.v1 as tf  # only needed here: imported late
+  prefix = os.path.join(directory, "model.ckpt-1000000")
+  try:
+    reader = tf.train.load_checkpoint(prefix)
+    for name in sorted(reader.get_variable_to_shape_map()):
+      reader.get_tensor(name)
+  except Exception as e:  # pylint: disable=broad-except
+    # The reader raises OpError, ValueError, IndexError... on damage.
+    return "%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e)
+                       else "unreadable")
+  return None
+
+
+def write_sums(directory):
+  """Records the SHA-256 of every file of an installed weight set."""
+  lines = ["%s  %s\n" % (sha256(os.path.join(directory, f)), f)
+           for f in sorted(os.listdir(directory)) if f != SUMS_NAME]
+  with open(os.path.join(directory, SUMS_NAME), "w") as f:
+    f.write("".join(lines))
+
+
+def weights_installed(directory):
+  """Whether `directory` holds a complete, unchanged weight set.
+
+  A set installed by this script carries SHA256SUMS and is compared with
+  it; one installed otherwise is checked by reading its checkpoint, and its
+  sums are recorded for next time.
+  """
+  if not os.path.isdir(directory) or not weights_complete(directory):
+    return False
+  sums = os.path.join(directory, SUMS_NAME)
+  if os.path.isfile(sums):
+    return not verify(directory, read_manifest(sums))
+  if check_checkpoint(directory) is not None:
+    return False
+  write_sums(directory)
+  return True
+
+
 def download_weights(base_url, name, parent):
   """NAME.tar.gz -> parent/NAME with vocab, config and checkpoint."""
   if name not in WEIGHTS:
     raise DownloadError("unknown weight set %r; one of: %s" %
                         (name, ", ".join(WEIGHTS)))
   target = os.path.join(parent, name)
-  if os.path.isdir(target) and weights_complete(target):
-    log("%s is present and complete; skipping" % target)
+  if weights_installed(target):
+    log("%s is present and verified; skipping" % target)
     return target
+  if os.path.isdir(target):
+    log("%s is incomplete or changed since it was installed; downloading "
+        "it again" % target)
   os.makedirs(parent, exist_ok=True)
   archive = os.path.join(parent, name + ".tar.gz")
   fetch("%s/%s.tar.gz" % (base_url.rstrip("/"), name), archive)
@@ -249,6 +358,14 @@ def download_weights(base_url, name, parent):
           "%s.tar.gz lacks %s or model.ckpt-1000000.data-*; nothing was "
           "installed and the archive was removed" %
           (name, ", ".join(WEIGHT_FILES)))
+    damage = check_checkpoint(root)
+    if damage:
+      os.remove(archive)
+      raise DownloadError(
+          "%s.tar.gz holds a damaged checkpoint (%s); nothing was installed "
+          "and the archive was removed: run the same command again" %
+          (name, damage))
+    write_sums(root)
     _move_contents(root, target)
   finally:
     shutil.rmtree(work, ignore_errors=True)
@@ -278,6 +395,18 @@ def main(argv=None):
   except DownloadError as e:
     log("error: %s" % e)
     return 1
+  except OSError as e:
+    if e.errno == errno.ENOSPC:
+      log("error: no space left on device%s: free some space and run the "
+          "same command again (a broken transfer resumes)" %
+          (" (writing %s)" % e.filename if e.filename else ""))
+    else:
+      log("error: %s%s" % (e.strerror or e, ": " + e.filename if e.filename
+                           else ""))
+    return 1
+  except KeyboardInterrupt:
+    log("interrupted: run the same command again to resume")
+    return 130
   return 0
 
 

@@ -19,6 +19,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
   files = {}
   cut_once = set()
   log = []
+  ignore_range = False  # answer 206 but send from byte 0
+  no_length = False  # send no Content-Length
 
   def do_GET(self):  # noqa: N802
     self.log.append((self.path, self.headers.get("Range")))
@@ -29,7 +31,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     start = 0
     rng = self.headers.get("Range")
     if rng and rng.startswith("bytes="):
-      start = int(rng[len("bytes="):].split("-")[0])
+      start = 0 if self.ignore_range else int(
+          rng[len("bytes="):].split("-")[0])
       if start >= len(data):
         self.send_error(416)
         return
@@ -39,7 +42,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     else:
       self.send_response(200)
     body = data[start:]
-    self.send_header("Content-Length", str(len(body)))
+    if not self.no_length:
+      self.send_header("Content-Length", str(len(body)))
     self.end_headers()
     if self.path in self.cut_once:
       self.cut_once.discard(self.path)
@@ -58,6 +62,8 @@ def server():
   _Handler.files = {}
   _Handler.cut_once = set()
   _Handler.log = []
+  _Handler.ignore_range = False
+  _Handler.no_length = False
   httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
   thread = threading.Thread(target=httpd.serve_forever, daemon=True)
   thread.start()
@@ -72,7 +78,8 @@ def _tar(entries):
     for name, content in entries:
       info = tarfile.TarInfo(name)
       if isinstance(content, tuple):
-        info.type = tarfile.SYMTYPE
+        info.type = (tarfile.SYMTYPE if content[0] == "symlink" else
+                     tarfile.LNKTYPE)
         info.linkname = content[1]
         tar.addfile(info)
       else:
@@ -119,18 +126,28 @@ def test_fresh_download_then_skip(server, tmp_path):
   assert len(handler.log) == 1
 
 
-def _weights_archive(name="biobert_v1.1_pubmed"):
-  return _tar([(name + "/vocab.txt", b"[PAD]\n[UNK]\n"),
-               (name + "/bert_config.json", b'{"vocab_size": 2}'),
-               (name + "/model.ckpt-1000000.index", b"index"),
-               (name + "/model.ckpt-1000000.data-00000-of-00001",
-                b"x" * 200000)])
+@pytest.fixture
+def weights_archive(tiny_bert_dir):
+  """A weight set archive with a real (tiny) model.ckpt-1000000."""
+
+  def archive(name="biobert_v1.1_pubmed"):
+    entries = []
+    for f in sorted(os.listdir(tiny_bert_dir["dir"])):
+      if f.endswith(".meta") or f == "checkpoint":
+        continue
+      with open(os.path.join(tiny_bert_dir["dir"], f), "rb") as fh:
+        entries.append((name + "/" + f.replace("model.ckpt",
+                                                "model.ckpt-1000000"),
+                        fh.read()))
+    return _tar(entries)
+
+  return archive
 
 
-def test_weights_resume_after_cut(server, tmp_path):
+def test_weights_resume_after_cut(server, tmp_path, weights_archive):
   handler, base = server
   path = "/base/biobert_v1.1_pubmed.tar.gz"
-  handler.files[path] = _weights_archive()
+  handler.files[path] = weights_archive()
   handler.cut_once.add(path)
   env = {"BIOBERT_BASE_URL": base, "BIOBERT_WEIGHTS": str(tmp_path)}
   first = run_tool(["download.py", "weights", "biobert_v1.1_pubmed"], env=env,
@@ -147,10 +164,9 @@ def test_weights_resume_after_cut(server, tmp_path):
   assert handler.log == [(path, None), (path, "bytes=%d-" % have)]
   target = tmp_path / "biobert_v1.1_pubmed"
   assert sorted(os.listdir(str(target))) == [
-      "bert_config.json", "model.ckpt-1000000.data-00000-of-00001",
-      "model.ckpt-1000000.index", "vocab.txt"]
-  assert (target / "model.ckpt-1000000.data-00000-of-00001").stat().st_size \
-      == 200000
+      "SHA256SUMS", "bert_config.json",
+      "model.ckpt-1000000.data-00000-of-00001", "model.ckpt-1000000.index",
+      "vocab.txt"]
   assert not part.exists()
   assert "--init_checkpoint=%s/model.ckpt-1000000" % target in second.stderr
 
@@ -200,3 +216,94 @@ def test_help_and_unknown_weights(tmp_path):
   out = subprocess.run(["bash", os.path.join(ROOT, "download.sh"), "--help"],
                        capture_output=True, text=True)
   assert out.returncode == 0 and "weights NAME" in out.stdout
+
+
+def test_link_chains_cannot_leave_the_target(server, tmp_path):
+  handler, base = server
+  victim = tmp_path / "victim.txt"
+  victim.write_text("precious\n")
+  chains = {
+      # y -> ., then x -> y/.. (the parent), then x/ESCAPE.
+      "sym": [("y", ("symlink", ".")), ("x", ("symlink", "y/..")),
+              ("x/ESCAPE", b"out")],
+      # A file written through a link that points outside.
+      "through": [("d", ("symlink", ".")), ("d/e", ("symlink", "d/..")),
+                  ("e/victim.txt", b"overwritten")],
+      # A hard link whose target goes through the chain.
+      "hard": [("y", ("symlink", ".")),
+               ("h", ("hardlink", "y/../victim.txt")), ("h", b"overwritten")],
+  }
+  weights = tmp_path / "weights"
+  for kind, entries in chains.items():
+    handler.files["/base/biobert_v1.0_pmc.tar.gz"] = _tar(entries)
+    result = run_tool(["download.py", "weights", "biobert_v1.0_pmc"],
+                      env={"BIOBERT_BASE_URL": base,
+                           "BIOBERT_WEIGHTS": str(weights)},
+                      expect_ok=False)
+    assert result.returncode == 1, kind
+    assert "refusing" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "ESCAPE").exists(), kind
+    assert not (tmp_path.parent / "ESCAPE").exists(), kind
+    assert victim.read_text() == "precious\n", kind
+    assert not (weights / "biobert_v1.0_pmc").exists(), kind
+
+
+def test_corrupted_weights_are_not_installed(server, tmp_path,
+                                             weights_archive):
+  handler, base = server
+  path = "/base/biobert_v1.1_pubmed.tar.gz"
+  good = weights_archive()
+  env = {"BIOBERT_BASE_URL": base, "BIOBERT_WEIGHTS": str(tmp_path)}
+  target = tmp_path / "biobert_v1.1_pubmed"
+  for offset in (len(good) // 3, len(good) // 2, len(good) - 12):
+    bad = bytearray(good)
+    bad[offset] ^= 0x40
+    handler.files[path] = bytes(bad)
+    result = run_tool(["download.py", "weights", "biobert_v1.1_pubmed"],
+                      env=env, expect_ok=False)
+    assert result.returncode == 1, offset
+    assert "Traceback" not in result.stderr
+    assert ("damaged" in result.stderr), result.stderr[-500:]
+    assert not target.exists()
+    assert os.listdir(str(tmp_path)) == []  # archive removed, no temp dir
+  # The good archive installs; a byte changed later is found on the next run,
+  # which downloads the set again.
+  handler.files[path] = good
+  run_tool(["download.py", "weights", "biobert_v1.1_pubmed"], env=env)
+  data = target / "model.ckpt-1000000.data-00000-of-00001"
+  raw = bytearray(data.read_bytes())
+  raw[len(raw) // 2] ^= 1
+  data.write_bytes(bytes(raw))
+  again = run_tool(["download.py", "weights", "biobert_v1.1_pubmed"], env=env)
+  assert "changed since it was installed; downloading it again" in again.stderr
+  skip = run_tool(["download.py", "weights", "biobert_v1.1_pubmed"], env=env)
+  assert "present and verified; skipping" in skip.stderr
+
+
+def test_server_that_ignores_the_range(server, tmp_path, weights_archive):
+  handler, base = server
+  path = "/base/biobert_v1.1_pubmed.tar.gz"
+  handler.files[path] = weights_archive()
+  # A stale part file; the server answers 206 but from byte 0.
+  (tmp_path / "biobert_v1.1_pubmed.tar.gz.part").write_bytes(b"stale")
+  handler.ignore_range = True
+  result = run_tool(["download.py", "weights", "biobert_v1.1_pubmed"],
+                    env={"BIOBERT_BASE_URL": base,
+                         "BIOBERT_WEIGHTS": str(tmp_path)})
+  assert "Traceback" not in result.stderr
+  assert (tmp_path / "biobert_v1.1_pubmed" / "SHA256SUMS").is_file()
+
+
+def test_cut_transfer_without_length(server, tmp_path, weights_archive):
+  handler, base = server
+  path = "/base/biobert_v1.1_pubmed.tar.gz"
+  handler.files[path] = weights_archive()
+  handler.cut_once.add(path)
+  handler.no_length = True
+  env = {"BIOBERT_BASE_URL": base, "BIOBERT_WEIGHTS": str(tmp_path)}
+  first = run_tool(["download.py", "weights", "biobert_v1.1_pubmed"], env=env,
+                   expect_ok=False)
+  assert first.returncode == 1 and "Traceback" not in first.stderr
+  assert "damaged or incomplete" in first.stderr
+  run_tool(["download.py", "weights", "biobert_v1.1_pubmed"], env=env)
+  assert (tmp_path / "biobert_v1.1_pubmed" / "SHA256SUMS").is_file()
