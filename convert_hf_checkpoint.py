@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from finetuning import errors  # noqa: E402
 from finetuning import files  # noqa: E402
+from finetuning import model_files  # noqa: E402
 
 # Hugging Face activation names -> ours (BERT's "gelu" is the tanh form).
 ACTIVATIONS = {"gelu": "gelu_erf", "gelu_new": "gelu",
@@ -82,21 +83,33 @@ def tf_name(hf_name):
   return path, transpose
 
 
-def expected_variables(num_layers):
-  """Every variable name of a BERT encoder with its pooler."""
-  names = ["bert/embeddings/%s" % n for n in (
-      "word_embeddings", "token_type_embeddings", "position_embeddings",
-      "LayerNorm/gamma", "LayerNorm/beta")]
-  for i in range(num_layers):
+def expected_shapes(config):
+  """{variable name: shape} of a BERT encoder with its pooler."""
+  h, inter = config["hidden_size"], config["intermediate_size"]
+  shapes = {
+      "bert/embeddings/word_embeddings": [config["vocab_size"], h],
+      "bert/embeddings/token_type_embeddings": [config["type_vocab_size"], h],
+      "bert/embeddings/position_embeddings": [
+          config["max_position_embeddings"], h],
+      "bert/embeddings/LayerNorm/gamma": [h],
+      "bert/embeddings/LayerNorm/beta": [h],
+      "bert/pooler/dense/kernel": [h, h],
+      "bert/pooler/dense/bias": [h],
+  }
+  for i in range(config["num_hidden_layers"]):
     p = "bert/encoder/layer_%d/" % i
-    for dense in ("attention/self/query", "attention/self/key",
-                  "attention/self/value", "attention/output/dense",
-                  "intermediate/dense", "output/dense"):
-      names += [p + dense + "/kernel", p + dense + "/bias"]
+    for dense, (n_in, n_out) in (("attention/self/query", (h, h)),
+                                 ("attention/self/key", (h, h)),
+                                 ("attention/self/value", (h, h)),
+                                 ("attention/output/dense", (h, h)),
+                                 ("intermediate/dense", (h, inter)),
+                                 ("output/dense", (inter, h))):
+      shapes[p + dense + "/kernel"] = [n_in, n_out]
+      shapes[p + dense + "/bias"] = [n_out]
     for ln in ("attention/output/LayerNorm", "output/LayerNorm"):
-      names += [p + ln + "/gamma", p + ln + "/beta"]
-  names += ["bert/pooler/dense/kernel", "bert/pooler/dense/bias"]
-  return names
+      shapes[p + ln + "/gamma"] = [h]
+      shapes[p + ln + "/beta"] = [h]
+  return shapes
 
 
 def load_weights(hf_dir):
@@ -105,7 +118,16 @@ def load_weights(hf_dir):
   binary = os.path.join(hf_dir, "pytorch_model.bin")
   if os.path.isfile(st):
     from safetensors.numpy import load_file
-    return load_file(st)
+    try:
+      weights = load_file(st)
+    except Exception as e:  # pylint: disable=broad-except
+      # safetensors raises its own error types on a damaged file.
+      raise errors.InputError(st, None, "not a readable safetensors file "
+                              "(%s)" % (str(e).splitlines()[0] if str(e) else
+                                        type(e).__name__))
+    if not weights:
+      raise errors.InputError(st, None, "holds no weights")
+    return weights
   if os.path.isfile(binary):
     try:
       import torch
@@ -120,17 +142,32 @@ def load_weights(hf_dir):
                          "pytorch_model.bin" % hf_dir)
 
 
-def convert_weights(weights, num_layers):
-  """{BERT variable name: float32 array}; raises if one is missing."""
+def convert_weights(weights, config):
+  """{BERT variable name: float32 array}, exactly the variables and shapes
+  that `config` (bert_config.json contents) describes.
+
+  Raises:
+    ValueError: a variable is missing, has another shape, or has no place in
+      the model of `config` (e.g. a layer beyond num_hidden_layers).
+  """
+  shapes = expected_shapes(config)
   out = {}
-  for hf_name, value in weights.items():
+  for hf_name, value in sorted(weights.items()):
     mapped = tf_name(hf_name)
     if mapped is None:
       continue
     name, transpose = mapped
+    if name not in shapes:
+      raise ValueError("the weights hold %s (%s), which the model of "
+                       "config.json (%d layers) has no place for" %
+                       (name, hf_name, config["num_hidden_layers"]))
     value = np.asarray(value, dtype=np.float32)
-    out[name] = value.T.copy() if transpose else value
-  missing = [n for n in expected_variables(num_layers) if n not in out]
+    value = value.T.copy() if transpose else value
+    if list(value.shape) != shapes[name]:
+      raise ValueError("%s (%s) has shape %s, but config.json says %s" %
+                       (name, hf_name, list(value.shape), shapes[name]))
+    out[name] = value
+  missing = [n for n in shapes if n not in out]
   if missing:
     raise ValueError("the weights lack %d BERT variables, e.g. %s" %
                      (len(missing), ", ".join(missing[:5])))
@@ -171,13 +208,14 @@ def convert(hf_dir, output_dir):
     config = convert_config(hf_config)
   except ValueError as e:
     raise errors.InputError(config_path, None, str(e))
+  model_files.check_bert_config(config, config_path)
+  model_files.check_vocab(vocab_path, config["vocab_size"])
   if abs(hf_config.get("layer_norm_eps", 1e-12) - 1e-12) > 1e-15:
     sys.stderr.write("warning: layer_norm_eps %g differs from BERT's 1e-12; "
                      "outputs will differ slightly\n" %
                      hf_config["layer_norm_eps"])
   try:
-    variables = convert_weights(load_weights(hf_dir),
-                                config["num_hidden_layers"])
+    variables = convert_weights(load_weights(hf_dir), config)
   except ValueError as e:
     raise errors.UserError("%s: %s" % (hf_dir, e))
   os.makedirs(output_dir, exist_ok=True)

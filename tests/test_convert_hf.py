@@ -126,3 +126,54 @@ def test_name_mapping():
   with pytest.raises(ValueError, match="position_embedding_type"):
     convert.convert_config({k: 1 for k in convert.CONFIG_KEYS} |
                            {"position_embedding_type": "relative_key"})
+
+
+def _fixture_with(tiny_bert_dir, out, change_config=None, change_weights=None):
+  """The HF fixture with its config.json and/or weights altered."""
+  from safetensors.numpy import load_file, save_file
+  hf = _write_hf_fixture(tiny_bert_dir, out)
+  if change_config:
+    path = os.path.join(hf, "config.json")
+    config = json.load(open(path))
+    config.update(change_config)
+    json.dump(config, open(path, "w"))
+  if change_weights:
+    path = os.path.join(hf, "model.safetensors")
+    tensors = load_file(path)
+    change_weights(tensors)
+    save_file(tensors, path)
+  return hf
+
+
+@pytest.mark.parametrize("config,weights,message", [
+    ({"num_hidden_layers": 1}, None, "hold bert/encoder/layer_1/"),
+    ({"hidden_size": 64, "num_attention_heads": 2}, None,
+     "bert/embeddings/LayerNorm/beta (bert.embeddings.LayerNorm.bias) has "
+     "shape [32], but config.json says [64]"),
+    ({"vocab_size": 300}, None, "has shape [210, 32], but config.json says "
+     "[300, 32]"),
+    ({"num_hidden_layers": "2"}, None, "\"num_hidden_layers\" is '2'"),
+    ({"vocab_size": 100}, None, "210 entries, more than the model's "
+     "vocab_size 100"),
+    (None, lambda t: t.update({"bert.encoder.layer.2.output.dense.bias":
+                               np.zeros([32], np.float32)}),
+     "which the model of config.json (2 layers) has no place for"),
+])
+def test_checkpoint_never_contradicts_its_config(tiny_bert_dir, tmp_path,
+                                                 config, weights, message):
+  hf = _fixture_with(tiny_bert_dir, str(tmp_path / "hf"), config, weights)
+  with pytest.raises(errors.UserError) as e:
+    convert.convert(hf, str(tmp_path / "tf"))
+  assert message in str(e.value)
+  assert not (tmp_path / "tf").exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage" * 10])
+def test_damaged_safetensors(tmp_path, content, tiny_bert_dir):
+  hf = _write_hf_fixture(tiny_bert_dir, str(tmp_path / "hf"))
+  with open(os.path.join(hf, "model.safetensors"), "wb") as f:
+    f.write(content)
+  with pytest.raises(errors.InputError,
+                     match="model.safetensors: not a readable safetensors"):
+    convert.convert(hf, str(tmp_path / "tf"))
+  assert not (tmp_path / "tf").exists()
