@@ -8,6 +8,7 @@ the variable names that the original ``tf.contrib``/``tf.layers`` code created,
 so that ``model.ckpt-1000000`` files load unchanged.
 """
 
+import contextlib
 import copy
 import json
 import math
@@ -267,11 +268,39 @@ def get_assignment_map_from_checkpoint(tvars, init_checkpoint):
   return (ordered, initialized_variable_names)
 
 
+_STEP_SEED = []  # [seed, step tensor, dropouts so far] inside step_seeded
+
+
+@contextlib.contextmanager
+def step_seeded_dropout(seed, step):
+  """Dropout masks that are a function of (seed, step, which dropout).
+
+  Inside this context `dropout` draws stateless masks from `seed`, the
+  training step `step` (a tensor) and the dropout's place in the graph, so
+  a run resumed from a checkpoint at step k draws exactly the masks an
+  uninterrupted run drew at step k (stateful random ops would restart their
+  streams in the new session).
+  """
+  _STEP_SEED.append([int(seed), step, 0])
+  try:
+    yield
+  finally:
+    _STEP_SEED.pop()
+
+
 def dropout(input_tensor, dropout_prob):
   """Dropout with a *drop* probability; a no-op when it is None or 0."""
   if dropout_prob is None or dropout_prob == 0.0:
     return input_tensor
-  return tf.nn.dropout(input_tensor, rate=dropout_prob)
+  if not _STEP_SEED:
+    return tf.nn.dropout(input_tensor, rate=dropout_prob)
+  state = _STEP_SEED[-1]
+  seed, step, n = state
+  state[2] += 1
+  pair = tf.stack([tf.constant((seed * 1009 + n) % (1 << 62), tf.int64),
+                   tf.cast(step, tf.int64)])
+  return tf.nn.experimental.stateless_dropout(input_tensor, rate=dropout_prob,
+                                              seed=pair)
 
 
 def layer_norm(input_tensor, name=None):

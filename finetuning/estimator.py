@@ -88,11 +88,12 @@ def restore_from_checkpoint(init_checkpoint):
 def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
                      num_train_steps, num_warmup_steps,
                      use_one_hot_embeddings=False, loss_scale=None,
-                     use_xla=False):
+                     use_xla=False, seed=None):
   """Returns an Estimator `model_fn`: BERT encoder + the task's head.
 
   Features must hold `input_ids`, `input_mask` and `segment_ids`, plus what
-  the head reads.
+  the head reads. With a `seed`, training dropout is keyed to the step
+  (`modeling.step_seeded_dropout`), so that a resumed run is exact.
   """
 
   def model_fn(features, labels, mode, params):
@@ -104,7 +105,11 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
     is_training = (mode == tf.estimator.ModeKeys.TRAIN)
     xla_scope = (tf.xla.experimental.jit_scope() if use_xla else
                  contextlib.nullcontext())
-    with xla_scope:
+    seeded = (modeling.step_seeded_dropout(
+        seed, tf.train.get_or_create_global_step())
+              if is_training and seed is not None else
+              contextlib.nullcontext())
+    with xla_scope, seeded:
       model = modeling.BertModel(
           config=bert_config,
           is_training=is_training,
@@ -134,7 +139,7 @@ def create_estimator(config, bert_config, head_fn, num_train_steps=0,
       bert_config, head_fn, config.init_checkpoint, config.learning_rate,
       num_train_steps, num_warmup_steps,
       loss_scale=config.loss_scale if fp16_on_gpu else None,
-      use_xla=config.use_xla)
+      use_xla=config.use_xla, seed=config.seed)
   run_config = tf.estimator.RunConfig(
       train_distribute=devices.make_strategy(config.distribution_strategy),
       model_dir=config.output_dir,

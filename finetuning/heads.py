@@ -6,6 +6,8 @@ Variables `output_weights [num_labels, hidden]` and `output_bias
 
 import tensorflow.compat.v1 as tf
 
+import modeling
+
 
 def output_logits(layer, num_labels, is_training, dropout_prob=0.1):
   """Logits of `layer` (any rank, last axis hidden) for `num_labels` classes.
@@ -19,7 +21,7 @@ def output_logits(layer, num_labels, is_training, dropout_prob=0.1):
   output_bias = tf.get_variable(
       "output_bias", [num_labels], initializer=tf.zeros_initializer())
   if is_training:
-    layer = tf.nn.dropout(layer, rate=dropout_prob)
+    layer = modeling.dropout(layer, dropout_prob)
   flat = tf.reshape(layer, [-1, hidden_size])
   logits = tf.matmul(flat, tf.cast(output_weights, flat.dtype),
                      transpose_b=True)

@@ -143,11 +143,13 @@ class RecordFormat(object):
     return d
 
   def input_fn(self, path, batch_size, training, seed=None,
-               shuffle_buffer=100):
+               shuffle_buffer=100, skip_batches=0):
     """An Estimator input_fn over the records of `path`.
 
     Training repeats forever and shuffles with a buffer of `shuffle_buffer`
     (as the original) seeded by `seed`; otherwise one ordered pass.
+    `skip_batches` starts the stream after that many batches: a run resumed
+    at step k then sees the batches an uninterrupted run saw from step k.
     """
 
     def input_fn(params=None):
@@ -156,8 +158,12 @@ class RecordFormat(object):
       if training:
         d = d.repeat()
         d = d.shuffle(buffer_size=shuffle_buffer, seed=seed)
+      if skip_batches and not self.bucketed:
+        d = d.skip(skip_batches * batch_size)  # cheap: records unparsed
       d = d.map(self.parse, num_parallel_calls=tf.data.experimental.AUTOTUNE)
       d = self.batches(d, batch_size, training)
+      if skip_batches and self.bucketed:
+        d = d.skip(skip_batches)  # buckets depend on what came before
       return d.prefetch(tf.data.experimental.AUTOTUNE)
 
     return input_fn

@@ -67,9 +67,12 @@ def train(estimator, config, record_format, training, hooks=()):
   tf.logging.info("  Num examples = %d", training.info["num_features"])
   tf.logging.info("  Batch size = %d", config.train_batch_size)
   tf.logging.info("  Num steps = %d", training.num_train_steps)
+  # A resumed run continues the shuffled stream where the checkpoint left
+  # it, so that it ends with the weights of an uninterrupted run.
+  start = est.checkpoint_step(config.output_dir)
   input_fn = record_format.input_fn(training.record_file,
                                     config.train_batch_size, True,
-                                    seed=config.seed)
+                                    seed=config.seed, skip_batches=start)
   hook = progress.ProgressHook(training.num_train_steps,
                                config.train_batch_size,
                                config.log_every_n_steps)

@@ -54,3 +54,14 @@ def test_java_double_format():
   assert bioasq_eval.java_double(0.575) == "0.575"
   assert bioasq_eval.java_double(5.0 / 9) == "0.5555555555555556"
   assert bioasq_eval.java_double(1e-4) == "1.0E-4"
+
+
+def test_golden_answer_given_as_a_plain_string():
+  golden = [{"id": "q1", "type": "factoid", "exact_answer": "BRCA1"},
+            {"id": "q2", "type": "factoid", "exact_answer": "TP53"}]
+  system = [{"id": "q1", "exact_answer": [["b"], ["brca1"]]},
+            {"id": "q2", "exact_answer": [["t"]]}]
+  result = bioasq_eval.score_factoid(golden, system)
+  # "b" is not "BRCA1" (the string is one answer, not a list of letters).
+  assert (result["strict_accuracy"], result["lenient_accuracy"],
+          result["mrr"]) == (0.0, 0.5, 0.25)

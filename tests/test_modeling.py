@@ -192,3 +192,24 @@ def test_get_activation():
   assert modeling.get_activation("relu") is tf.nn.relu
   with pytest.raises(ValueError):
     modeling.get_activation("swish9")
+
+
+def test_step_seeded_dropout_depends_only_on_seed_step_and_place():
+  def masks(seed, step_value):
+    with tf.Graph().as_default():
+      step = tf.constant(step_value, tf.int64)
+      x = tf.ones([4, 64])
+      with modeling.step_seeded_dropout(seed, step):
+        a = modeling.dropout(x, 0.5)
+        b = modeling.dropout(x, 0.5)
+      with tf.Session() as sess:
+        return sess.run([a, b])
+
+  a1, b1 = masks(7, 3)
+  a2, b2 = masks(7, 3)  # a new session: the same masks
+  np.testing.assert_array_equal(a1, a2)
+  np.testing.assert_array_equal(b1, b2)
+  assert set(np.unique(a1)) == {0.0, 2.0}
+  assert (a1 != b1).any()  # two dropouts of one step differ
+  assert (masks(7, 4)[0] != a1).any()  # the next step differs
+  assert (masks(8, 3)[0] != a1).any()  # another seed differs

@@ -73,3 +73,18 @@ def test_describe_and_bad_features():
     fmt.encode(_feature(17, 0))
   with pytest.raises(ValueError, match="'extra' is not in the record format"):
     fmt.encode(dict(_feature(3, 0), extra=[1]))
+
+
+@pytest.mark.parametrize("bucketed", [False, True])
+def test_skipping_batches_continues_the_same_stream(tmp_path, bucketed):
+  fmt = records.RecordFormat(FIELDS, 32, bucketed=bucketed)
+  rng = np.random.RandomState(1)
+  path = str(tmp_path / "s.tf_record")
+  fmt.write([_feature(int(n), i) for i, n in
+             enumerate(rng.randint(3, 32, size=50))], path)
+  whole = _batches(fmt.input_fn(path, 4, training=True, seed=3), 30)
+  later = _batches(fmt.input_fn(path, 4, training=True, seed=3,
+                                skip_batches=12), 18)
+  for a, b in zip(whole[12:], later):
+    for name in FIELDS:
+      np.testing.assert_array_equal(a[name], b[name])
