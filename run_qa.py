@@ -646,14 +646,14 @@ def score_bioasq(nbest, golden, output_dir):
   answers, with_prob = bioasq_form.transform(nbest)
   answer_path, _ = bioasq_form.write_answer_files(answers, with_prob,
                                                   output_dir)
-  result = bioasq_eval.score_factoid(golden, answers["questions"])
+  result = bioasq_eval.score(golden, answers["questions"])
   print("***** BioASQ factoid evaluation (%s) *****" % answer_path)
   print(bioasq_eval.official_line(result))
   print(bioasq_eval.summary(result), end="")
   files.atomic_write(os.path.join(output_dir, "bioasq_scores.json"),
                      json.dumps({k: result[k] for k in (
-                         "strict_accuracy", "lenient_accuracy", "mrr",
-                         "scored", "missing")}, indent=2) + "\n")
+                         bioasq_eval.OFFICIAL_ORDER + ["scored", "missing"])},
+                     indent=2) + "\n")
 
 
 class QaTask(driver.Task):
