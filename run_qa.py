@@ -38,6 +38,7 @@ from finetuning import errors
 from finetuning import estimator as est
 from finetuning import files
 from finetuning import flags as common_flags
+from finetuning import heads
 from finetuning import records
 
 common_flags.define_common_flags(max_seq_length=384, train_batch_size=32,
@@ -76,6 +77,21 @@ flags.DEFINE_string("golden_file", None,
 flags.DEFINE_bool("check_bioasq_ids", True,
                   "Require BioASQ qas ids (<24-character id>_<3 digits>). "
                   "Set false for plain SQuAD data.")
+flags.DEFINE_enum("question_type", "factoid", ["factoid", "list", "yesno"],
+                  "factoid: extractive answers, the top 5 in the BioASQ "
+                  "form (the original). list: the same model, the answers "
+                  "above --list_threshold. yesno: a yes/no classifier over "
+                  "(question, snippet) pairs, averaged per question.")
+flags.DEFINE_float("list_threshold",
+                   bioasq_form.LIST_THRESHOLD,
+                   "List questions: keep an answer whose probability summed "
+                   "over the question's snippets, divided by their number, "
+                   "is at least this.")
+flags.DEFINE_integer("list_max", bioasq_form.LIST_MAX,
+                     "List questions: at most this many answers.")
+flags.DEFINE_float("yesno_threshold", 0.5,
+                   "Yes/no questions: answer yes when the mean probability "
+                   "of yes over the question's snippets is at least this.")
 FLAGS = flags.FLAGS
 
 
@@ -93,12 +109,18 @@ class QaOptions:
   null_score_diff_threshold: float = 0.0
   golden_file: Optional[str] = None
   check_bioasq_ids: bool = True
+  question_type: str = "factoid"
+  list_threshold: float = bioasq_form.LIST_THRESHOLD
+  list_max: int = bioasq_form.LIST_MAX
+  yesno_threshold: float = 0.5
 
   def validate(self, config):
     """Raises FlagError for a value that cannot work."""
     for name in ("doc_stride", "max_query_length", "n_best_size",
-                 "max_answer_length"):
+                 "max_answer_length", "list_max"):
       run_config.check_positive_int(name, getattr(self, name))
+    for name in ("list_threshold", "yesno_threshold"):
+      run_config.check_finite(name, getattr(self, name), 0, 1)
     run_config.check_finite("null_score_diff_threshold",
                             self.null_score_diff_threshold, float("-inf"))
     if config.max_seq_length <= self.max_query_length + 3:
@@ -160,19 +182,13 @@ def _expect(path, value, kind, where, what):
   return value
 
 
-def read_squad_examples(input_file, is_training, version_2_with_negative=False,
-                        check_bioasq_ids=True):
-  """Reads SQuAD-format questions.
+def squad_questions(input_file, check_bioasq_ids=True):
+  """Yields (where, context, qa dict, qas id, question) of a SQuAD file.
 
-  In training, a question whose answer cannot be found at `answer_start` in
-  the context is skipped, counted and reported.
-
-  Returns:
-    (examples, skipped): `skipped` lists (qas id, reason).
+  Checks the structure and the ids on the way (InputError naming the file
+  and the JSON place or qas id).
   """
   data = load_squad_json(input_file)
-  examples = []
-  skipped = []
   seen = set()
   for e, entry in enumerate(data):
     _expect(input_file, entry, dict, "data[%d]" % e, "an object with "
@@ -187,11 +203,11 @@ def read_squad_examples(input_file, is_training, version_2_with_negative=False,
       if not isinstance(context, str):
         raise errors.InputError(input_file, None,
                                 "%s: missing \"context\"" % where)
-      doc_tokens, char_to_word_offset = split_context(context)
       qas = _expect(input_file, paragraph.get("qas", []), list,
                     where + ".qas", "a list")
       for q, qa in enumerate(qas):
-        _expect(input_file, qa, dict, "%s.qas[%d]" % (where, q),
+        here = "%s.qas[%d]" % (where, q)
+        _expect(input_file, qa, dict, here,
                 "an object with \"id\" and \"question\"")
         qas_id = qa.get("id")
         if not isinstance(qas_id, str) or not qas_id:
@@ -212,48 +228,69 @@ def read_squad_examples(input_file, is_training, version_2_with_negative=False,
         if not isinstance(question, str) or not question.strip():
           raise errors.InputError(input_file, None, "%s: missing "
                                   "\"question\"" % qas_id)
-        start_position = end_position = None
-        orig_answer_text = None
-        is_impossible = False
-        if is_training:
-          if version_2_with_negative:
-            is_impossible = bool(qa.get("is_impossible", False))
-          answers = _expect(input_file, qa.get("answers") or [], list,
-                            "%s.qas[%d].answers" % (where, q), "a list")
-          if not is_impossible:
-            if len(answers) < 1 or not isinstance(answers[0], dict):
-              skipped.append((qas_id, "no answer"))
-              continue
-            answer = answers[0]
-            orig_answer_text = answer.get("text")
-            answer_offset = answer.get("answer_start")
-            if (not isinstance(orig_answer_text, str) or not orig_answer_text
-                or not isinstance(answer_offset, int) or answer_offset < 0 or
-                answer_offset + len(orig_answer_text) > len(context)):
-              skipped.append((qas_id, "answer_start outside the context"))
-              continue
-            if context[answer_offset:answer_offset + len(
-                orig_answer_text)] != orig_answer_text:
-              skipped.append((qas_id, "answer_start does not point at the "
-                              "answer text"))
-              continue
-            start_position = char_to_word_offset[answer_offset]
-            end_position = char_to_word_offset[answer_offset +
-                                               len(orig_answer_text) - 1]
-            actual_text = " ".join(doc_tokens[start_position:end_position +
-                                              1])
-            cleaned = " ".join(tokenization.whitespace_tokenize(
-                orig_answer_text))
-            if actual_text.find(cleaned) == -1:
-              skipped.append((qas_id, "answer text not found in the "
-                              "context words"))
-              continue
-          else:
-            start_position = end_position = -1
-            orig_answer_text = ""
-        examples.append(SquadExample(qas_id, question, doc_tokens,
-                                     orig_answer_text, start_position,
-                                     end_position, is_impossible))
+        yield here, context, qa, qas_id, question
+
+
+def read_squad_examples(input_file, is_training, version_2_with_negative=False,
+                        check_bioasq_ids=True):
+  """Reads SQuAD-format questions.
+
+  In training, a question whose answer cannot be found at `answer_start` in
+  the context is skipped, counted and reported.
+
+  Returns:
+    (examples, skipped): `skipped` lists (qas id, reason).
+  """
+  examples = []
+  skipped = []
+  split = {}
+  for where, context, qa, qas_id, question in squad_questions(
+      input_file, check_bioasq_ids):
+    if context not in split:
+      split = {context: split_context(context)}
+    doc_tokens, char_to_word_offset = split[context]
+    start_position = end_position = None
+    orig_answer_text = None
+    is_impossible = False
+    if is_training:
+      if version_2_with_negative:
+        is_impossible = bool(qa.get("is_impossible", False))
+      answers = _expect(input_file, qa.get("answers") or [], list,
+                        where + ".answers", "a list")
+      if not is_impossible:
+        if len(answers) < 1 or not isinstance(answers[0], dict):
+          skipped.append((qas_id, "no answer"))
+          continue
+        answer = answers[0]
+        orig_answer_text = answer.get("text")
+        answer_offset = answer.get("answer_start")
+        if (not isinstance(orig_answer_text, str) or not orig_answer_text
+            or not isinstance(answer_offset, int) or answer_offset < 0 or
+            answer_offset + len(orig_answer_text) > len(context)):
+          skipped.append((qas_id, "answer_start outside the context"))
+          continue
+        if context[answer_offset:answer_offset + len(
+            orig_answer_text)] != orig_answer_text:
+          skipped.append((qas_id, "answer_start does not point at the "
+                          "answer text"))
+          continue
+        start_position = char_to_word_offset[answer_offset]
+        end_position = char_to_word_offset[answer_offset +
+                                           len(orig_answer_text) - 1]
+        actual_text = " ".join(doc_tokens[start_position:end_position +
+                                          1])
+        cleaned = " ".join(tokenization.whitespace_tokenize(
+            orig_answer_text))
+        if actual_text.find(cleaned) == -1:
+          skipped.append((qas_id, "answer text not found in the "
+                          "context words"))
+          continue
+      else:
+        start_position = end_position = -1
+        orig_answer_text = ""
+    examples.append(SquadExample(qas_id, question, doc_tokens,
+                                 orig_answer_text, start_position,
+                                 end_position, is_impossible))
   return examples, skipped
 
 
@@ -641,13 +678,16 @@ def write_predictions(output_dir, predictions, nbest, null_odds=None):
                        json.dumps(null_odds, indent=4) + "\n")
 
 
-def score_bioasq(nbest, golden, output_dir):
-  """Writes the BioASQ answer files of `nbest` and prints their scores."""
-  answers, with_prob = bioasq_form.transform(nbest)
+def score_bioasq(answers, with_prob, golden, output_dir, question_type):
+  """Writes the BioASQ answer files and prints their scores."""
   answer_path, _ = bioasq_form.write_answer_files(answers, with_prob,
                                                   output_dir)
+  if golden is None:
+    print("Wrote %s" % answer_path)
+    return
   result = bioasq_eval.score(golden, answers["questions"])
-  print("***** BioASQ factoid evaluation (%s) *****" % answer_path)
+  print("***** BioASQ %s evaluation (%s) *****" % (question_type,
+                                                   answer_path))
   print(bioasq_eval.official_line(result))
   print(bioasq_eval.summary(result), end="")
   files.atomic_write(os.path.join(output_dir, "bioasq_scores.json"),
@@ -700,6 +740,7 @@ class QaTask(driver.Task):
           options.predict_file, False, options.version_2_with_negative,
           options.check_bioasq_ids)
       inputs["test"] = driver.Split(examples, options.predict_file)
+    self.golden = None
     if options.golden_file:
       self.golden = bioasq_eval.load_questions(options.golden_file, "golden")
     return inputs
@@ -754,12 +795,157 @@ class QaTask(driver.Task):
                       null_odds if options.version_2_with_negative else None)
     print("Wrote predictions.json and nbest_predictions.json (%d questions) "
           "to %s" % (len(predictions), config.output_dir))
+    if options.golden_file or options.question_type == "list":
+      answers, with_prob = bioasq_form.transform(
+          nbest, options.question_type, options.list_threshold,
+          options.list_max)
+      score_bioasq(answers, with_prob, self.golden, config.output_dir,
+                   options.question_type)
+
+
+YesNoExample = collections.namedtuple(
+    "YesNoExample", ["qas_id", "question", "context", "label"])
+YESNO_LABELS = ["no", "yes"]
+
+
+def read_yesno_examples(input_file, is_training, check_bioasq_ids=True):
+  """(question, snippet) pairs of a yes/no SQuAD-like file.
+
+  In training each qas carries `answers: [{"text": "yes"}]` (or "no");
+  anything else is an InputError naming the qas id.
+  """
+  examples = []
+  for where, context, qa, qas_id, question in squad_questions(
+      input_file, check_bioasq_ids):
+    label = None
+    if is_training:
+      answers = qa.get("answers")
+      text = (answers[0].get("text") if isinstance(answers, list) and answers
+              and isinstance(answers[0], dict) else None)
+      if not isinstance(text, str) or text.strip().lower() not in (
+          YESNO_LABELS):
+        raise errors.InputError(input_file, None, "%s (%s): a yes/no "
+                                "question needs \"answers\": [{\"text\": "
+                                "\"yes\"}] or \"no\"" % (qas_id, where))
+      label = text.strip().lower()
+    examples.append(YesNoExample(qas_id, question, context, label))
+  return examples
+
+
+def yesno_features(examples, tokenizer, max_seq_length, max_query_length):
+  """Unpadded `[CLS] question [SEP] snippet [SEP]` features (cut to fit)."""
+  features = []
+  for ex in examples:
+    query = tokenizer.tokenize(ex.question)[:max_query_length]
+    budget = max_seq_length - len(query) - 3
+    context = tokenizer.tokenize(ex.context)[:budget]
+    tokens = ["[CLS]"] + query + ["[SEP]"] + context + ["[SEP]"]
+    segment_ids = [0] * (len(query) + 2) + [1] * (len(context) + 1)
+    features.append({
+        "input_ids": tokenizer.convert_tokens_to_ids(tokens),
+        "input_mask": [1] * len(tokens), "segment_ids": segment_ids,
+        "label_ids": YESNO_LABELS.index(ex.label or "no")})
+  return features
+
+
+def aggregate_yesno(qas_ids, yes_probabilities, threshold=0.5):
+  """Per BioASQ question: (mean probability of yes, "yes" or "no").
+
+  Returns:
+    An ordered dict {question id: (mean, answer)}, questions in file order.
+  """
+  by_question = collections.OrderedDict()
+  for qas_id, p in zip(qas_ids, yes_probabilities):
+    by_question.setdefault(bioasq_ids.question_id(qas_id), []).append(p)
+  out = collections.OrderedDict()
+  for qid, probs in by_question.items():
+    mean = math.fsum(probs) / len(probs)
+    out[qid] = (mean, "yes" if mean >= threshold else "no")
+  return out
+
+
+def yesno_answer_files(decisions):
+  """The BioASQ answer file (and one with probabilities) of yes/no answers."""
+  answers = [{"type": "yesno", "id": qid, "ideal_answer": "Dummy",
+              "exact_answer": answer}
+             for qid, (_, answer) in decisions.items()]
+  with_prob = [{"type": "yesno", "id": qid, "ideal_answer": "Dummy",
+                "exact_answer": answer, "probability_yes": mean}
+               for qid, (mean, answer) in decisions.items()]
+  return {"questions": answers}, {"questions": with_prob}
+
+
+class YesNoTask(QaTask):
+  """BioASQ yes/no questions: a classifier over (question, snippet) pairs."""
+
+  name = "qa_yesno"
+  fields = {"input_ids": records.SEQUENCE, "input_mask": records.SEQUENCE,
+            "segment_ids": records.SEQUENCE, "label_ids": records.SCALAR}
+
+  def record_fields(self, training):
+    return dict(self.fields)
+
+  def read_inputs(self, config):
+    options = config.task
+    inputs = {}
+    if config.do_train:
+      examples = read_yesno_examples(options.train_file, True,
+                                     options.check_bioasq_ids)
+      if not examples:
+        raise errors.UserError("%s: no training question" %
+                               options.train_file)
+      inputs["train"] = driver.Split(examples, options.train_file)
+    if config.do_predict:
+      inputs["test"] = driver.Split(
+          read_yesno_examples(options.predict_file, False, True),
+          options.predict_file)
+    self.golden = None
     if options.golden_file:
-      score_bioasq(nbest, self.golden, config.output_dir)
+      self.golden = bioasq_eval.load_questions(options.golden_file, "golden")
+    return inputs
+
+  def label_list(self, inputs, recorded):
+    return list(YESNO_LABELS)
+
+  def cache_options(self, config):
+    return {"task": self.name,
+            "max_query_length": config.task.max_query_length,
+            "check_bioasq_ids": config.task.check_bioasq_ids}
+
+  def training_features(self, examples, tokenizer, config, labels):
+    return (yesno_features(examples, tokenizer, config.max_seq_length,
+                           config.task.max_query_length),
+            {"questions": len(examples)})
+
+  def report_training(self, examples, info, config):
+    tf.logging.info("%d (question, snippet) pairs, %d yes", len(examples),
+                    sum(ex.label == "yes" for ex in examples))
+
+  def head_fn(self, labels):
+    return heads.classifier_head_fn(len(labels))
+
+  def predict(self, context, split):
+    config, options = context.config, context.config.task
+    features = yesno_features(split.examples, context.tokenizer,
+                              config.max_seq_length, options.max_query_length)
+    results = context.predict(features, config.predict_batch_size,
+                              "eval.tf_record")
+    yes = [float(r["probabilities"][YESNO_LABELS.index("yes")])
+           for r in results]
+    qas_ids = [ex.qas_id for ex in split.examples]
+    files.atomic_write(config.path("yesno_predictions.json"), json.dumps(
+        collections.OrderedDict(zip(qas_ids, yes)), indent=4) + "\n")
+    decisions = aggregate_yesno(qas_ids, yes, options.yesno_threshold)
+    print("Wrote yesno_predictions.json (%d pairs, %d questions) to %s" %
+          (len(qas_ids), len(decisions), config.output_dir))
+    answers, with_prob = yesno_answer_files(decisions)
+    score_bioasq(answers, with_prob, self.golden, config.output_dir, "yesno")
 
 
 def main(_):
-  driver.run(QaTask(), run_config.from_flags(FLAGS, QaOptions))
+  config = run_config.from_flags(FLAGS, QaOptions)
+  task = YesNoTask() if config.task.question_type == "yesno" else QaTask()
+  driver.run(task, config)
 
 
 if __name__ == "__main__":

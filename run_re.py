@@ -31,7 +31,6 @@ from biocodes import re_io
 from finetuning import config as run_config
 from finetuning import driver
 from finetuning import errors
-from finetuning import estimator as est
 from finetuning import feature_cache
 from finetuning import files
 from finetuning import flags as common_flags
@@ -126,22 +125,6 @@ def convert_examples(examples, label_list, tokenizer, max_seq_length):
   return features, n_cut
 
 
-def head_fn_builder(num_labels):
-  """Softmax classifier on the pooled [CLS] output; mean cross-entropy."""
-
-  def head_fn(model, features, is_training):
-    logits = heads.output_logits(model.get_pooled_output(), num_labels,
-                                 is_training)
-    _, per_example_loss = heads.cross_entropy(logits, features["label_ids"],
-                                              num_labels)
-    loss = tf.reduce_mean(per_example_loss)
-    predictions = {"probabilities": tf.nn.softmax(logits, axis=-1),
-                   "per_example_loss": per_example_loss}
-    return est.HeadOutput(loss, predictions)
-
-  return head_fn
-
-
 def _report_cut(n_cut, n, name, max_seq_length):
   message = ("%d of %d %s sentences are longer than %d word pieces and were "
              "cut to fit --max_seq_length=%d" %
@@ -216,7 +199,7 @@ class ReTask(driver.Task):
                 config.max_seq_length)
 
   def head_fn(self, labels):
-    return head_fn_builder(len(labels))
+    return heads.classifier_head_fn(len(labels))
 
   def _predict(self, context, split, what, batch_size, record_name):
     seq = context.config.max_seq_length

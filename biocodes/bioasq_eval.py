@@ -71,7 +71,7 @@ def _is_answer_list(value):
           isinstance(x, str) for x in item)) for item in value)
 
 
-def _check_question(path, q, golden):
+def check_question(path, q, golden):
   """Raises InputError (naming the question id) for a malformed question."""
   kind = q.get("type")
   answer = q.get("exact_answer")
@@ -108,7 +108,7 @@ def load_questions(path, role):
       raise errors.InputError(
           path, None, "questions[%d]: expected an object with a string "
           "\"id\", found %s" % (k, json.dumps(q)[:80]))
-    _check_question(path, q, golden=(role == "golden"))
+    check_question(path, q, golden=(role == "golden"))
   return data["questions"]
 
 
@@ -141,7 +141,7 @@ def _matches(entries, strings, use_up=False):
   return False
 
 
-def _yes_no(answer):
+def yes_no(answer):
   """"yes", "no" or "none", as the jar reads a yes/no answer."""
   if not isinstance(answer, str):
     return None
@@ -175,11 +175,11 @@ def _list(golden, system):
   return precision, recall, f1
 
 
-def _f1_of_label(yes_no, label):
-  right = sum(1 for gold, ok in yes_no if gold == label and ok)
-  errors = sum(1 for _, ok in yes_no if not ok)
-  denominator = 2 * right + errors
-  return 2 * right / denominator if yes_no and denominator else 0.0
+def _f1_of_label(judged, label):
+  right = sum(1 for gold, ok in judged if gold == label and ok)
+  wrong = sum(1 for _, ok in judged if not ok)
+  denominator = 2 * right + wrong
+  return 2 * right / denominator if judged and denominator else 0.0
 
 
 def _mean(values):
@@ -202,7 +202,7 @@ def score(golden, system):
   answers = {}
   for q in system:
     answers.setdefault(q["id"], q.get("exact_answer"))
-  yes_no, factoid, listed = [], [], []
+  judged, factoid, listed = [], [], []
   missing, summaries = [], 0
   for q in golden:
     kind = q.get("type")
@@ -214,19 +214,19 @@ def score(golden, system):
       continue
     system_answer = answers[q["id"]]
     if kind == "yesno":
-      gold = _yes_no(q.get("exact_answer"))
-      given = _yes_no(system_answer)
-      yes_no.append((gold, given is not None and given == gold))
+      gold = yes_no(q.get("exact_answer"))
+      given = yes_no(system_answer)
+      judged.append((gold, given is not None and given == gold))
     elif kind == "factoid":
       factoid.append(_factoid(_entries(q.get("exact_answer"), False),
                               _entries(system_answer, True)))
     elif kind == "list":
       listed.append(_list(_entries(q.get("exact_answer"), False),
                           _entries(system_answer, True)))
-  f1_yes = _f1_of_label(yes_no, "yes")
-  f1_no = _f1_of_label(yes_no, "no")
+  f1_yes = _f1_of_label(judged, "yes")
+  f1_no = _f1_of_label(judged, "no")
   return {
-      "yesno_accuracy": _mean([1.0 if ok else 0.0 for _, ok in yes_no]),
+      "yesno_accuracy": _mean([1.0 if ok else 0.0 for _, ok in judged]),
       "strict_accuracy": _mean([x[0] for x in factoid]),
       "lenient_accuracy": _mean([x[1] for x in factoid]),
       "mrr": _mean([x[2] for x in factoid]),
@@ -236,7 +236,7 @@ def score(golden, system):
       "yesno_macro_f1": (f1_yes + f1_no) / 2,
       "yesno_f1_yes": f1_yes,
       "yesno_f1_no": f1_no,
-      "scored": {"yesno": len(yes_no), "factoid": len(factoid),
+      "scored": {"yesno": len(judged), "factoid": len(factoid),
                  "list": len(listed)},
       "missing": missing,
       "summary": summaries,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Turns run_qa.py's nbest_predictions.json into a BioASQ factoid answer file.
+"""Turns run_qa.py's nbest_predictions.json into a BioASQ answer file.
 
     python biocodes/transform_nbset2bioasqform.py \
       --nbest_path=$OUTPUT_DIR/nbest_predictions.json --output_path=$OUTPUT_DIR
@@ -13,6 +13,11 @@ BioASQform_BioASQ-answer.json (top 5 as `exact_answer`) and
 WithProb_BioASQform_BioASQ-answer.json (top 20 with probabilities) into
 --output_path when it is a directory; otherwise to that file name and
 `<name>_WithProb`.
+
+List questions (--question_type=list) use the same pooled ranking and keep
+the candidates whose share (summed probability / number of snippets) is at
+least --list_threshold (default 0.1), at most --list_max (default 10), the
+best one always.
 """
 
 import argparse
@@ -59,18 +64,47 @@ def rank_answers(nbest_lists):
   return sorted(([t, p] for t, p in merged.items()), key=lambda tp: -tp[1])
 
 
-def transform(nbest):
-  """(answer file dict, answer file with probabilities dict)."""
+LIST_THRESHOLD = 0.1
+LIST_MAX = 10
+
+
+def select_list_items(ranked, num_snippets, threshold=LIST_THRESHOLD,
+                      max_items=LIST_MAX):
+  """The items of a list answer: candidates whose share is >= `threshold`.
+
+  A candidate's share is its probability summed over the question's
+  snippets divided by the number of snippets (each snippet's n-best
+  probabilities sum to 1). At most `max_items`, best first; the best one is
+  kept even below the threshold, so that no list answer is empty.
+  """
+  kept = [t for t, p in ranked if p / max(num_snippets, 1) >= threshold]
+  if not kept and ranked:
+    kept = [ranked[0][0]]
+  return kept[:max_items]
+
+
+def transform(nbest, question_type="factoid", list_threshold=LIST_THRESHOLD,
+              list_max=LIST_MAX):
+  """(answer file dict, answer file with probabilities dict).
+
+  factoid: the top 5 candidates, best first (the original). list: the
+  candidates chosen by `select_list_items`.
+  """
   by_question = {}
   for qas_id, candidates in nbest.items():
     by_question.setdefault(question_id(qas_id), []).append(candidates)
   entries, with_prob = [], []
   for qid, lists in by_question.items():
     ranked = rank_answers(lists)
-    entries.append({"type": "factoid", "id": qid, "ideal_answer": "Dummy",
-                    "exact_answer": [[t] for t, _ in ranked[:5]]})
-    with_prob.append({"type": "factoid", "id": qid, "ideal_answer": "Dummy",
-                      "exact_answer": ranked[:20]})
+    if question_type == "list":
+      answer = [[t] for t in select_list_items(ranked, len(lists),
+                                               list_threshold, list_max)]
+    else:
+      answer = [[t] for t, _ in ranked[:5]]
+    entries.append({"type": question_type, "id": qid,
+                    "ideal_answer": "Dummy", "exact_answer": answer})
+    with_prob.append({"type": question_type, "id": qid,
+                      "ideal_answer": "Dummy", "exact_answer": ranked[:20]})
   return {"questions": entries}, {"questions": with_prob}
 
 
@@ -108,11 +142,13 @@ def write_answer_files(answers, with_prob, output_path):
   return path, prob_path
 
 
-def convert_file(nbest_path, output_path):
+def convert_file(nbest_path, output_path, question_type="factoid",
+                 list_threshold=LIST_THRESHOLD, list_max=LIST_MAX):
   """Reads the n-best file and writes both answer files; returns their paths."""
   nbest = load_nbest(nbest_path)
   try:
-    answers, with_prob = transform(nbest)
+    answers, with_prob = transform(nbest, question_type, list_threshold,
+                                   list_max)
   except ValueError as e:
     raise errors.InputError(nbest_path, None, str(e))
   return write_answer_files(answers, with_prob, output_path)
@@ -124,9 +160,25 @@ def main(argv=None):
                       help="nbest_predictions.json written by run_qa.py")
   parser.add_argument("--output_path", required=True,
                       help="a directory, or the answer file to write")
+  parser.add_argument("--question_type", default="factoid",
+                      choices=["factoid", "list"],
+                      help="factoid: the top 5 candidates (the original); "
+                      "list: the candidates above --list_threshold")
+  parser.add_argument("--list_threshold", type=float, default=LIST_THRESHOLD,
+                      help="list questions: keep a candidate whose "
+                      "probability summed over the snippets, divided by the "
+                      "number of snippets, is at least this")
+  parser.add_argument("--list_max", type=int, default=LIST_MAX,
+                      help="list questions: at most this many items")
   args = parser.parse_args(argv)
+  if not 0 <= args.list_threshold <= 1 or args.list_max < 1:
+    sys.stderr.write("error: --list_threshold is a number from 0 to 1 and "
+                     "--list_max a whole number >= 1\n")
+    return 2
   try:
-    path, prob_path = convert_file(args.nbest_path, args.output_path)
+    path, prob_path = convert_file(args.nbest_path, args.output_path,
+                                   args.question_type, args.list_threshold,
+                                   args.list_max)
   except errors.UserError as e:
     sys.stderr.write("error: %s\n" % e)
     return 2

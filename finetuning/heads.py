@@ -7,6 +7,7 @@ Variables `output_weights [num_labels, hidden]` and `output_bias
 import tensorflow.compat.v1 as tf
 
 import modeling
+from finetuning import estimator
 
 
 def output_logits(layer, num_labels, is_training, dropout_prob=0.1):
@@ -40,3 +41,25 @@ def cross_entropy(logits, label_ids, num_labels):
   log_probs = tf.nn.log_softmax(logits, axis=-1)
   one_hot_labels = tf.one_hot(label_ids, depth=num_labels, dtype=tf.float32)
   return log_probs, -tf.reduce_sum(one_hot_labels * log_probs, axis=-1)
+
+
+def classifier_head_fn(num_labels):
+  """A sequence classifier: softmax on the pooled [CLS] output.
+
+  The head of run_re.py (and of yes/no questions in run_qa.py): variables
+  `output_weights`/`output_bias`, mean cross-entropy over the batch;
+  predicts `probabilities` and `per_example_loss`. Features need
+  `label_ids` (a scalar per example).
+  """
+
+  def head_fn(model, features, is_training):
+    logits = output_logits(model.get_pooled_output(), num_labels,
+                           is_training)
+    _, per_example_loss = cross_entropy(logits, features["label_ids"],
+                                        num_labels)
+    loss = tf.reduce_mean(per_example_loss)
+    predictions = {"probabilities": tf.nn.softmax(logits, axis=-1),
+                   "per_example_loss": per_example_loss}
+    return estimator.HeadOutput(loss, predictions)
+
+  return head_fn

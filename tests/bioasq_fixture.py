@@ -65,3 +65,43 @@ def write(directory):
     with open(paths[name], "w", encoding="utf-8") as f:
       json.dump(data, f, indent=1)
   return paths
+
+
+def official_json():
+  """An official-format BioASQ file (synthetic) with every question type."""
+  def snippets(*texts):
+    return [{"text": t, "document": "http://www.ncbi.nlm.nih.gov/pubmed/1",
+             "offsetInBeginSection": 0, "offsetInEndSection": len(t),
+             "beginSection": "abstract", "endSection": "abstract"}
+            for t in texts]
+
+  return {"questions": [
+      {"id": qid(1), "type": "factoid",
+       "body": "Which gene is mutated in hereditary breast cancer?",
+       "exact_answer": [["BRCA1", "breast cancer 1"]],
+       "ideal_answer": ["BRCA1."],
+       "snippets": snippets(
+           "Germline mutations in brca1 cause hereditary breast cancer.",
+           "Breast cancer risk depends on age.",
+           "The BRCA1 protein repairs DNA.")},
+      {"id": qid(2), "type": "factoid", "body": "Which drug is oldest?",
+       "exact_answer": [["aspirin"]], "ideal_answer": ["Aspirin."],
+       "snippets": snippets("Willow bark was used for pain.")},
+      {"id": qid(3), "type": "list",
+       "body": "Which genes are tumour suppressors?",
+       "exact_answer": [["TP53", "p53"], ["RB1"], ["PTEN"]],
+       "ideal_answer": ["TP53, RB1 and PTEN."],
+       "snippets": snippets("TP53 and RB1 are tumour suppressors.",
+                            "Loss of PTEN activates AKT.",
+                            "Nothing here.")},
+      {"id": qid(4), "type": "yesno", "body": "Is insulin a hormone?",
+       "exact_answer": "yes", "ideal_answer": ["Yes."],
+       "snippets": snippets("Insulin is a peptide hormone.",
+                            "The pancreas secretes insulin.")},
+      {"id": qid(5), "type": "yesno", "body": "Is dopamine a protein?",
+       "exact_answer": "no", "ideal_answer": ["No."],
+       "snippets": snippets("Dopamine is a catecholamine.")},
+      {"id": qid(6), "type": "summary", "body": "What is TNF?",
+       "ideal_answer": ["A cytokine."],
+       "snippets": snippets("TNF is a cytokine.")},
+  ]}

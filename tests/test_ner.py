@@ -270,3 +270,34 @@ def test_words_without_pieces_still_get_one(tiny_bert_dir):
       [ex], run_ner.label_list_from_tags(["B"]), tok, 16)
   assert windows[0].tokens == ["[CLS]", "a", "[UNK]", "b", "[SEP]"]
   assert feats[0]["label_ids"][:5] == [5, 3, 1, 3, 6]
+
+
+def test_casing_dependent_words_with_an_uncased_model(tiny_bert_dir, tmp_path):
+  # Lower-casing strips accents and overlays, so "p\u2260q" and
+  # "a-\u0301-b" have more (or fewer) basic tokens than in cased text.
+  data = tmp_path / "data"
+  data.mkdir()
+  slice_sentences(os.path.join(NCBI, "train_dev.tsv"),
+                  str(data / "train_dev.tsv"), 16)
+  test = ("p\u2260q\tO\nCaf\u00e9\tB\nsyndrome\tI\n\n"
+          "a-\u0301-b\tO\nBRCA1\tB\n\nx\u2260\u2260y\tO\n")
+  (data / "test.tsv").write_text(test, encoding="utf-8")
+  out = tmp_path / "out"
+  run_tool(["run_ner.py", "--do_train=true", "--do_predict=true",
+            "--do_lower_case=true", "--data_dir=" + str(data),
+            "--output_dir=" + str(out), "--max_seq_length=32",
+            "--train_batch_size=8", "--num_train_epochs=1"] +
+           bert_flags(tiny_bert_dir))
+  conll = (out / "NER_result_conll.txt").read_text(encoding="utf-8")
+  assert [l.split(" ")[0] for l in conll.splitlines() if l] == [
+      "p\u2260q", "Caf\u00e9", "syndrome", "a-\u0301-b", "BRCA1",
+      "x\u2260\u2260y"]
+  # The three-step path aligns the same words the same way.
+  again = tmp_path / "again"
+  again.mkdir()
+  run_tool(["biocodes/ner_detokenize.py",
+            "--token_test_path=" + str(out / "token_test.txt"),
+            "--label_test_path=" + str(out / "label_test.txt"),
+            "--answer_path=" + str(data / "test.tsv"),
+            "--output_dir=" + str(again)])
+  assert (again / "NER_result_conll.txt").read_text(encoding="utf-8") == conll

@@ -68,3 +68,38 @@ def test_transform_rejects_bad_qas_id(tmp_path):
   assert result.returncode == 2
   assert "qas id '56c1f01e_1' is not of the form" in result.stderr
   assert not (tmp_path / "BioASQform_BioASQ-answer.json").exists()
+
+
+def test_list_answers_by_share_and_at_most_n():
+  # Question A has 2 snippets: shares are summed probability / 2.
+  answers, with_prob = transform.transform(NBEST, "list", list_threshold=0.1,
+                                           list_max=3)
+  a, b = answers["questions"]
+  assert a["type"] == "list" and a["id"] == A
+  # BRCA1 0.8/2=0.4, ATM 0.125, brca1 gene 0.1, CHEK2 0.1, PALB2 0.1:
+  # five reach 0.1, three are kept.
+  assert a["exact_answer"] == [["BRCA1"], ["ATM"], ["brca1 gene"]]
+  # B (1 snippet): "b" and "a" at 0.4, the 100-character text at 0.2.
+  assert b["exact_answer"] == [["b"], ["a"], ["y" * 100]]
+  assert with_prob["questions"][0]["exact_answer"][0] == ["BRCA1", 0.8]
+  high, _ = transform.transform(NBEST, "list", list_threshold=0.9)
+  # Nothing reaches 0.9: the best candidate alone.
+  assert [q["exact_answer"] for q in high["questions"]] == [[["BRCA1"]],
+                                                           [["b"]]]
+
+
+def test_list_cli(tmp_path):
+  path = tmp_path / "nbest_predictions.json"
+  path.write_text(json.dumps(NBEST))
+  run_tool(["biocodes/transform_nbset2bioasqform.py",
+            "--nbest_path=" + str(path), "--output_path=" + str(tmp_path),
+            "--question_type=list", "--list_threshold=0.3"])
+  answers = json.loads((tmp_path / "BioASQform_BioASQ-answer.json")
+                       .read_text())
+  assert [q["exact_answer"] for q in answers["questions"]] == [
+      [["BRCA1"]], [["b"], ["a"]]]
+  bad = run_tool(["biocodes/transform_nbset2bioasqform.py",
+                  "--nbest_path=" + str(path), "--output_path=" + str(tmp_path),
+                  "--question_type=list", "--list_threshold=3"],
+                 expect_ok=False)
+  assert bad.returncode == 2 and "--list_threshold" in bad.stderr
