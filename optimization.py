@@ -52,7 +52,8 @@ def learning_rate_schedule(init_lr, global_step, num_train_steps,
 
 
 def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
-                     loss_scale=None):
+                     loss_scale=None, gradient_accumulation_steps=1,
+                     loss_is_sum=False):
   """Creates the training op of BERT fine-tuning.
 
   Gradients of `loss` over all trainable variables are clipped to global norm
@@ -67,6 +68,13 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
     use_tpu: accepted for compatibility; TPUs are not supported.
     loss_scale: optional static loss scale for float16 training: the loss is
       multiplied by it before differentiation and the gradients divided by it.
+    gradient_accumulation_steps: K > 1 makes each run of the train op one
+      micro-batch: gradients are added up over K runs, and every K-th run
+      applies the update of the K times larger batch (their mean, or their
+      sum when `loss_is_sum`), clipped as above, and increments
+      `global_step`. Steps and the learning-rate schedule count updates.
+    loss_is_sum: the loss adds up over the examples of a batch (run_ner.py)
+      rather than averaging them.
 
   Returns:
     The train op.
@@ -92,6 +100,14 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
   else:
     grads = tf.gradients(loss, tvars)
 
+  if gradient_accumulation_steps > 1:
+    return _accumulating_train_op(optimizer, grads, tvars, global_step,
+                                  gradient_accumulation_steps, loss_is_sum)
+  return _update(optimizer, grads, tvars, global_step)
+
+
+def _update(optimizer, grads, tvars, global_step):
+  """Clipped update, then the increment of `global_step`."""
   # This is how the model was pre-trained.
   (grads, _) = tf.clip_by_global_norm(grads, clip_norm=1.0)
 
@@ -102,6 +118,41 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
   with tf.control_dependencies([apply_op]):
     increment = tf.assign_add(global_step, 1)
   return tf.group(apply_op, increment)
+
+
+def _accumulating_train_op(optimizer, grads, tvars, global_step, k,
+                           loss_is_sum):
+  """Adds `grads` up; every `k`-th run applies them (see create_optimizer).
+
+  The sums live in variables `<variable>/grad_accum` and the count of
+  micro-batches in `gradient_accumulation/micro_step`, all saved with the
+  checkpoint (a checkpoint is written right after an update, when they are
+  zero).
+  """
+  pairs = [(g, v) for g, v in zip(grads, tvars) if g is not None]
+  sums = [tf.get_variable(v.op.name + "/grad_accum", v.shape, tf.float32,
+                          initializer=tf.zeros_initializer(),
+                          trainable=False) for _, v in pairs]
+  micro_step = tf.get_variable("gradient_accumulation/micro_step", [],
+                               tf.int64, initializer=tf.zeros_initializer(),
+                               trainable=False)
+  add = [s.assign_add(tf.cast(g, tf.float32)) for s, (g, _) in
+         zip(sums, pairs)]
+  with tf.control_dependencies(add):
+    count = micro_step.assign_add(1)
+  # The slots exist before the conditional update creates nothing inside it.
+  optimizer._create_slots([v for _, v in pairs])  # pylint: disable=protected-access
+
+  def apply():
+    scale = 1.0 if loss_is_sum else 1.0 / k
+    total = [s.read_value() * scale for s in sums]
+    update = _update(optimizer, total, [v for _, v in pairs], global_step)
+    with tf.control_dependencies([update]):
+      reset = [s.assign(tf.zeros_like(s)) for s in sums]
+      reset.append(micro_step.assign(0))
+    return tf.group(update, *reset)
+
+  return tf.cond(tf.equal(count % k, 0), apply, tf.no_op)
 
 
 class AdamWeightDecayOptimizer(tf.train.Optimizer):

@@ -219,7 +219,7 @@ def head_fn_builder(num_labels):
     loss = tf.reduce_sum(per_position_loss)
     predictions = {"log_probs": log_probs,
                    "loss": tf.reduce_sum(per_position_loss, axis=-1)}
-    return est.HeadOutput(loss, predictions)
+    return est.HeadOutput(loss, predictions, loss_is_sum=True)
 
   return head_fn
 
@@ -280,6 +280,14 @@ def token_level_scores(examples, predicted, label_list):
   p, r, f = (np.mean([s[k] for s in scores]) for k in range(3))
   return {"eval_precision": float(p), "eval_recall": float(r),
           "eval_f": float(f)}
+
+
+def conll_lines(examples, tags):
+  """The CoNLL lines (`word gold pred`) of examples and their word tags."""
+  sentences = [list(zip(ex.words, ex.tags, ex.lines)) for ex in examples]
+  text = ner_io.format_conll(sentences,
+                             [tags[i] for i in range(len(examples))])
+  return text.splitlines(True)
 
 
 def format_piece_files(windows, window_labels):
@@ -347,7 +355,7 @@ class NerTask(driver.Task):
     data_dir = config.data_dir
     if config.do_train:
       inputs["train"] = self.processor.get_train_examples(data_dir)
-    if config.do_eval:
+    if config.do_eval or config.evaluates_during_training:
       inputs["dev"] = self.processor.get_dev_examples(data_dir)
     if config.do_predict:
       inputs["test"] = self.processor.get_test_examples(data_dir)
@@ -401,6 +409,16 @@ class NerTask(driver.Task):
     result["loss"] = loss
     return result
 
+  def dev_score(self, context, split):
+    _, _, _, tags, _ = self._tag(context, split.examples,
+                                 context.config.eval_batch_size,
+                                 "eval.tf_record")
+    counts = conlleval.evaluate(conll_lines(split.examples, tags))
+    prec, rec, f1 = conlleval.prf(counts.right, counts.pred, counts.gold)
+    return "entity_f1", f1, {"precision": prec, "recall": rec,
+                             "gold": counts.gold, "found": counts.pred,
+                             "correct": counts.right}
+
   def predict(self, context, split):
     config = context.config
     examples = split.examples
@@ -418,9 +436,7 @@ class NerTask(driver.Task):
     for key in sorted(token_scores):
       print("  %s = %s" % (key, token_scores[key]))
 
-    sentences = [list(zip(ex.words, ex.tags, ex.lines)) for ex in examples]
-    conll = ner_io.format_conll(sentences,
-                                [tags[i] for i in range(len(examples))])
+    conll = "".join(conll_lines(examples, tags))
     files.atomic_write(config.path(ner_detokenize.RESULT_NAME), conll)
     counts = conlleval.evaluate(conll.splitlines(True))
     prec, rec, f1 = conlleval.prf(counts.right, counts.pred, counts.gold)

@@ -712,6 +712,10 @@ class QaTask(driver.Task):
 
   def check_config(self, config):
     options = config.task
+    if config.evaluates_during_training:
+      raise errors.UserError(
+          "run_qa.py does not score a dev set during training yet: drop "
+          "--eval_every_n_steps / --eval_every_epoch")
     if not config.do_train and not config.do_predict:
       raise errors.UserError(
           "At least one of `do_train` or `do_predict` must be True.")

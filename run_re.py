@@ -175,7 +175,7 @@ class ReTask(driver.Task):
     inputs = {}
     if config.do_train:
       inputs["train"] = self.processor.get_train_examples(config.data_dir)
-    if config.do_eval:
+    if config.do_eval or config.evaluates_during_training:
       inputs["dev"] = self.processor.get_dev_examples(config.data_dir)
     if config.do_predict:
       inputs["test"] = self.processor.get_test_examples(config.data_dir)
@@ -219,6 +219,16 @@ class ReTask(driver.Task):
     results = self._predict(context, split, "dev",
                             context.config.eval_batch_size, "eval.tf_record")
     return accuracy_and_loss(results, split.examples, context.labels)
+
+  def dev_score(self, context, split):
+    results = self._predict(context, split, "dev",
+                            context.config.eval_batch_size, "eval.tf_record")
+    task = "chemprot" if self.name == "chemprot" else "binary"
+    scores, _ = re_eval.score([r["probabilities"] for r in results],
+                              [ex.label for ex in split.examples], task)
+    scores = dict(scores)
+    return ("micro_f1" if task == "chemprot" else "f1",
+            scores.pop("f1 score"), scores)
 
   def predict(self, context, split):
     results = self._predict(context, split, "test",

@@ -36,6 +36,7 @@ class RunConfig:
   warmup_proportion: float = 0.1
   save_checkpoints_steps: int = 1000
   keep_checkpoint_max: int = 5
+  gradient_accumulation_steps: int = 1
   seed: Optional[int] = None
   log_every_n_steps: int = 100
   bucket_by_length: bool = False
@@ -44,7 +45,17 @@ class RunConfig:
   use_xla: bool = False
   distribution_strategy: str = "none"
   cache_dir: str = ""
+  eval_every_n_steps: int = 0
+  eval_every_epoch: bool = False
+  keep_best: bool = False
+  early_stopping_patience: int = 0
   task: Any = None
+
+  @property
+  def evaluates_during_training(self):
+    """Whether the dev set is scored while training."""
+    return self.do_train and bool(self.eval_every_n_steps or
+                                  self.eval_every_epoch)
 
   def path(self, name):
     """`name` inside the output dir."""
@@ -84,9 +95,22 @@ def validate(config):
     raise errors.UserError("--output_dir is required")
   for name in ("train_batch_size", "eval_batch_size", "predict_batch_size",
                "save_checkpoints_steps", "keep_checkpoint_max",
-               "log_every_n_steps"):
+               "log_every_n_steps", "gradient_accumulation_steps"):
     check_positive_int(name, getattr(config, name))
   check_positive_int("max_seq_length", config.max_seq_length, 3)
+  check_positive_int("eval_every_n_steps", config.eval_every_n_steps, 0)
+  check_positive_int("early_stopping_patience",
+                     config.early_stopping_patience, 0)
+  if config.do_train and (config.keep_best or config.early_stopping_patience
+                          ) and not config.evaluates_during_training:
+    raise errors.UserError(
+        "--keep_best and --early_stopping_patience need dev evaluations "
+        "during training: add --eval_every_epoch or --eval_every_n_steps=N")
+  if config.evaluates_during_training and (
+      config.distribution_strategy == "multi_worker_mirrored"):
+    raise errors.UserError(
+        "dev evaluation during training runs in one process: it does not go "
+        "with --distribution_strategy=multi_worker_mirrored")
   check_finite("learning_rate", config.learning_rate, 0, low_open=True)
   check_finite("num_train_epochs", config.num_train_epochs, 0, low_open=True)
   check_finite("warmup_proportion", config.warmup_proportion, 0, 1)

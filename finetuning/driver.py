@@ -27,6 +27,7 @@ from finetuning import model_files
 from finetuning import prediction
 from finetuning import records
 from finetuning import run_dir
+from finetuning import selection
 from finetuning import training as training_lib
 
 Split = collections.namedtuple("Split", ["examples", "path"])
@@ -103,6 +104,14 @@ class Task(object):
     raise errors.UserError("--do_eval is not supported by task %s" %
                            self.name)
 
+  def dev_score(self, context, split):
+    """(metric name, value, details dict) of the dev split; higher is better.
+
+    Used to choose the model during training (--eval_every_n_steps...).
+    """
+    raise errors.UserError("dev evaluation during training is not "
+                           "supported by task %s" % self.name)
+
   def predict(self, context, split):
     """Predicts the test split and writes the outputs."""
     raise NotImplementedError
@@ -140,6 +149,12 @@ def run(task, config):
   inputs = task.read_inputs(config)
   labels = task.label_list(inputs, run_dir.recorded_labels(config.output_dir))
   task.check_inputs(inputs, labels)
+  if config.evaluates_during_training:
+    dev = inputs.get("dev")
+    if dev is None or not dev.examples:
+      raise errors.UserError(
+          "--eval_every_n_steps / --eval_every_epoch need a development set, "
+          "and %s is empty" % (dev.path if dev else "the task has none"))
   manifest = run_dir.describe_run(
       task.name, labels, bert_config, config.max_seq_length,
       config.do_lower_case, config.vocab_file, config.init_checkpoint)
@@ -176,21 +191,34 @@ def _train_and_predict(task, config, bert_config, tokenizer, inputs, labels):
       config, bert_config, task.head_fn(labels),
       training.num_train_steps if training else 0,
       training.num_warmup_steps if training else 0)
-  if training and not training_lib.train(
+  predict_format = _record_format(task, config, False)
+
+  def context_of(checkpoint_path):
+    def predict(features, batch_size, record_name):
+      return prediction.predict(estimator, features, predict_format,
+                                config.path(record_name), batch_size,
+                                checkpoint_path)
+    return Context(config, tokenizer, labels, predict)
+
+  if training and config.evaluates_during_training:
+    selection.train_with_dev_evaluation(
+        estimator, config, _record_format(task, config, True), training,
+        lambda: task.dev_score(context_of(None), inputs["dev"]))
+  elif training and not training_lib.train(
       estimator, config, _record_format(task, config, True), training):
     return  # a non-chief worker: the chief evaluates and predicts
 
-  predict_format = _record_format(task, config, False)
-
-  def predict(features, batch_size, record_name):
-    return prediction.predict(estimator, features, predict_format,
-                              config.path(record_name), batch_size)
-
-  context = Context(config, tokenizer, labels, predict)
+  best = selection.best_checkpoint(config.output_dir) if (
+      config.keep_best) else None
+  if best:
+    tf.logging.info("Evaluating and predicting with the best checkpoint on "
+                    "dev: %s", best)
+  context = context_of(best)
   if config.do_eval:
     result = task.evaluate(context, inputs["dev"])
     if result is not None:
-      result["global_step"] = est.checkpoint_step(config.output_dir)
+      result["global_step"] = (int(best.rsplit("-", 1)[1]) if best else
+                               est.checkpoint_step(config.output_dir))
       write_eval_results(config.output_dir, result)
   if config.do_predict:
     task.predict(context, inputs["test"])

@@ -15,12 +15,16 @@ import optimization
 from finetuning import devices
 from finetuning import errors
 
-HeadOutput = collections.namedtuple("HeadOutput", ["loss", "predictions"])
+HeadOutput = collections.namedtuple(
+    "HeadOutput", ["loss", "predictions", "loss_is_sum"],
+    defaults=[False])
 HeadOutput.__doc__ = """What a task head returns.
 
 loss: scalar float Tensor (used in training), or None when the features
   carry no labels.
 predictions: dict of Tensors for PREDICT mode.
+loss_is_sum: the loss adds up over the batch's examples rather than
+  averaging them (matters for gradient accumulation).
 """
 
 
@@ -31,14 +35,15 @@ def setup_logging():
 
 
 def train_steps(num_examples, batch_size, num_train_epochs, warmup_proportion,
-                replicas=1):
+                replicas=1, accumulation=1):
   """(num_train_steps, num_warmup_steps) as the original computed them.
 
   With several replicas each step consumes `batch_size` examples per
-  replica, so there are that many times fewer steps for the same epochs.
+  replica, and with gradient accumulation `accumulation` micro-batches, so
+  there are that many times fewer steps (updates) for the same epochs.
   """
-  num_train_steps = int(num_examples / (batch_size * replicas) *
-                        num_train_epochs)
+  num_train_steps = int(num_examples / (batch_size * replicas * accumulation)
+                        * num_train_epochs)
   if num_train_steps < 1:
     raise errors.UserError(
         "%d training examples at --train_batch_size=%d and "
@@ -88,7 +93,7 @@ def restore_from_checkpoint(init_checkpoint):
 def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
                      num_train_steps, num_warmup_steps,
                      use_one_hot_embeddings=False, loss_scale=None,
-                     use_xla=False, seed=None):
+                     use_xla=False, seed=None, gradient_accumulation_steps=1):
   """Returns an Estimator `model_fn`: BERT encoder + the task's head.
 
   Features must hold `input_ids`, `input_mask` and `segment_ids`, plus what
@@ -123,7 +128,9 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
     if mode == tf.estimator.ModeKeys.TRAIN:
       train_op = optimization.create_optimizer(
           head.loss, learning_rate, num_train_steps, num_warmup_steps, False,
-          loss_scale=loss_scale)
+          loss_scale=loss_scale,
+          gradient_accumulation_steps=gradient_accumulation_steps,
+          loss_is_sum=head.loss_is_sum)
       return tf.estimator.EstimatorSpec(
           mode=mode, loss=head.loss, train_op=train_op)
     return tf.estimator.EstimatorSpec(mode=mode, predictions=head.predictions)
@@ -139,7 +146,8 @@ def create_estimator(config, bert_config, head_fn, num_train_steps=0,
       bert_config, head_fn, config.init_checkpoint, config.learning_rate,
       num_train_steps, num_warmup_steps,
       loss_scale=config.loss_scale if fp16_on_gpu else None,
-      use_xla=config.use_xla, seed=config.seed)
+      use_xla=config.use_xla, seed=config.seed,
+      gradient_accumulation_steps=config.gradient_accumulation_steps)
   run_config = tf.estimator.RunConfig(
       train_distribute=devices.make_strategy(config.distribution_strategy),
       model_dir=config.output_dir,

@@ -96,11 +96,36 @@ def define_common_flags(**overrides):
   flags.DEFINE_integer("keep_checkpoint_max", 5,
                        "How many recent checkpoints to keep.")
   flags.DEFINE_integer(
+      "gradient_accumulation_steps", 1,
+      "Add up the gradients of K batches of --train_batch_size before each "
+      "update: the update of a K times larger batch in the memory of one. "
+      "Steps, --save_checkpoints_steps and the learning-rate schedule count "
+      "updates.")
+  flags.DEFINE_integer(
       "seed", None,
       "Random seed (graph-level seed and data shuffling) for reproducible "
       "runs. Unset: a different run each time, as the original.")
   flags.DEFINE_integer("log_every_n_steps", 100,
                        "How often training logs progress, speed and ETA.")
+
+  # Choosing the model on the development set (README "Choosing the model
+  # on dev").
+  flags.DEFINE_integer(
+      "eval_every_n_steps", 0,
+      "Score the dev set with the task's real metric (NER entity F1, RE F1) "
+      "every N training steps: logged, appended to dev_scores.jsonl and "
+      "written for TensorBoard. 0: only at the end (--do_eval).")
+  flags.DEFINE_bool("eval_every_epoch", False,
+                    "Score the dev set after every epoch (as "
+                    "--eval_every_n_steps with the steps of one epoch).")
+  flags.DEFINE_bool(
+      "keep_best", False,
+      "Keep the checkpoint with the best dev score in <output_dir>/best/ and "
+      "evaluate and predict with it. Needs dev evaluations during training.")
+  flags.DEFINE_integer(
+      "early_stopping_patience", 0,
+      "Stop training after this many dev evaluations without improvement "
+      "(0: never).")
 
   # Speed (see README "Speed"): off by default, the original's behaviour.
   flags.DEFINE_bool(

@@ -4,13 +4,15 @@ from finetuning import progress
 from finetuning import records
 
 
-def predict(estimator, features, record_format, record_file, batch_size):
+def predict(estimator, features, record_format, record_file, batch_size,
+            checkpoint_path=None):
   """Predictions for `features` (a list), one dict each, in the order given.
 
   The features are written to `record_file` and read in one pass. With a
   bucketed `record_format` they are predicted sorted by length (batches of
   similar lengths, little padding) and put back in order; sequence outputs
-  then have the length of their batch.
+  then have the length of their batch. `checkpoint_path`: the model to
+  use (default: the newest checkpoint of the Estimator's directory).
   """
   features = list(features)
   if record_format.bucketed:
@@ -23,7 +25,8 @@ def predict(estimator, features, record_format, record_file, batch_size):
   results = [None] * len(features)
   n = 0
   for result, i in zip(progress.timed(
-      estimator.predict(input_fn, yield_single_examples=True), batch_size),
+      estimator.predict(input_fn, yield_single_examples=True,
+                        checkpoint_path=checkpoint_path), batch_size),
                        order):
     results[i] = result
     n += 1

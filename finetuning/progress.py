@@ -14,12 +14,17 @@ def format_duration(seconds):
 class ProgressHook(tf.train.SessionRunHook):
   """Logs step, examples/s and an ETA every `every_n_steps` training steps.
 
+  With gradient accumulation a step is `runs_per_step` session runs, and
+  `batch_size` the examples of the whole step.
+
   The rate is that of the last interval (the first one includes graph
   start-up), and the ETA follows from it.
   """
 
   def __init__(self, total_steps, batch_size, every_n_steps=100,
-               log_fn=None):
+               log_fn=None, runs_per_step=1):
+    self._runs_per_step = max(1, runs_per_step)
+    self._runs = 0
     self._total = total_steps
     self._batch_size = batch_size
     self._every = max(1, every_n_steps)
@@ -40,6 +45,9 @@ class ProgressHook(tf.train.SessionRunHook):
 
   def after_run(self, run_context, run_values):
     del run_context, run_values
+    self._runs += 1
+    if self._runs % self._runs_per_step:
+      return  # a micro-batch of an accumulated step
     self._step += 1
     self._done += 1
     if self._done % self._every == 0 or self._step >= self._total:

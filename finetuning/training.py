@@ -52,12 +52,15 @@ def prepare_training(config, record_format, input_files, labels, build,
   num_train_steps, num_warmup_steps = est.train_steps(
       num_examples, config.train_batch_size, config.num_train_epochs,
       config.warmup_proportion,
-      devices.num_replicas(config.distribution_strategy))
+      devices.num_replicas(config.distribution_strategy),
+      config.gradient_accumulation_steps)
   return TrainingData(record_file, info, num_train_steps, num_warmup_steps)
 
 
-def train(estimator, config, record_format, training, hooks=()):
-  """Trains to `training.num_train_steps`, resuming from the latest checkpoint.
+def train(estimator, config, record_format, training, hooks=(),
+          max_steps=None):
+  """Trains to `max_steps` (default `training.num_train_steps`), resuming
+  from the latest checkpoint.
 
   Returns:
     Whether this process goes on to evaluate and predict (False for the
@@ -67,23 +70,26 @@ def train(estimator, config, record_format, training, hooks=()):
   tf.logging.info("  Num examples = %d", training.info["num_features"])
   tf.logging.info("  Batch size = %d", config.train_batch_size)
   tf.logging.info("  Num steps = %d", training.num_train_steps)
+  max_steps = max_steps or training.num_train_steps
   # A resumed run continues the shuffled stream where the checkpoint left
   # it, so that it ends with the weights of an uninterrupted run.
+  # (Checkpoints are written right after an update: no micro-batch of an
+  # accumulated step is half-way.)
+  k = config.gradient_accumulation_steps
   start = est.checkpoint_step(config.output_dir)
   input_fn = record_format.input_fn(training.record_file,
                                     config.train_batch_size, True,
-                                    seed=config.seed, skip_batches=start)
+                                    seed=config.seed, skip_batches=start * k)
   hook = progress.ProgressHook(training.num_train_steps,
-                               config.train_batch_size,
-                               config.log_every_n_steps)
+                               config.train_batch_size * k,
+                               config.log_every_n_steps, runs_per_step=k)
   hooks = [hook] + list(hooks)
   if devices.is_multi_worker(estimator.config.train_distribute):
     # Several workers: train_and_evaluate starts each worker's server and
     # runs the collective training; no task is an evaluator here.
     tf.estimator.train_and_evaluate(
         estimator,
-        tf.estimator.TrainSpec(input_fn=input_fn,
-                               max_steps=training.num_train_steps,
+        tf.estimator.TrainSpec(input_fn=input_fn, max_steps=max_steps,
                                hooks=hooks),
         tf.estimator.EvalSpec(input_fn=input_fn, steps=1))
     if not devices.is_chief(config.distribution_strategy):
@@ -93,6 +99,5 @@ def train(estimator, config, record_format, training, hooks=()):
                                  devices.worker_index()), ignore_errors=True)
       return False
     return True
-  estimator.train(input_fn=input_fn, max_steps=training.num_train_steps,
-                  hooks=hooks)
+  estimator.train(input_fn=input_fn, max_steps=max_steps, hooks=hooks)
   return True

@@ -208,7 +208,13 @@ CASES = [
      "is a directory (expected plain text"),
     ("ner-no-model", "ner", lambda w: {"do_train": "false"},
      "holds no trained model"),
+    ("ner-keep-best", "ner", lambda w: {"keep_best": "true"},
+     "--keep_best and --early_stopping_patience need dev evaluations"),
+    ("ner-eval-steps", "ner", lambda w: {"eval_every_n_steps": "-1"},
+     "--eval_every_n_steps=-1: expected a whole number >= 0"),
     # run_re.py.
+    ("re-empty-dev", "re", lambda w: {"eval_every_epoch": "true"},
+     "dev.tsv is empty"),
     ("re-task", "re", lambda w: {"task_name": "gadd"},
      "--task_name=gadd: expected one of chemprot, euadr, gad"),
     ("re-seq1", "re", lambda w: {"max_seq_length": "1"},

@@ -40,6 +40,12 @@ def test_one_device_strategy_trains(tiny_bert_dir, tmp_path):
   run_tool(_flags(tiny_bert_dir, data, out) +
            ["--distribution_strategy=one_device"])
   assert tf.train.latest_checkpoint(str(out)).endswith("model.ckpt-4")
+  # With two micro-batches per update: half the updates, each counted once.
+  out2 = tmp_path / "out2"
+  run_tool(_flags(tiny_bert_dir, data, out2) +
+           ["--distribution_strategy=one_device",
+            "--gradient_accumulation_steps=2"])
+  assert tf.train.latest_checkpoint(str(out2)).endswith("model.ckpt-2")
 
 
 def test_two_workers_train_one_model(tiny_bert_dir, tmp_path):

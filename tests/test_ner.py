@@ -301,3 +301,38 @@ def test_casing_dependent_words_with_an_uncased_model(tiny_bert_dir, tmp_path):
             "--answer_path=" + str(data / "test.tsv"),
             "--output_dir=" + str(again)])
   assert (again / "NER_result_conll.txt").read_text(encoding="utf-8") == conll
+
+
+def test_dev_evaluation_during_training_keeps_the_best(tiny_bert_dir,
+                                                       tmp_path):
+  data = tmp_path / "data"
+  data.mkdir()
+  slice_sentences(os.path.join(NCBI, "train_dev.tsv"),
+                  str(data / "train_dev.tsv"), 48)
+  slice_sentences(os.path.join(NCBI, "devel.tsv"), str(data / "devel.tsv"),
+                  16)
+  slice_sentences(os.path.join(NCBI, "test.tsv"), str(data / "test.tsv"), 8)
+  out = tmp_path / "out"
+  result = run_tool(["run_ner.py", "--do_train=true", "--do_eval=true",
+                     "--do_predict=true", "--data_dir=" + str(data),
+                     "--output_dir=" + str(out), "--max_seq_length=32",
+                     "--train_batch_size=8", "--num_train_epochs=3",
+                     "--learning_rate=5e-3", "--eval_every_epoch=true",
+                     "--keep_best=true", "--seed=4"] +
+                    bert_flags(tiny_bert_dir))
+  history = [json.loads(l) for l in
+             (out / "dev_scores.jsonl").read_text().splitlines()]
+  steps_per_epoch = history[0]["step"]
+  assert [r["step"] for r in history] == [steps_per_epoch * k
+                                          for k in (1, 2, 3)]
+  assert [r["epoch"] for r in history] == [1.0, 2.0, 3.0]
+  assert all(r["metric"] == "entity_f1" for r in history)
+  values = [r["value"] for r in history]
+  best = history[values.index(max(values))]
+  kept = json.loads((out / "best" / "best.json").read_text())
+  assert kept["step"] == best["step"]
+  # Evaluated and predicted with the best checkpoint.
+  assert ("global_step = %d\n" % best["step"] in
+          (out / "eval_results.txt").read_text())
+  assert "dev at step %d (epoch 1.00): entity_f1" % steps_per_epoch in (
+      result.stdout)

@@ -3,6 +3,7 @@
 import os
 
 import numpy as np
+import pytest
 import tensorflow.compat.v1 as tf
 
 import modeling
@@ -150,3 +151,43 @@ def test_weight_decay_exclusions():
   assert not opt._do_use_weight_decay("x/layer_norm/beta")
   assert not opt._do_use_weight_decay("output_bias")
   assert opt._get_variable_name("a/b:0") == "a/b"
+
+
+def _accumulation_run(k, loss_is_sum, updates=3):
+  rng = np.random.RandomState(0)
+  x_all = rng.randn(8 * updates, 5).astype(np.float32)
+  y_all = rng.randn(8 * updates, 2).astype(np.float32)
+  with tf.Graph().as_default():
+    x = tf.placeholder(tf.float32, [None, 5])
+    y = tf.placeholder(tf.float32, [None, 2])
+    w = tf.get_variable("dense/kernel", initializer=tf.constant(
+        rng.randn(5, 2).astype(np.float32)))
+    b = tf.get_variable("dense/bias", initializer=tf.zeros([2]))
+    err = tf.reduce_sum(tf.square(tf.matmul(x, w) + b - y), axis=-1)
+    loss = tf.reduce_sum(err) if loss_is_sum else tf.reduce_mean(err)
+    train_op = optimization.create_optimizer(
+        loss, 0.05, 10, 2, False, gradient_accumulation_steps=k,
+        loss_is_sum=loss_is_sum)
+    step = tf.train.get_global_step()
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      micro = 8 // k
+      steps = []
+      for i in range(updates * k):
+        sess.run(train_op, {x: x_all[i * micro:(i + 1) * micro],
+                            y: y_all[i * micro:(i + 1) * micro]})
+        steps.append(int(sess.run(step)))
+      return sess.run([w, b]), steps
+
+
+@pytest.mark.parametrize("loss_is_sum", [False, True])
+def test_accumulated_micro_batches_equal_one_big_batch(loss_is_sum):
+  (w1, b1), steps1 = _accumulation_run(1, loss_is_sum)
+  (w4, b4), steps4 = _accumulation_run(4, loss_is_sum)
+  assert steps1 == [1, 2, 3]
+  # The step (and the learning rate) counts updates, not micro-batches.
+  assert steps4 == [0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3]
+  np.testing.assert_allclose(w4, w1, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(b4, b1, rtol=1e-5, atol=1e-6)
+  (w0, _), _ = _accumulation_run(1, loss_is_sum, updates=0)
+  assert np.abs(w1 - w0).max() > 1e-3  # the updates did move the weights

@@ -16,8 +16,8 @@ from tests.helpers import bert_flags, run_tool, slice_sentences
 NCBI = os.path.join(DATA, "NER", "NCBI-disease")
 
 
-def _command(tiny_bert_dir, data, out, bucketed):
-  return ["run_ner.py", "--do_train=true", "--do_predict=true",
+def _command(tiny_bert_dir, data, out, bucketed, accumulation=1):
+  return ["run_ner.py", "--gradient_accumulation_steps=%d" % accumulation, "--do_train=true", "--do_predict=true",
           "--data_dir=" + str(data), "--output_dir=" + str(out),
           "--max_seq_length=32", "--train_batch_size=4",
           "--num_train_epochs=2", "--learning_rate=2e-3",
@@ -53,12 +53,12 @@ def test_killed_and_rerun_equals_uninterrupted(tiny_bert_dir, tmp_path):
   slice_sentences(os.path.join(NCBI, "train_dev.tsv"),
                   str(data / "train_dev.tsv"), 120)
   slice_sentences(os.path.join(NCBI, "test.tsv"), str(data / "test.tsv"), 30)
-  for bucketed in ("false", "true"):
-    whole = tmp_path / ("whole_" + bucketed)
-    run_tool(_command(tiny_bert_dir, data, whole, bucketed))
-    broken = tmp_path / ("broken_" + bucketed)
-    args = _command(tiny_bert_dir, data, broken, bucketed)
-    code = _kill_after_checkpoint(args, broken, 14)
+  for bucketed, k in (("false", 1), ("true", 1), ("false", 2)):
+    whole = tmp_path / ("whole_%s_%d" % (bucketed, k))
+    run_tool(_command(tiny_bert_dir, data, whole, bucketed, k))
+    broken = tmp_path / ("broken_%s_%d" % (bucketed, k))
+    args = _command(tiny_bert_dir, data, broken, bucketed, k)
+    code = _kill_after_checkpoint(args, broken, 7 if k > 1 else 14)
     assert code == -signal.SIGKILL, "finished before it was killed"
     latest = tf.train.latest_checkpoint(str(broken))
     assert latest is not None and not latest.endswith("-%d" % 9999)
