@@ -436,26 +436,10 @@ def feature_dicts(features, is_training):
 def head_fn(model, features, is_training):
   """Start and end logits: `cls/squad/output_weights [2, hidden]`."""
   del is_training
-  final_hidden = model.get_sequence_output()
-  shape = tf.shape(final_hidden)
-  hidden_size = final_hidden.shape[-1]
-  output_weights = tf.get_variable(
-      "cls/squad/output_weights", [2, hidden_size],
-      initializer=tf.truncated_normal_initializer(stddev=0.02))
-  output_bias = tf.get_variable("cls/squad/output_bias", [2],
-                                initializer=tf.zeros_initializer())
-  matrix = tf.reshape(final_hidden, [-1, hidden_size])
-  logits = tf.matmul(matrix, tf.cast(output_weights, matrix.dtype),
-                     transpose_b=True)
-  logits = tf.cast(tf.nn.bias_add(logits, tf.cast(output_bias, logits.dtype)),
-                   tf.float32)
-  logits = tf.reshape(logits, [shape[0], shape[1], 2])
-  logits = tf.transpose(logits, [2, 0, 1])
-  start_logits, end_logits = tf.unstack(logits, axis=0)
-
+  start_logits, end_logits = heads.span_logits(model.get_sequence_output())
   loss = None
   if "start_positions" in features:
-    seq_length = shape[1]
+    seq_length = tf.shape(start_logits)[1]
 
     def compute_loss(logits, positions):
       one_hot_positions = tf.one_hot(positions, depth=seq_length,

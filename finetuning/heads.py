@@ -63,3 +63,27 @@ def classifier_head_fn(num_labels):
     return estimator.HeadOutput(loss, predictions)
 
   return head_fn
+
+
+def span_logits(sequence_output):
+  """(start logits, end logits) [batch, seq] of an extractive QA head.
+
+  Variables `cls/squad/output_weights [2, hidden]` and
+  `cls/squad/output_bias [2]`, as BERT's SQuAD code.
+  """
+  shape = tf.shape(sequence_output)
+  hidden_size = sequence_output.shape[-1]
+  output_weights = tf.get_variable(
+      "cls/squad/output_weights", [2, hidden_size],
+      initializer=tf.truncated_normal_initializer(stddev=0.02))
+  output_bias = tf.get_variable("cls/squad/output_bias", [2],
+                                initializer=tf.zeros_initializer())
+  matrix = tf.reshape(sequence_output, [-1, hidden_size])
+  logits = tf.matmul(matrix, tf.cast(output_weights, matrix.dtype),
+                     transpose_b=True)
+  logits = tf.cast(tf.nn.bias_add(logits, tf.cast(output_bias, logits.dtype)),
+                   tf.float32)
+  logits = tf.reshape(logits, [shape[0], shape[1], 2])
+  logits = tf.transpose(logits, [2, 0, 1])
+  start_logits, end_logits = tf.unstack(logits, axis=0)
+  return start_logits, end_logits

@@ -1,0 +1,250 @@
+#!/usr/bin/env python
+"""Exports a fine-tuned run for inference elsewhere.
+
+    python export_model.py --output_dir=$OUTPUT_DIR --vocab_file=$BIOBERT_DIR/vocab.txt \
+      --export_dir=$EXPORT_DIR [--format=huggingface,saved_model] [--checkpoint=PATH]
+
+Takes the run's model (best/ if --keep_best kept one, else the newest
+checkpoint of --output_dir, or --checkpoint) and writes
+
+- `<export_dir>/huggingface/`: `config.json` (architectures
+  BertForTokenClassification for NER, BertForSequenceClassification for
+  RE and yes/no questions, BertForQuestionAnswering for factoid/list QA;
+  `id2label`/`label2id`), `model.safetensors` (written with the
+  safetensors NumPy API, no PyTorch needed), `vocab.txt`,
+  `tokenizer_config.json` (the casing) and `special_tokens_map.json`;
+- `<export_dir>/saved_model/`: a TensorFlow SavedModel whose
+  `serving_default` signature takes `input_ids`, `input_mask`,
+  `segment_ids` (int32 [batch, length]) and returns `logits` and
+  `probabilities` (NER: per token; RE and yes/no: per example), or for QA
+  `start_logits`,
+  `end_logits`, `start_probabilities`, `end_probabilities`. Call it with
+  `saved_model_cli run --dir <export_dir>/saved_model --tag_set serve
+  --signature_def serving_default --input_exprs 'input_ids=[[...]];...'`.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+if __name__ == "__main__":  # run as a script: the project root on the path
+  sys.path.insert(0, ROOT)
+
+from finetuning import errors  # noqa: E402
+from finetuning import files  # noqa: E402
+from finetuning import run_dir  # noqa: E402
+from finetuning import selection  # noqa: E402
+
+TOKEN, SEQUENCE, SPAN = "token", "sequence", "span"
+ARCHITECTURES = {TOKEN: "BertForTokenClassification",
+                 SEQUENCE: "BertForSequenceClassification",
+                 SPAN: "BertForQuestionAnswering"}
+# Our activations -> Hugging Face's ("gelu" here is BERT's tanh form).
+HF_ACTIVATIONS = {"gelu": "gelu_new", "gelu_erf": "gelu", "relu": "relu",
+                  "tanh": "tanh"}
+FORMATS = ("huggingface", "saved_model")
+
+
+def head_kind(task):
+  """What the head of a run's task predicts."""
+  if task == "ner":
+    return TOKEN
+  if task == "qa":
+    return SPAN
+  return SEQUENCE  # gad, euadr, chemprot, qa_yesno
+
+
+def hf_name(tf_name):
+  """(Hugging Face name, transpose?) of one of our variables, or None."""
+  if tf_name == "output_weights":
+    return "classifier.weight", False
+  if tf_name == "output_bias":
+    return "classifier.bias", False
+  if tf_name == "cls/squad/output_weights":
+    return "qa_outputs.weight", False
+  if tf_name == "cls/squad/output_bias":
+    return "qa_outputs.bias", False
+  if not tf_name.startswith("bert/") or re.search(r"adam_[mv]$|grad_accum$",
+                                                  tf_name):
+    return None
+  name = tf_name[len("bert/"):].replace("/", ".")
+  name = re.sub(r"^encoder\.layer_(\d+)\.", r"encoder.layer.\1.", name)
+  transpose = False
+  if name.endswith(".gamma"):
+    name = name[:-len(".gamma")] + ".weight"
+  elif name.endswith(".beta"):
+    name = name[:-len(".beta")] + ".bias"
+  elif name.endswith(".kernel"):
+    name = name[:-len(".kernel")] + ".weight"
+    transpose = True
+  elif name.endswith("_embeddings"):
+    name += ".weight"
+  return "bert." + name, transpose
+
+
+def hf_config(manifest):
+  """config.json of the Hugging Face export."""
+  bert = manifest["bert_config"]
+  kind = head_kind(manifest["task"])
+  config = {k: bert[k] for k in (
+      "vocab_size", "hidden_size", "num_hidden_layers",
+      "num_attention_heads", "intermediate_size", "hidden_dropout_prob",
+      "attention_probs_dropout_prob", "max_position_embeddings",
+      "type_vocab_size", "initializer_range")}
+  config.update(architectures=[ARCHITECTURES[kind]], model_type="bert",
+                hidden_act=HF_ACTIVATIONS[bert.get("hidden_act", "gelu")],
+                layer_norm_eps=1e-12, pad_token_id=0,
+                position_embedding_type="absolute")
+  labels = manifest.get("labels") or (["start", "end"] if kind == SPAN
+                                      else None)
+  if kind != SPAN and labels:
+    config["id2label"] = {str(i): l for i, l in enumerate(labels)}
+    config["label2id"] = {l: i for i, l in enumerate(labels)}
+  return config
+
+
+def model_checkpoint(output_dir, checkpoint=None):
+  """The checkpoint to export: --checkpoint, best/, or the newest."""
+  import tensorflow.compat.v1 as tf
+  path = (checkpoint or selection.best_checkpoint(output_dir) or
+          tf.train.latest_checkpoint(output_dir))
+  if not path:
+    raise errors.UserError("--output_dir=%s holds no trained model (no "
+                           "checkpoint)" % output_dir)
+  return path
+
+
+def export_huggingface(manifest, checkpoint, vocab_file, target):
+  """Writes the Hugging Face directory; returns {HF name: array}."""
+  import tensorflow.compat.v1 as tf
+  from safetensors.numpy import save_file
+  reader = tf.train.load_checkpoint(checkpoint)
+  tensors = {}
+  for name in sorted(reader.get_variable_to_shape_map()):
+    mapped = hf_name(name)
+    if mapped is None:
+      continue
+    value = reader.get_tensor(name).astype(np.float32)
+    tensors[mapped[0]] = np.ascontiguousarray(value.T if mapped[1] else
+                                              value)
+  os.makedirs(target, exist_ok=True)
+  save_file(tensors, os.path.join(target, "model.safetensors"))
+  files.atomic_write(os.path.join(target, "config.json"),
+                     json.dumps(hf_config(manifest), indent=2) + "\n")
+  shutil.copyfile(vocab_file, os.path.join(target, "vocab.txt"))
+  files.atomic_write(os.path.join(target, "tokenizer_config.json"),
+                     json.dumps({
+                         "tokenizer_class": "BertTokenizer",
+                         "do_lower_case": manifest["do_lower_case"],
+                         "model_max_length": manifest["max_seq_length"],
+                         "unk_token": "[UNK]", "sep_token": "[SEP]",
+                         "pad_token": "[PAD]", "cls_token": "[CLS]",
+                         "mask_token": "[MASK]"}, indent=2) + "\n")
+  files.atomic_write(os.path.join(target, "special_tokens_map.json"),
+                     json.dumps({"unk_token": "[UNK]", "sep_token": "[SEP]",
+                                 "pad_token": "[PAD]", "cls_token": "[CLS]",
+                                 "mask_token": "[MASK]"}, indent=2) + "\n")
+  return tensors
+
+
+def export_saved_model(manifest, checkpoint, target):
+  """Writes the SavedModel with its serving_default signature."""
+  import tensorflow.compat.v1 as tf
+  import modeling
+  from finetuning import heads
+  tf.disable_v2_behavior()
+  kind = head_kind(manifest["task"])
+  config = modeling.BertConfig.from_dict(manifest["bert_config"])
+  with tf.Graph().as_default() as graph:
+    inputs = {name: tf.placeholder(tf.int32, [None, None], name=name)
+              for name in ("input_ids", "input_mask", "segment_ids")}
+    model = modeling.BertModel(config, False, inputs["input_ids"],
+                               inputs["input_mask"], inputs["segment_ids"])
+    if kind == SPAN:
+      start, end = heads.span_logits(model.get_sequence_output())
+      outputs = {"start_logits": start, "end_logits": end,
+                 "start_probabilities": tf.nn.softmax(start, axis=-1),
+                 "end_probabilities": tf.nn.softmax(end, axis=-1)}
+    else:
+      layer = (model.get_sequence_output() if kind == TOKEN else
+               model.get_pooled_output())
+      logits = heads.output_logits(layer, len(manifest["labels"]), False)
+      outputs = {"logits": logits,
+                 "probabilities": tf.nn.softmax(logits, axis=-1)}
+    saver = tf.train.Saver(tf.global_variables())
+    with tf.Session(graph=graph) as sess:
+      saver.restore(sess, checkpoint)
+      if os.path.exists(target):
+        shutil.rmtree(target)
+      builder = tf.saved_model.builder.SavedModelBuilder(target)
+      signature = tf.saved_model.signature_def_utils.predict_signature_def(
+          inputs=inputs, outputs=outputs)
+      builder.add_meta_graph_and_variables(
+          sess, [tf.saved_model.tag_constants.SERVING],
+          signature_def_map={"serving_default": signature})
+      builder.save()
+
+
+def export(output_dir, vocab_file, export_dir, formats=FORMATS,
+           checkpoint=None):
+  """Exports the run of `output_dir`; returns the checkpoint used."""
+  manifest = run_dir.read_manifest(output_dir)
+  if manifest is None:
+    raise errors.UserError("--output_dir=%s holds no run_manifest.json: not "
+                           "a fine-tuned run of this project" % output_dir)
+  if not os.path.isfile(vocab_file or ""):
+    raise errors.UserError("--vocab_file=%s: file not found (the vocab.txt "
+                           "the run was trained with)" % vocab_file)
+  recorded = manifest.get("vocab_sha256")
+  if recorded and files.file_digest(vocab_file) != recorded:
+    raise errors.UserError("--vocab_file=%s is not the vocabulary the run "
+                           "was trained with (run_manifest.json)" %
+                           vocab_file)
+  for f in formats:
+    if f not in FORMATS:
+      raise errors.UserError("--format=%s: expected huggingface and/or "
+                             "saved_model" % f)
+  path = model_checkpoint(output_dir, checkpoint)
+  if "huggingface" in formats:
+    export_huggingface(manifest, path, vocab_file,
+                       os.path.join(export_dir, "huggingface"))
+  if "saved_model" in formats:
+    export_saved_model(manifest, path, os.path.join(export_dir,
+                                                    "saved_model"))
+  return path
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--output_dir", required=True,
+                      help="the --output_dir of a fine-tuning run")
+  parser.add_argument("--vocab_file", required=True,
+                      help="the vocab.txt the run was trained with")
+  parser.add_argument("--export_dir", required=True,
+                      help="where huggingface/ and saved_model/ go")
+  parser.add_argument("--format", default="huggingface,saved_model",
+                      help="huggingface, saved_model, or both (comma)")
+  parser.add_argument("--checkpoint", default=None,
+                      help="a checkpoint prefix (default: best/ if kept, "
+                      "else the newest)")
+  args = parser.parse_args(argv)
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  try:
+    path = export(args.output_dir, args.vocab_file, args.export_dir,
+                  [f.strip() for f in args.format.split(",") if f.strip()],
+                  args.checkpoint)
+  except errors.UserError as e:
+    sys.stderr.write("error: %s\n" % e)
+    return 2
+  print("Exported %s to %s" % (path, args.export_dir))
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
