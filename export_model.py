@@ -125,10 +125,14 @@ def export_huggingface(manifest, checkpoint, vocab_file, target):
   import tensorflow.compat.v1 as tf
   from safetensors.numpy import save_file
   reader = tf.train.load_checkpoint(checkpoint)
+  # Token classification and question answering in transformers have no
+  # pooler: it is left out, so that loading reports nothing unexpected.
+  pooler = head_kind(manifest["task"]) == SEQUENCE
   tensors = {}
   for name in sorted(reader.get_variable_to_shape_map()):
     mapped = hf_name(name)
-    if mapped is None:
+    if mapped is None or (not pooler and
+                          mapped[0].startswith("bert.pooler.")):
       continue
     value = reader.get_tensor(name).astype(np.float32)
     tensors[mapped[0]] = np.ascontiguousarray(value.T if mapped[1] else

@@ -18,9 +18,11 @@ biocodes/run_re_folds.py.
 """
 
 import collections
+import dataclasses
 import json
 import math
 import os
+from typing import Optional
 
 from absl import flags
 import numpy as np
@@ -38,7 +40,98 @@ from finetuning import heads
 from finetuning import records
 
 common_flags.define_common_flags()
+flags.DEFINE_string(
+    "raw_text_file", None,
+    "JSON Lines of raw sentences to classify with the model in --output_dir: "
+    "{\"text\": ..., \"entities\": [{\"start\", \"end\", \"type\"}, "
+    "...]} (run_ner.py's raw_text_predictions.jsonl works as it is). Every "
+    "pair of entities of the task's two types is masked as the data sets "
+    "mask them (@GENE$, @DISEASE$, @CHEMICAL$) and classified.")
+flags.DEFINE_string(
+    "raw_output_file", None,
+    "Where --raw_text_file results go (default: "
+    "<output_dir>/raw_re_predictions.jsonl).")
 FLAGS = flags.FLAGS
+
+# The two entity types each task relates, in the order of the pair.
+ENTITY_TYPES = {"gad": ("GENE", "DISEASE"), "euadr": ("GENE", "DISEASE"),
+                "chemprot": ("CHEMICAL", "GENE")}
+KNOWN_TYPES = ("GENE", "DISEASE", "CHEMICAL")
+
+RawPair = collections.namedtuple(
+    "RawPair", ["line", "text", "masked", "entities"])
+
+
+@dataclasses.dataclass(frozen=True)
+class ReOptions:
+  """The flags of run_re.py beyond the common ones."""
+  raw_text_file: Optional[str] = None
+  raw_output_file: Optional[str] = None
+
+
+def _entity(path, number, text, k, entity):
+  """A checked entity dict {start, end, type (upper case or None)}."""
+  if not isinstance(entity, dict):
+    raise errors.InputError(path, number, "entities[%d]: expected an object "
+                            "with \"start\", \"end\" and \"type\"" % k)
+  start, end, kind = entity.get("start"), entity.get("end"), entity.get(
+      "type")
+  if not (isinstance(start, int) and isinstance(end, int) and
+          0 <= start < end <= len(text)):
+    raise errors.InputError(path, number, "entities[%d]: span %r-%r is not "
+                            "inside the text (0-%d)" % (k, start, end,
+                                                        len(text)))
+  if "text" in entity and entity["text"] != text[start:end]:
+    raise errors.InputError(path, number, "entities[%d]: \"text\" %r is not "
+                            "what the span holds (%r)" %
+                            (k, entity["text"], text[start:end]))
+  if kind is not None and (not isinstance(kind, str) or
+                           kind.upper() not in KNOWN_TYPES):
+    raise errors.InputError(path, number, "entities[%d]: type %r is not one "
+                            "of %s" % (k, kind, ", ".join(KNOWN_TYPES)))
+  return {"start": start, "end": end, "text": text[start:end],
+          "type": kind.upper() if kind else None}
+
+
+def mask_pair(text, first, second):
+  """`text` with both entities replaced by @TYPE$ (the data sets' masks)."""
+  for e in sorted((first, second), key=lambda e: -e["start"]):
+    text = text[:e["start"]] + "@%s$" % e["type"] + text[e["end"]:]
+  return text
+
+
+def read_raw_pairs(path, types):
+  """Every pair (an entity of types[0], one of types[1]) of every line.
+
+  Returns:
+    (pairs, lines read, entities without a type or of another task).
+  """
+  lines = files.read_text_lines(path, "JSON Lines: {\"text\", "
+                                "\"entities\": [...]}")
+  pairs, ignored, n = [], 0, 0
+  for number, line in enumerate(lines, 1):
+    if not line.strip():
+      continue
+    n += 1
+    try:
+      record = json.loads(line)
+    except ValueError as e:
+      raise errors.InputError(path, number, "not a JSON object (%s)" % e)
+    text = record.get("text") if isinstance(record, dict) else None
+    found = record.get("entities") if isinstance(record, dict) else None
+    if not isinstance(text, str) or not isinstance(found, list):
+      raise errors.InputError(path, number, "expected {\"text\": string, "
+                              "\"entities\": [...]}")
+    entities = [_entity(path, number, text, k, e)
+                for k, e in enumerate(found)]
+    ignored += sum(1 for e in entities if e["type"] not in types)
+    for a in (e for e in entities if e["type"] == types[0]):
+      for b in (e for e in entities if e["type"] == types[1]):
+        if a["start"] < b["end"] and b["start"] < a["end"]:
+          raise errors.InputError(path, number, "entities %r and %r overlap"
+                                  % (a["text"], b["text"]))
+        pairs.append(RawPair(number, text, mask_pair(text, a, b), [a, b]))
+  return pairs, n, ignored
 
 InputExample = collections.namedtuple("InputExample",
                                       ["guid", "text", "label"])
@@ -159,10 +252,14 @@ class ReTask(driver.Task):
             "label_ids": records.SCALAR}
 
   def check_config(self, config):
-    if not (config.do_train or config.do_eval or config.do_predict):
-      raise errors.UserError("At least one of `do_train`, `do_eval` or "
-                             "`do_predict' must be True.")
-    for name in ("data_dir", "task_name"):
+    raw = config.task is not None and config.task.raw_text_file
+    if not (config.do_train or config.do_eval or config.do_predict or raw):
+      raise errors.UserError("At least one of `do_train`, `do_eval`, "
+                             "`do_predict' or `raw_text_file` must be set.")
+    needed = ["task_name"]
+    if config.do_train or config.do_eval or config.do_predict:
+      needed.append("data_dir")
+    for name in needed:
       if not getattr(config, name):
         raise errors.UserError("--%s is required" % name)
     self.name = config.task_name.lower()
@@ -179,6 +276,9 @@ class ReTask(driver.Task):
       inputs["dev"] = self.processor.get_dev_examples(config.data_dir)
     if config.do_predict:
       inputs["test"] = self.processor.get_test_examples(config.data_dir)
+    if config.task is not None and config.task.raw_text_file:
+      inputs["raw"] = read_raw_pairs(config.task.raw_text_file,
+                                     ENTITY_TYPES[self.name])
     return inputs
 
   def label_list(self, inputs, recorded):
@@ -249,8 +349,30 @@ class ReTask(driver.Task):
                        json.dumps(dict(scores), indent=2) + "\n")
 
 
+  def raw_text(self, context, raw):
+    pairs, n_lines, ignored = raw
+    config = context.config
+    labels = context.labels
+    examples = [InputExample("raw-%d" % i, p.masked, labels[0])
+                for i, p in enumerate(pairs)]
+    results = (self._predict(context, driver.Split(examples, None),
+                             "raw text", config.predict_batch_size,
+                             "raw.tf_record") if examples else [])
+    out = config.task.raw_output_file or config.path(
+        "raw_re_predictions.jsonl")
+    files.atomic_write(out, "".join(json.dumps({
+        "line": p.line, "text": p.text, "masked": p.masked,
+        "entities": p.entities,
+        "probabilities": {l: float(x) for l, x in zip(
+            labels, r["probabilities"])}}, ensure_ascii=False) + "\n"
+                                   for p, r in zip(pairs, results)))
+    print("Classified %d entity pairs of %d lines (%d entities of other "
+          "types or untyped were not paired): %s" %
+          (len(pairs), n_lines, ignored, out))
+
+
 def main(_):
-  driver.run(ReTask(), run_config.from_flags(FLAGS))
+  driver.run(ReTask(), run_config.from_flags(FLAGS, ReOptions))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 import json
 import os
 
+import pytest
+
 from biocodes import re_eval
 from tests.conftest import DATA
 from tests.helpers import bert_flags, run_tool
@@ -120,3 +122,91 @@ def test_unknown_task_exits_2(tiny_bert_dir, tmp_path):
   assert result.returncode == 2
   assert "--task_name=ddi: expected one of chemprot, euadr, gad" in (
       result.stderr)
+
+
+def _jsonl(path, records):
+  path.write_text("".join(json.dumps(r) + "\n" for r in records))
+  return str(path)
+
+
+def test_raw_pairs_masking_and_pairing(tmp_path):
+  import run_re
+  text = "BRCA1 and TP53 variants raise breast cancer risk."
+  records = [
+      # Our format: two entities, types in any case.
+      {"text": text, "entities": [{"start": 0, "end": 5, "type": "gene"},
+                                  {"start": 30, "end": 43,
+                                   "type": "Disease"}]},
+      # run_ner.py's raw_text_predictions.jsonl: every GENE x DISEASE pair;
+      # an untyped entity is not paired.
+      {"line": 2, "text": text, "entities": [
+          {"start": 0, "end": 5, "text": "BRCA1", "type": "Gene"},
+          {"start": 10, "end": 14, "text": "TP53", "type": "Gene"},
+          {"start": 30, "end": 43, "text": "breast cancer",
+           "type": "Disease"},
+          {"start": 44, "end": 48, "text": "risk", "type": None}]},
+      {"text": "No entities here.", "entities": []},
+  ]
+  pairs, n, ignored = run_re.read_raw_pairs(
+      _jsonl(tmp_path / "raw.jsonl", records), ("GENE", "DISEASE"))
+  assert (n, ignored) == (3, 1)
+  assert [(p.line, p.masked) for p in pairs] == [
+      (1, "@GENE$ and TP53 variants raise @DISEASE$ risk."),
+      (2, "@GENE$ and TP53 variants raise @DISEASE$ risk."),
+      (2, "BRCA1 and @GENE$ variants raise @DISEASE$ risk.")]
+  chem, _, _ = run_re.read_raw_pairs(_jsonl(tmp_path / "c.jsonl", [
+      {"text": "Aspirin inhibits COX1.", "entities": [
+          {"start": 17, "end": 21, "type": "GENE"},
+          {"start": 0, "end": 7, "type": "CHEMICAL"}]}]),
+                                     ("CHEMICAL", "GENE"))
+  assert chem[0].masked == "@CHEMICAL$ inhibits @GENE$."
+  assert [e["text"] for e in chem[0].entities] == ["Aspirin", "COX1"]
+
+
+@pytest.mark.parametrize("record,message", [
+    ({"text": "abc", "entities": [{"start": 1, "end": 9, "type": "GENE"}]},
+     "raw.jsonl:1: entities[0]: span 1-9 is not inside the text (0-3)"),
+    ({"text": "abcdef", "entities": [{"start": 0, "end": 3, "type": "GENE"},
+                                     {"start": 2, "end": 5,
+                                      "type": "DISEASE"}]},
+     "raw.jsonl:1: entities 'abc' and 'cde' overlap"),
+    ({"text": "abc", "entities": [{"start": 0, "end": 1, "type": "SPECIES"}]},
+     "raw.jsonl:1: entities[0]: type 'SPECIES' is not one of GENE, DISEASE"),
+    ({"text": "abc", "entities": [{"start": 0, "end": 1, "type": "GENE",
+                                   "text": "b"}]},
+     "raw.jsonl:1: entities[0]: \"text\" 'b' is not what the span holds"),
+    ({"sentence": "abc"}, "raw.jsonl:1: expected {\"text\": string"),
+])
+def test_raw_pairs_bad_input(tmp_path, record, message):
+  import run_re
+  from finetuning import errors
+  with pytest.raises(errors.InputError) as e:
+    run_re.read_raw_pairs(_jsonl(tmp_path / "raw.jsonl", [record]),
+                          ("GENE", "DISEASE"))
+  assert message in str(e.value)
+
+
+def test_raw_text_relation_extraction(tiny_bert_dir, tmp_path):
+  data = str(tmp_path / "gad")
+  _gad_slice(os.path.join(GAD, "1"), data, 32, 4)
+  out = tmp_path / "out"
+  run_tool(["run_re.py", "--task_name=gad", "--do_train=true",
+            "--data_dir=" + data, "--output_dir=" + str(out)] +
+           _re_flags(tiny_bert_dir))
+  text = "BRCA1 and TP53 variants raise breast cancer risk."
+  raw = _jsonl(tmp_path / "raw.jsonl", [{"text": text, "entities": [
+      {"start": 0, "end": 5, "type": "Gene"},
+      {"start": 10, "end": 14, "type": "Gene"},
+      {"start": 30, "end": 43, "type": "Disease"}]}])
+  result = run_tool(["run_re.py", "--task_name=gad",
+                     "--raw_text_file=" + raw, "--output_dir=" + str(out)] +
+                    _re_flags(tiny_bert_dir))
+  lines = [json.loads(l) for l in
+           (out / "raw_re_predictions.jsonl").read_text().splitlines()]
+  assert [l["masked"] for l in lines] == [
+      "@GENE$ and TP53 variants raise @DISEASE$ risk.",
+      "BRCA1 and @GENE$ variants raise @DISEASE$ risk."]
+  for l in lines:
+    assert sorted(l["probabilities"]) == ["0", "1"]
+    assert abs(sum(l["probabilities"].values()) - 1) < 1e-5
+  assert "Classified 2 entity pairs of 1 lines" in result.stdout
