@@ -19,6 +19,7 @@ scores. --raw_text_file tags plain text with the model in --output_dir.
 """
 
 import collections
+import copy
 import dataclasses
 import json
 import os
@@ -66,11 +67,22 @@ Window = collections.namedtuple("Window",
                                 ["tokens", "is_first", "example_index"])
 
 
+flags.DEFINE_bool(
+    "select_epochs_on_dev", False,
+    "The BioBERT paper's protocol in one command: train on train.tsv with a "
+    "dev evaluation (entity F1 on devel.tsv) after every epoch up to "
+    "--num_train_epochs, take the best epoch count, train on train_dev.tsv "
+    "for that many epochs (<output_dir>/final) and predict test.tsv; "
+    "<output_dir>/protocol_report.json has the dev curve, the chosen epochs "
+    "and the test scores.")
+
+
 @dataclasses.dataclass(frozen=True)
 class NerOptions:
   """The flags of run_ner.py beyond the common ones."""
   raw_text_file: Optional[str] = None
   raw_output_file: Optional[str] = None
+  select_epochs_on_dev: bool = False
 
 
 class NerProcessor(object):
@@ -341,6 +353,16 @@ class NerTask(driver.Task):
   def __init__(self, processor=None):
     self.processor = processor or NerProcessor()
 
+  def for_stage(self, stage):
+    processor = copy.copy(self.processor)
+    processor.train_file = ("train.tsv" if stage == "select" else
+                            "train_dev.tsv")
+    return NerTask(processor)
+
+  def test_scores(self, output_dir):
+    with open(os.path.join(output_dir, "ner_scores.json")) as f:
+      return json.load(f)
+
   def check_config(self, config):
     if not (config.do_train or config.do_eval or config.do_predict or
             config.task.raw_text_file):
@@ -480,7 +502,11 @@ class NerTask(driver.Task):
 
 
 def main(_):
-  driver.run(NerTask(), run_config.from_flags(FLAGS, NerOptions))
+  config = run_config.from_flags(FLAGS, NerOptions)
+  if config.task.select_epochs_on_dev:
+    driver.run_paper_protocol(NerTask(), config)
+  else:
+    driver.run(NerTask(), config)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ a RunConfig and calls `run`.
 
 import collections
 import contextlib
+import dataclasses
+import json
 import os
 
 from absl import app
@@ -120,6 +122,16 @@ class Task(object):
     """Predicts raw text lines and writes the outputs."""
     raise NotImplementedError
 
+  def for_stage(self, stage):
+    """The task for a stage of `run_paper_protocol`: "select" trains on the
+    training split alone, "final" on training + dev."""
+    raise errors.UserError("the dev-then-train+dev protocol is not "
+                           "supported by task %s" % self.name)
+
+  def test_scores(self, output_dir):
+    """The test scores a finished run wrote into `output_dir` (JSON-able)."""
+    raise NotImplementedError
+
 
 def format_eval_results(result):
   """`key = value` lines, sorted by key, as in the original eval_results.txt."""
@@ -224,6 +236,50 @@ def _train_and_predict(task, config, bert_config, tokenizer, inputs, labels):
     task.predict(context, inputs["test"])
   if inputs.get("raw") is not None:
     task.raw_text(context, inputs["raw"])
+
+
+PROTOCOL_REPORT = "protocol_report.json"
+
+
+def run_paper_protocol(task, config, log=print):
+  """The BioBERT paper's protocol in one run.
+
+  1. <output_dir>/select: train on the training split with a dev
+     evaluation after every epoch, up to --num_train_epochs;
+  2. pick the epoch count with the best dev score;
+  3. <output_dir>/final: train on training + dev for that many epochs and
+     predict the test split;
+  4. write <output_dir>/protocol_report.json: the dev curve, the chosen
+     epochs and the test scores.
+
+  The task gives the two stages' inputs (`Task.for_stage`) and its test
+  scores (`Task.test_scores`).
+  """
+  select_dir, final_dir = config.path("select"), config.path("final")
+  quiet = dict(do_eval=False, keep_best=False, early_stopping_patience=0,
+               eval_every_n_steps=0)
+  run(task.for_stage("select"), dataclasses.replace(
+      config, output_dir=select_dir, do_train=True, do_predict=False,
+      eval_every_epoch=True, **quiet))
+  history = selection.read_history(select_dir)
+  best = max(history, key=lambda r: r["value"])  # the first best
+  epochs = max(1, int(round(best["epoch"])))
+  log("Best dev %s %.4f after %d epochs: training on training + dev for %d "
+      "epochs" % (best["metric"], best["value"], epochs, epochs))
+  run(task.for_stage("final"), dataclasses.replace(
+      config, output_dir=final_dir, do_train=True, do_predict=True,
+      eval_every_epoch=False, num_train_epochs=float(epochs), **quiet))
+  report = {
+      "metric": best["metric"],
+      "dev_curve": [{"epoch": r["epoch"], "step": r["step"],
+                     "value": r["value"]} for r in history],
+      "chosen_epochs": epochs,
+      "test": task.test_scores(final_dir),
+  }
+  files.atomic_write(config.path(PROTOCOL_REPORT),
+                     json.dumps(report, indent=2, sort_keys=True) + "\n")
+  log("Wrote %s" % config.path(PROTOCOL_REPORT))
+  return report
 
 
 def start(main):

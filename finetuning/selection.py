@@ -26,18 +26,33 @@ BEST_DIR = "best"
 BEST_RECORD = "best.json"
 
 
-def eval_interval(config, training):
-  """Steps between dev evaluations."""
+def steps_per_epoch(config, training):
+  """Updates in one epoch (from the training data, else from the steps)."""
+  return (training.steps_per_epoch or
+          training.num_train_steps / config.num_train_epochs)
+
+
+def eval_schedule(config, training):
+  """{step: epoch} of the dev evaluations, the last at the final step.
+
+  --eval_every_n_steps: every N steps; --eval_every_epoch: the step where
+  each epoch ends (rounded), so that epoch k is scored after k passes.
+  """
+  total = training.num_train_steps
+  per_epoch = steps_per_epoch(config, training)
   if config.eval_every_n_steps:
-    return config.eval_every_n_steps
-  steps_per_epoch = training.num_train_steps / config.num_train_epochs
-  return max(1, int(round(steps_per_epoch)))
-
-
-def eval_points(start, total, interval):
-  """The steps after `start` at which the dev set is scored (and `total`)."""
-  points = list(range(interval, total, interval)) + [total]
-  return [p for p in points if p > start]
+    points = list(range(config.eval_every_n_steps, total,
+                        config.eval_every_n_steps)) + [total]
+    return {p: round(p / per_epoch, 4) for p in points}
+  schedule = {}
+  epoch = 1
+  while True:
+    point = min(total, max(1, int(round(epoch * per_epoch))))
+    schedule.setdefault(point, float(epoch))
+    if point >= total:
+      break
+    epoch += 1
+  return schedule
 
 
 def read_history(output_dir):
@@ -113,8 +128,7 @@ def train_with_dev_evaluation(estimator, config, record_format, training,
     The history: a dict per evaluation (step, epoch, metric, value, details).
   """
   history = read_history(config.output_dir)
-  interval = eval_interval(config, training)
-  steps_per_epoch = training.num_train_steps / config.num_train_epochs
+  schedule = eval_schedule(config, training)
   best, since_best = None, 0
   for r in history:
     if best is None or r["value"] > best:
@@ -125,8 +139,7 @@ def train_with_dev_evaluation(estimator, config, record_format, training,
   start = est.checkpoint_step(config.output_dir)
   # Points not scored yet; one trained to but not scored (a crash during
   # its evaluation) is scored first.
-  points = [p for p in eval_points(0, training.num_train_steps, interval)
-            if p >= start and p not in scored]
+  points = [p for p in sorted(schedule) if p >= start and p not in scored]
   for point in points:
     if (config.early_stopping_patience and
         since_best >= config.early_stopping_patience):
@@ -138,7 +151,8 @@ def train_with_dev_evaluation(estimator, config, record_format, training,
                          max_steps=point)
     step = est.checkpoint_step(config.output_dir)
     metric, value, details = score_dev()
-    record = {"step": step, "epoch": round(step / steps_per_epoch, 4),
+    record = {"step": step, "epoch": schedule.get(step, round(
+        step / steps_per_epoch(config, training), 4)),
               "metric": metric, "value": value, "details": details}
     _append_history(config.output_dir, record, history)
     scored.add(step)

@@ -14,12 +14,14 @@ from finetuning import progress
 
 TrainingData = collections.namedtuple(
     "TrainingData", ["record_file", "info", "num_train_steps",
-                     "num_warmup_steps"])
+                     "num_warmup_steps", "steps_per_epoch"],
+    defaults=[None])
 TrainingData.__doc__ = """Training features on disk and the step counts.
 
 record_file: the TFRecord of training features.
 info: JSON-able counts kept with the features ("num_features" and the task's).
 num_train_steps, num_warmup_steps: as the original computed them.
+steps_per_epoch: updates in one pass over the examples (a float).
 """
 
 
@@ -49,12 +51,14 @@ def prepare_training(config, record_format, input_files, labels, build,
       config.cache_dir, key, build, record_format, config.output_dir)
   num_examples = (count_examples(info) if count_examples else
                   info["num_features"])
+  replicas = devices.num_replicas(config.distribution_strategy)
   num_train_steps, num_warmup_steps = est.train_steps(
       num_examples, config.train_batch_size, config.num_train_epochs,
-      config.warmup_proportion,
-      devices.num_replicas(config.distribution_strategy),
-      config.gradient_accumulation_steps)
-  return TrainingData(record_file, info, num_train_steps, num_warmup_steps)
+      config.warmup_proportion, replicas, config.gradient_accumulation_steps)
+  steps_per_epoch = num_examples / (config.train_batch_size * replicas *
+                                    config.gradient_accumulation_steps)
+  return TrainingData(record_file, info, num_train_steps, num_warmup_steps,
+                      steps_per_epoch)
 
 
 def train(estimator, config, record_format, training, hooks=(),

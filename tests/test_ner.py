@@ -336,3 +336,48 @@ def test_dev_evaluation_during_training_keeps_the_best(tiny_bert_dir,
           (out / "eval_results.txt").read_text())
   assert "dev at step %d (epoch 1.00): entity_f1" % steps_per_epoch in (
       result.stdout)
+
+
+def test_paper_protocol_in_one_command(tiny_bert_dir, tmp_path):
+  data = tmp_path / "data"
+  data.mkdir()
+  train = slice_sentences(os.path.join(NCBI, "train.tsv"),
+                          str(data / "train.tsv"), 32)
+  dev = slice_sentences(os.path.join(NCBI, "devel.tsv"),
+                        str(data / "devel.tsv"), 12)
+  (data / "train_dev.tsv").write_text(
+      "\n\n".join(s.strip("\n") for s in train + dev) + "\n")
+  slice_sentences(os.path.join(NCBI, "test.tsv"), str(data / "test.tsv"), 8)
+  out = tmp_path / "out"
+  result = run_tool(["run_ner.py", "--select_epochs_on_dev=true",
+                     "--data_dir=" + str(data), "--output_dir=" + str(out),
+                     "--max_seq_length=64", "--train_batch_size=8",
+                     "--num_train_epochs=3", "--learning_rate=5e-3",
+                     "--seed=2"] + bert_flags(tiny_bert_dir))
+  report = json.loads((out / "protocol_report.json").read_text())
+  curve = report["dev_curve"]
+  assert [r["epoch"] for r in curve] == [1.0, 2.0, 3.0]
+  values = [r["value"] for r in curve]
+  assert report["chosen_epochs"] == values.index(max(values)) + 1
+  assert report["metric"] == "entity_f1"
+  history = [json.loads(l) for l in
+             (out / "select" / "dev_scores.jsonl").read_text().splitlines()]
+  assert [r["value"] for r in history] == values
+  # The final model: train_dev.tsv's windows for the chosen number of
+  # epochs, batch 8 (the last "Num examples" logged is the final stage's).
+  import re
+  windows = int(re.findall(r"Num examples = (\d+)", result.stderr)[-1])
+  first = int(re.findall(r"Num examples = (\d+)", result.stderr)[0])
+  assert windows > first  # train + dev, more than train alone
+  assert est_step(out / "final") == int(windows / 8 *
+                                        report["chosen_epochs"])
+  assert report["test"] == json.loads(
+      (out / "final" / "ner_scores.json").read_text())
+  assert (out / "final" / "NER_result_conll.txt").is_file()
+  assert not (out / "select" / "NER_result_conll.txt").exists()
+  assert "Best dev entity_f1" in result.stdout
+
+
+def est_step(directory):
+  from finetuning import estimator as est
+  return est.checkpoint_step(str(directory))

@@ -37,10 +37,23 @@ def _scripted(values, calls):
   return score_dev
 
 
-def test_eval_points():
-  assert selection.eval_points(0, 12, 3) == [3, 6, 9, 12]
-  assert selection.eval_points(6, 12, 5) == [10, 12]
-  assert selection.eval_points(12, 12, 3) == []
+def test_eval_schedule(tiny_bert_dir, tmp_path):
+  def schedule(total, per_epoch, **kw):
+    config = toy_task.config(tiny_bert_dir, str(tmp_path), do_train=True,
+                             num_train_epochs=3.0, **kw)
+    data = training.TrainingData("x", {}, total, 0, per_epoch)
+    return selection.eval_schedule(config, data)
+
+  assert schedule(12, 4.0, eval_every_n_steps=3) == {
+      3: 0.75, 6: 1.5, 9: 2.25, 12: 3.0}
+  assert schedule(12, 4.0, eval_every_n_steps=5) == {5: 1.25, 10: 2.5,
+                                                     12: 3.0}
+  # 4.25 steps an epoch (34 examples, batch 8): epochs end at steps 4, 8
+  # and 12 (rounded), the last evaluation at the final step 12.
+  assert schedule(12, 4.25, eval_every_epoch=True) == {4: 1.0, 8: 2.0,
+                                                       12: 3.0}
+  assert schedule(13, 4.4, eval_every_epoch=True) == {4: 1.0, 9: 2.0,
+                                                      13: 3.0}
 
 
 def test_best_checkpoint_is_kept_and_history_written(tiny_bert_dir,
