@@ -714,24 +714,27 @@ class QaTask(driver.Task):
     options = config.task
     inputs = {}
     if config.do_train:
-      examples, skipped = read_squad_examples(
-          options.train_file, True, options.version_2_with_negative,
-          options.check_bioasq_ids)
-      _report_skipped(skipped, len(examples) + len(skipped),
-                      options.train_file)
+      examples = self.read_examples(options.train_file, True, options)
       if not examples:
         raise errors.UserError("%s: no usable training question" %
                                options.train_file)
       inputs["train"] = driver.Split(examples, options.train_file)
     if config.do_predict:
-      examples, _ = read_squad_examples(
-          options.predict_file, False, options.version_2_with_negative,
-          options.check_bioasq_ids)
-      inputs["test"] = driver.Split(examples, options.predict_file)
+      inputs["test"] = driver.Split(
+          self.read_examples(options.predict_file, False, options),
+          options.predict_file)
     self.golden = None
     if options.golden_file:
       self.golden = bioasq_eval.load_questions(options.golden_file, "golden")
     return inputs
+
+  def read_examples(self, path, training, options):
+    """The examples of a SQuAD-format file (skipped ones reported)."""
+    examples, skipped = read_squad_examples(
+        path, training, options.version_2_with_negative,
+        options.check_bioasq_ids)
+    _report_skipped(skipped, len(examples) + len(skipped), path)
+    return examples
 
   def cache_options(self, config):
     options = config.task
@@ -873,24 +876,9 @@ class YesNoTask(QaTask):
   def record_fields(self, training):
     return dict(self.fields)
 
-  def read_inputs(self, config):
-    options = config.task
-    inputs = {}
-    if config.do_train:
-      examples = read_yesno_examples(options.train_file, True,
-                                     options.check_bioasq_ids)
-      if not examples:
-        raise errors.UserError("%s: no training question" %
-                               options.train_file)
-      inputs["train"] = driver.Split(examples, options.train_file)
-    if config.do_predict:
-      inputs["test"] = driver.Split(
-          read_yesno_examples(options.predict_file, False, True),
-          options.predict_file)
-    self.golden = None
-    if options.golden_file:
-      self.golden = bioasq_eval.load_questions(options.golden_file, "golden")
-    return inputs
+  def read_examples(self, path, training, options):
+    return read_yesno_examples(path, training,
+                               options.check_bioasq_ids or not training)
 
   def label_list(self, inputs, recorded):
     return list(YESNO_LABELS)

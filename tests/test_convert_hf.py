@@ -9,26 +9,16 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import convert_hf_checkpoint as convert
+import export_model
 import modeling
 from finetuning import errors
 from tests import tiny_bert
 
 
 def _hf_name(tf_name):
-  """The Hugging Face name of a BERT variable (written independently)."""
-  name = tf_name[len("bert/"):]
-  name = name.replace("layer_", "layer.").replace("/", ".")
-  transpose = False
-  if name.endswith(".gamma"):
-    name = name[:-len(".gamma")] + ".weight"
-  elif name.endswith(".beta"):
-    name = name[:-len(".beta")] + ".bias"
-  elif name.endswith(".kernel"):
-    name = name[:-len(".kernel")] + ".weight"
-    transpose = True
-  elif name.endswith("_embeddings"):
-    name += ".weight"
-  return "bert." + name, transpose
+  """The Hugging Face name of a BERT variable: export_model's mapping, so
+  that conversion and export are each other's inverse."""
+  return export_model.hf_name(tf_name)
 
 
 def _write_hf_fixture(tiny_bert_dir, out, hidden_act="gelu_new", drop=None):
