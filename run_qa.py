@@ -74,6 +74,14 @@ flags.DEFINE_float("null_score_diff_threshold", 0.0,
 flags.DEFINE_string("golden_file", None,
                     "BioASQ golden JSON: after prediction, write the BioASQ "
                     "answer file and print factoid SAcc/LAcc/MRR.")
+flags.DEFINE_string(
+    "dev_file", None,
+    "Development questions (SQuAD-format JSON, BioASQ ids) with "
+    "--dev_golden_file: scored with the BioASQ rules by --do_eval and by "
+    "--eval_every_epoch / --eval_every_n_steps (factoid: MRR, list: F1, "
+    "yes/no: macro F1).")
+flags.DEFINE_string("dev_golden_file", None,
+                    "BioASQ golden JSON of --dev_file.")
 flags.DEFINE_bool("check_bioasq_ids", True,
                   "Require BioASQ qas ids (<24-character id>_<3 digits>). "
                   "Set false for plain SQuAD data.")
@@ -109,6 +117,8 @@ class QaOptions:
   null_score_diff_threshold: float = 0.0
   golden_file: Optional[str] = None
   check_bioasq_ids: bool = True
+  dev_file: Optional[str] = None
+  dev_golden_file: Optional[str] = None
   question_type: str = "factoid"
   list_threshold: float = bioasq_form.LIST_THRESHOLD
   list_max: int = bioasq_form.LIST_MAX
@@ -696,13 +706,16 @@ class QaTask(driver.Task):
 
   def check_config(self, config):
     options = config.task
-    if config.evaluates_during_training:
+    if config.do_eval or config.evaluates_during_training:
+      if not (options.dev_file and options.dev_golden_file):
+        raise errors.UserError(
+            "--do_eval and dev evaluation during training need --dev_file "
+            "and --dev_golden_file (BioASQ questions and their golden "
+            "answers)")
+    if not (config.do_train or config.do_predict or config.do_eval):
       raise errors.UserError(
-          "run_qa.py does not score a dev set during training yet: drop "
-          "--eval_every_n_steps / --eval_every_epoch")
-    if not config.do_train and not config.do_predict:
-      raise errors.UserError(
-          "At least one of `do_train` or `do_predict` must be True.")
+          "At least one of `do_train`, `do_eval` or `do_predict` must be "
+          "True.")
     if config.do_train and not options.train_file:
       raise errors.UserError(
           "If `do_train` is True, then `train_file` must be specified.")
@@ -723,6 +736,12 @@ class QaTask(driver.Task):
       inputs["test"] = driver.Split(
           self.read_examples(options.predict_file, False, options),
           options.predict_file)
+    if config.do_eval or config.evaluates_during_training:
+      inputs["dev"] = driver.Split(
+          self.read_examples(options.dev_file, False, options),
+          options.dev_file)
+      self.dev_golden = bioasq_eval.load_questions(options.dev_golden_file,
+                                                   "golden")
     self.golden = None
     if options.golden_file:
       self.golden = bioasq_eval.load_questions(options.golden_file, "golden")
@@ -763,7 +782,8 @@ class QaTask(driver.Task):
   def head_fn(self, labels):
     return head_fn
 
-  def predict(self, context, split):
+  def _nbest(self, context, split, batch_size, record_name):
+    """(predictions, nbest, null odds) of a split's questions."""
     config, options = context.config, context.config.task
     features = convert_examples_to_features(
         split.examples, context.tokenizer, config.max_seq_length,
@@ -775,13 +795,40 @@ class QaTask(driver.Task):
                          [float(x) for x in r["start_logits"]],
                          [float(x) for x in r["end_logits"]])
                for r in context.predict(list(feature_dicts(features, False)),
-                                        config.predict_batch_size,
-                                        "eval.tf_record")]
-    predictions, nbest, null_odds = make_predictions(
+                                        batch_size, record_name)]
+    return make_predictions(
         split.examples, features, results, options.n_best_size,
         options.max_answer_length, config.do_lower_case,
         options.version_2_with_negative, options.null_score_diff_threshold,
         options.verbose_logging)
+
+  def bioasq_answers(self, context, split, batch_size, record_name):
+    """(answer file, answer file with probabilities) of a split."""
+    options = context.config.task
+    _, nbest, _ = self._nbest(context, split, batch_size, record_name)
+    return bioasq_form.transform(nbest, options.question_type,
+                                 options.list_threshold, options.list_max)
+
+  def _dev_scores(self, context, split):
+    answers, _ = self.bioasq_answers(context, split,
+                                     context.config.eval_batch_size,
+                                     "dev.tf_record")
+    return bioasq_eval.score(self.dev_golden, answers["questions"])
+
+  def evaluate(self, context, split):
+    scores = self._dev_scores(context, split)
+    return {k: scores[k] for k in bioasq_eval.OFFICIAL_ORDER}
+
+  def dev_score(self, context, split):
+    scores = self._dev_scores(context, split)
+    metric = DEV_METRICS[context.config.task.question_type]
+    return metric, scores[metric], {k: scores[k] for k in (
+        bioasq_eval.OFFICIAL_ORDER) if k != metric}
+
+  def predict(self, context, split):
+    config, options = context.config, context.config.task
+    predictions, nbest, null_odds = self._nbest(
+        context, split, config.predict_batch_size, "eval.tf_record")
     write_predictions(config.output_dir, predictions, nbest,
                       null_odds if options.version_2_with_negative else None)
     print("Wrote predictions.json and nbest_predictions.json (%d questions) "
@@ -792,6 +839,11 @@ class QaTask(driver.Task):
           options.list_max)
       score_bioasq(answers, with_prob, self.golden, config.output_dir,
                    options.question_type)
+
+
+# The dev metric that chooses the model, per question type.
+DEV_METRICS = {"factoid": "mrr", "list": "list_f1",
+               "yesno": "yesno_macro_f1"}
 
 
 YesNoExample = collections.namedtuple(
@@ -900,14 +952,24 @@ class YesNoTask(QaTask):
   def head_fn(self, labels):
     return heads.classifier_head_fn(len(labels))
 
-  def predict(self, context, split):
+  def _yes_probabilities(self, context, split, batch_size, record_name):
     config, options = context.config, context.config.task
     features = yesno_features(split.examples, context.tokenizer,
                               config.max_seq_length, options.max_query_length)
-    results = context.predict(features, config.predict_batch_size,
-                              "eval.tf_record")
-    yes = [float(r["probabilities"][YESNO_LABELS.index("yes")])
-           for r in results]
+    results = context.predict(features, batch_size, record_name)
+    return [float(r["probabilities"][YESNO_LABELS.index("yes")])
+            for r in results]
+
+  def bioasq_answers(self, context, split, batch_size, record_name):
+    yes = self._yes_probabilities(context, split, batch_size, record_name)
+    return yesno_answer_files(aggregate_yesno(
+        [ex.qas_id for ex in split.examples], yes,
+        context.config.task.yesno_threshold))
+
+  def predict(self, context, split):
+    config, options = context.config, context.config.task
+    yes = self._yes_probabilities(context, split, config.predict_batch_size,
+                                  "eval.tf_record")
     qas_ids = [ex.qas_id for ex in split.examples]
     files.atomic_write(config.path("yesno_predictions.json"), json.dumps(
         collections.OrderedDict(zip(qas_ids, yes)), indent=4) + "\n")

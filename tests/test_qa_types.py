@@ -84,3 +84,33 @@ def test_yesno_training_file_needs_yes_or_no(tmp_path):
   with pytest.raises(errors.InputError, match=qid(1) + "_001.*a yes/no "
                      "question needs"):
     run_qa.read_yesno_examples(str(path), True)
+
+
+def test_dev_evaluation_during_training(tiny_bert_dir, tmp_path, converted):
+  data = converted["dir"]
+  out = tmp_path / "out"
+  run_tool([
+      "run_qa.py", "--question_type=yesno", "--do_train=true",
+      "--do_eval=true", "--eval_every_epoch=true", "--keep_best=true",
+      "--train_file=%s/train_yesno.json" % data,
+      "--dev_file=%s/test_yesno.json" % data,
+      "--dev_golden_file=" + converted["golden"],
+      "--output_dir=" + str(out), "--max_seq_length=64",
+      "--max_query_length=16", "--train_batch_size=1",
+      "--num_train_epochs=2", "--learning_rate=1e-3", "--seed=3",
+      "--do_lower_case=false"] + bert_flags(tiny_bert_dir))
+  history = [json.loads(l) for l in
+             (out / "dev_scores.jsonl").read_text().splitlines()]
+  assert [(r["epoch"], r["metric"]) for r in history] == [
+      (1.0, "yesno_macro_f1"), (2.0, "yesno_macro_f1")]
+  assert all("yesno_accuracy" in r["details"] for r in history)
+  keys = [l.split(" = ")[0] for l in
+          (out / "eval_results.txt").read_text().splitlines()]
+  assert keys == sorted(["yesno_accuracy", "strict_accuracy",
+                         "lenient_accuracy", "mrr", "list_precision",
+                         "list_recall", "list_f1", "yesno_macro_f1",
+                         "yesno_f1_yes", "yesno_f1_no", "global_step"])
+  missing = run_tool(["run_qa.py", "--do_eval=true",
+                      "--output_dir=" + str(out)] + bert_flags(tiny_bert_dir),
+                     expect_ok=False)
+  assert missing.returncode == 2 and "need --dev_file" in missing.stderr
