@@ -5,7 +5,7 @@
 
 Trains on the first --train sentences of NCBI-disease train_dev.tsv and
 predicts the first --predict sentences of its test.tsv (batch 8 for both, as
-in the seed's NER command at --max_seq_length=128), then prints seconds per
+in the NER command of the original BioBERT README at --max_seq_length=128), then prints seconds per
 100 training examples and per 1000 predicted sentences (wall clock of the
 Estimator calls, read from the logs, start-up excluded) as JSON.
 """

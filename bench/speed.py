@@ -18,7 +18,7 @@ so it pairs with fixed padding, not with buckets; by default only for the
 small size: `--xla_sizes base,small` adds BERT-base). Prediction runs over
 more sentences than training, so that every batch shape of the bucketed
 modes recurs (oneDNN builds its kernels once per shape). --memory_b32 reports
-the peak memory of BERT-base training at batch 32 (the seed's budget is one
+the peak memory of BERT-base training at batch 32 (the original BioBERT README's budget is one
 12 GB GPU).
 """
 

