@@ -26,7 +26,8 @@ from finetuning import errors
 from finetuning import estimator as est
 from finetuning import files
 from finetuning import model_files
-from finetuning import prediction
+from finetuning import predictor as predictor_lib
+from finetuning import progress
 from finetuning import records
 from finetuning import run_dir
 from finetuning import selection
@@ -41,8 +42,8 @@ Context.__doc__ = """What a task's evaluate/predict/raw_text receive.
 
 config: the RunConfig. tokenizer: the FullTokenizer. labels: the label list
 (None for QA). predict(features, batch_size, record_name): the model's
-result dicts for a list of features, in order (record_name: the TFRecord
-written into the output dir on the way).
+result dicts for a list of features, in order (a `predictor.Predictor`
+that keeps its session; record_name names the split in logs).
 """
 
 
@@ -204,12 +205,24 @@ def _train_and_predict(task, config, bert_config, tokenizer, inputs, labels):
       training.num_train_steps if training else 0,
       training.num_warmup_steps if training else 0)
   predict_format = _record_format(task, config, False)
+  model_fn = est.model_fn_of(config, bert_config, task.head_fn(labels))
+  predictors = {}
 
   def context_of(checkpoint_path):
     def predict(features, batch_size, record_name):
-      return prediction.predict(estimator, features, predict_format,
-                                config.path(record_name), batch_size,
-                                checkpoint_path)
+      del record_name  # the predictor feeds batches directly
+      checkpoint = checkpoint_path or tf.train.latest_checkpoint(
+          config.output_dir)
+      if checkpoint not in predictors:
+        for old in predictors.values():  # one model in memory at a time
+          old.close()
+        predictors.clear()
+        predictors[checkpoint] = predictor_lib.Predictor(
+            model_fn, checkpoint, predict_format,
+            devices.session_config(config.use_fp16, config.use_xla))
+      return progress.timed_list(
+          lambda: predictors[checkpoint].predict(features, batch_size),
+          len(features))
     return Context(config, tokenizer, labels, predict)
 
   if training and config.evaluates_during_training:

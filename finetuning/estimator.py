@@ -138,16 +138,23 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
   return model_fn
 
 
-def create_estimator(config, bert_config, head_fn, num_train_steps=0,
-                     num_warmup_steps=0):
-  """The Estimator of a RunConfig: model_fn, devices, checkpoints, seed."""
+def model_fn_of(config, bert_config, head_fn, num_train_steps=0,
+                num_warmup_steps=0):
+  """The model_fn of a RunConfig (`model_fn_builder` with its options)."""
   fp16_on_gpu = config.use_fp16 and devices.have_gpu()
-  model_fn = model_fn_builder(
+  return model_fn_builder(
       bert_config, head_fn, config.init_checkpoint, config.learning_rate,
       num_train_steps, num_warmup_steps,
       loss_scale=config.loss_scale if fp16_on_gpu else None,
       use_xla=config.use_xla, seed=config.seed,
       gradient_accumulation_steps=config.gradient_accumulation_steps)
+
+
+def create_estimator(config, bert_config, head_fn, num_train_steps=0,
+                     num_warmup_steps=0):
+  """The Estimator of a RunConfig: model_fn, devices, checkpoints, seed."""
+  model_fn = model_fn_of(config, bert_config, head_fn, num_train_steps,
+                         num_warmup_steps)
   run_config = tf.estimator.RunConfig(
       train_distribute=devices.make_strategy(config.distribution_strategy),
       model_dir=config.output_dir,

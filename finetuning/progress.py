@@ -73,6 +73,16 @@ class ProgressHook(tf.train.SessionRunHook):
                self._done * self._batch_size / max(seconds, 1e-9)))
 
 
+def timed_list(compute, n):
+  """`compute()` (a list of `n` results), its rate logged."""
+  start = time.time()
+  results = compute()
+  seconds = time.time() - start
+  tf.logging.info("Predicted %d examples in %.1f s: %.2f examples/s", n,
+                  seconds, n / max(seconds, 1e-9))
+  return results
+
+
 def timed(results, batch_size):
   """Passes `results` through; logs the start-up time and the steady rate."""
   start = time.time()

@@ -1,0 +1,36 @@
+"""finetuning.predictor: a session kept open gives the Estimator's outputs."""
+
+import numpy as np
+import pytest
+
+from finetuning import estimator as est
+from finetuning import prediction
+from finetuning import predictor
+from finetuning import records
+from tests import toy_task
+
+
+@pytest.mark.parametrize("bucketed", [False, True])
+def test_same_outputs_as_the_estimator(tiny_bert_dir, tmp_path, bucketed):
+  config = toy_task.config(tiny_bert_dir, str(tmp_path), do_train=True,
+                           num_train_epochs=1.0)
+  bert = toy_task.bert_config(tiny_bert_dir)
+  fmt = records.RecordFormat(toy_task.FIELDS, toy_task.SEQ, bucketed)
+  train = str(tmp_path / "train.tf_record")
+  fmt.write(toy_task.features(n=16, seed=5), train)
+  estimator = est.create_estimator(config, bert, toy_task.head, 4, 1)
+  estimator.train(fmt.input_fn(train, 4, True, seed=1), max_steps=4)
+  features = toy_task.features(n=11, seed=9)
+  expected = prediction.predict(estimator, features, fmt,
+                                str(tmp_path / "p.tf_record"), 4)
+  kept = predictor.Predictor(est.model_fn_of(config, bert, toy_task.head),
+                             estimator.latest_checkpoint(), fmt)
+  got = kept.predict(features, 4)
+  again = kept.predict(features[:3], 2)  # the same session, another call
+  kept.close()
+  assert len(got) == 11
+  for a, b in zip(expected, got):  # the same numbers, to the last bit
+    np.testing.assert_array_equal(a["probabilities"], b["probabilities"])
+  for a, b in zip(got[:3], again):
+    np.testing.assert_allclose(a["probabilities"], b["probabilities"],
+                               rtol=1e-6, atol=1e-7)
