@@ -126,15 +126,16 @@ def main():
       # for which oneDNN builds its kernels once. Every interval has the
       # same number of examples, so the rate of the rest is their harmonic
       # mean.
-      rates = [float(r) for r in re.findall(r"([\d.]+) examples/s", text)]
+      rates = [float(r) for r in re.findall(r"\), ([\d.]+) examples/s",
+                                            text)]
       steady = rates[2:] or rates
       train_rate = round(len(steady) / sum(1.0 / r for r in steady), 2)
       text, _, rss_pred = run_measured(
           [sys.executable, "run_ner.py", "--do_train=false",
            "--do_predict=true", "--predict_batch_size=%d" % args.batch,
            "--output_dir=" + out] + flags + MODES[mode])
-      m = re.search(r"Predicted (\d+) examples in [\d.]+ s; after the "
-                    r"first batch \([\d.]+ s of start-up\): ([\d.]+) "
+      # (The model is built and restored before the timed prediction.)
+      m = re.search(r"Predicted (\d+) examples in [\d.]+ s: ([\d.]+) "
                     r"examples/s", text)
       row = {"size": size, "mode": mode, "train_examples_per_s": train_rate,
              # Windows = sentences here: none is over 126 pieces.
