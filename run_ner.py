@@ -48,14 +48,7 @@ from finetuning import records
 common_flags.define_common_flags(
     task_name="NER", do_train=True, do_predict=True, do_lower_case=False,
     num_train_epochs=10.0)
-flags.DEFINE_string(
-    "raw_text_file", None,
-    "Plain text to tag with the model in --output_dir: one sentence or "
-    "paragraph a line. Writes JSON Lines of the entities found.")
-flags.DEFINE_string(
-    "raw_output_file", None,
-    "Where --raw_text_file results go (default: "
-    "<output_dir>/raw_text_predictions.jsonl).")
+common_flags.define_raw_text_flags()
 FLAGS = flags.FLAGS
 
 PAD, CLS, SEP, X = "[PAD]", "[CLS]", "[SEP]", "X"

@@ -40,17 +40,7 @@ from finetuning import heads
 from finetuning import records
 
 common_flags.define_common_flags()
-flags.DEFINE_string(
-    "raw_text_file", None,
-    "JSON Lines of raw sentences to classify with the model in --output_dir: "
-    "{\"text\": ..., \"entities\": [{\"start\", \"end\", \"type\"}, "
-    "...]} (run_ner.py's raw_text_predictions.jsonl works as it is). Every "
-    "pair of entities of the task's two types is masked as the data sets "
-    "mask them (@GENE$, @DISEASE$, @CHEMICAL$) and classified.")
-flags.DEFINE_string(
-    "raw_output_file", None,
-    "Where --raw_text_file results go (default: "
-    "<output_dir>/raw_re_predictions.jsonl).")
+common_flags.define_raw_text_flags()
 FLAGS = flags.FLAGS
 
 # The two entity types each task relates, in the order of the pair.

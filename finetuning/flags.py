@@ -170,3 +170,24 @@ def define_common_flags(**overrides):
   flags.DEFINE_string("master", None, "Accepted for compatibility; ignored.")
   flags.DEFINE_integer("num_tpu_cores", 8,
                        "Accepted for compatibility; ignored.")
+
+
+def define_raw_text_flags():
+  """--raw_text_file and --raw_output_file (run_ner.py, run_re.py); defined
+  once however many runners are imported."""
+  if "raw_text_file" in FLAGS:
+    return
+  flags.DEFINE_string(
+      "raw_text_file", None,
+      "Raw text to predict with the model in --output_dir. run_ner.py: plain "
+      "text, one sentence or paragraph a line; writes JSON Lines of the "
+      "entities found. run_re.py: JSON Lines {\"text\": ..., \"entities\": "
+      "[{\"start\", \"end\", \"type\"}, ...]} (run_ner.py's "
+      "raw_text_predictions.jsonl as it is); every pair of entities of the "
+      "task's two types is masked as the data sets mask them (@GENE$, "
+      "@DISEASE$, @CHEMICAL$) and classified.")
+  flags.DEFINE_string(
+      "raw_output_file", None,
+      "Where --raw_text_file results go (default: <output_dir>/"
+      "raw_text_predictions.jsonl for run_ner.py, raw_re_predictions.jsonl "
+      "for run_re.py).")

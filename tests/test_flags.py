@@ -20,3 +20,13 @@ def test_defaults_per_runner_and_compat_flags():
   common_flags.define_common_flags()
   assert f["num_train_epochs"].default == 3.0
   assert f["do_train"].default is False
+
+
+def test_the_three_runners_share_one_process():
+  import run_ner  # noqa: F401
+  import run_qa  # noqa: F401
+  import run_re  # noqa: F401
+  for name in ("raw_text_file", "raw_output_file", "train_file",
+               "question_type", "eval_every_epoch",
+               "gradient_accumulation_steps"):
+    assert name in flags.FLAGS, name
