@@ -43,6 +43,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.environ.get("BIOBERT_SHARED_DIR",
                         os.path.join(os.path.dirname(ROOT), "shared"))
 NCBI = os.path.join(SHARED, "data", "NER", "NCBI-disease")
+sys.path.insert(0, ROOT)
+
+from bench.common import run_measured  # noqa: E402
+from bench.common import slice_sentences  # noqa: E402
 
 PEER = r'''
 import json, os, sys, time
@@ -163,34 +167,6 @@ BertModel(BertConfig(vocab_size=30522)).save_pretrained(sys.argv[1],
 '''
 
 
-def run_measured(cmd, env=None, cwd=ROOT):
-  """(stdout+stderr, seconds, peak RSS in MB) of a command."""
-  t0 = time.time()
-  log = tempfile.TemporaryFile()
-  pid = os.fork()
-  if pid == 0:
-    os.chdir(cwd)
-    os.dup2(log.fileno(), 1)
-    os.dup2(log.fileno(), 2)
-    os.environ.update(env or {})
-    os.execv(cmd[0], cmd)
-  _, status, usage = os.wait4(pid, 0)
-  seconds = time.time() - t0
-  log.seek(0)
-  text = log.read().decode("utf-8", "replace")
-  if status != 0:
-    sys.exit("failed: %s\n%s" % (" ".join(cmd), text[-3000:]))
-  return text, seconds, usage.ru_maxrss / 1024.0
-
-
-def slice_file(src, dst, n):
-  with open(src, encoding="utf-8") as f:
-    sentences = [s for s in f.read().split("\n\n") if s.strip()][:n]
-  with open(dst, "w", encoding="utf-8") as f:
-    f.write("\n\n".join(s.strip("\n") for s in sentences) + "\n")
-  return len(sentences)
-
-
 def ours(model, data, out, bf16):
   cmd = [sys.executable, "run_ner.py", "--do_train=true", "--do_predict=true",
          "--data_dir=" + data, "--output_dir=" + out,
@@ -203,7 +179,7 @@ def ours(model, data, out, bf16):
          "--use_fp16=%s" % ("true" if bf16 else "false"), "--cache_dir=",
          "--log_every_n_steps=5", "--save_checkpoints_steps=100000",
          "--seed=1"]
-  text, seconds, rss = run_measured(cmd, {"TF_CPP_MIN_LOG_LEVEL": "2"})
+  text, seconds, rss = run_measured(cmd)
   rates = [float(x) for x in re.findall(r"\), ([\d.]+) examples/s", text)]
   trained = re.findall(r"Trained \d+ steps \((\d+) examples\) in ([\d.]+) s",
                        text)[-1]
@@ -281,9 +257,9 @@ def main():
                args.base_train_sentences)
     n_test = (args.test_sentences if size == "minilm" else
               args.base_test_sentences)
-    slice_file(os.path.join(NCBI, "train_dev.tsv"),
+    slice_sentences(os.path.join(NCBI, "train_dev.tsv"),
                os.path.join(data, "train_dev.tsv"), n_train)
-    n_test = slice_file(os.path.join(NCBI, "test.tsv"),
+    n_test = slice_sentences(os.path.join(NCBI, "test.tsv"),
                         os.path.join(data, "test.tsv"), n_test)
     config = json.load(open(os.path.join(tf_dir, "bert_config.json")))
     h, layers = config["hidden_size"], config["num_hidden_layers"]

@@ -28,10 +28,12 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from bench.common import run_measured  # noqa: E402
+from bench.common import slice_sentences as _slice  # noqa: E402
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 NCBI = os.path.join(SHARED, "data", "NER", "NCBI-disease")
 VOCAB = os.path.join(SHARED, "reference", "bert", "vocab_uncased.txt")
@@ -43,34 +45,6 @@ SIZES = {"base": dict(hidden_size=768, num_layers=12, num_heads=12,
 MODES = {"padded": [], "bucketed": ["--bucket_by_length"],
          "bucketed+bf16": ["--bucket_by_length", "--use_fp16"],
          "padded+xla": ["--use_xla"]}
-
-
-def _slice(src, dst, n):
-  with open(src, encoding="utf-8") as f:
-    sents = [s for s in f.read().split("\n\n") if s.strip()][:n]
-  with open(dst, "w", encoding="utf-8") as f:
-    f.write("\n\n".join(s.strip("\n") for s in sents) + "\n")
-  return len(sents)
-
-
-def run_measured(cmd):
-  """Runs a command, returning (output, seconds, peak RSS MB of the child)."""
-  t0 = time.time()
-  pid = os.fork()
-  if pid == 0:
-    os.chdir(ROOT)
-    log = open(os.environ["BENCH_LOG"], "w")
-    os.dup2(log.fileno(), 1)
-    os.dup2(log.fileno(), 2)
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    os.execv(cmd[0], cmd)
-  _, status, usage = os.wait4(pid, 0)
-  seconds = time.time() - t0
-  with open(os.environ["BENCH_LOG"]) as f:
-    text = f.read()
-  if status != 0:
-    sys.exit("failed: %s\n%s" % (" ".join(cmd), text[-3000:]))
-  return text, seconds, usage.ru_maxrss / 1024.0
 
 
 def main():
@@ -98,7 +72,6 @@ def main():
                    os.path.join(data, "train_dev.tsv"), args.train_sentences)
   _slice(os.path.join(NCBI, "train_dev.tsv"),
          os.path.join(data, "test.tsv"), args.predict_sentences)
-  os.environ["BENCH_LOG"] = os.path.join(args.work, "run.log")
   results = []
   for size in args.sizes.split(","):
     model = os.path.join(args.work, "bert_" + size)
