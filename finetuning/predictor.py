@@ -5,15 +5,42 @@ restored once, then batches are fed straight from Python.
 call, and goes through a TFRecord file; the predictor does neither after
 its first call, which matters for short prediction runs, dev evaluations
 during training and raw-text tagging. Batches are made exactly as the
-Estimator input pipeline makes them (padded to max_seq_length, or, for a
-bucketed RecordFormat, sorted by length and padded to the batch's longest
-member rounded up to a multiple of 8), so the outputs are the same.
+Estimator input pipeline makes them when padded (to max_seq_length, in
+order). For a bucketed RecordFormat the features are sorted by length and
+batched by area: each batch is padded to its longest member, and holds as
+many features as fit in `batch_size x max_seq_length` positions (what one
+padded batch takes), so short sentences go many to a batch. A feature's
+outputs do not depend on its batch mates (tests/test_predictor.py).
 """
 
 import numpy as np
 import tensorflow.compat.v1 as tf
 
 from finetuning import records
+
+
+def plan_batches(lengths, batch_size, record_format):
+  """The batches of features of these lengths: lists of indices, in run order.
+
+  Padded formats: `batch_size` features at a time, in order. Bucketed ones:
+  sorted by length, each batch as many features as fit in `batch_size x
+  max_seq_length` positions when padded to the batch's longest.
+  """
+  if not record_format.bucketed:
+    return [list(range(start, min(start + batch_size, len(lengths))))
+            for start in range(0, len(lengths), batch_size)]
+  order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+  area = batch_size * record_format.max_seq_length
+  batches, current = [], []
+  for i in order:
+    # Sorted: the newest feature is the longest and sets the width.
+    if current and (len(current) + 1) * lengths[i] > area:
+      batches.append(current)
+      current = []
+    current.append(i)
+  if current:
+    batches.append(current)
+  return batches
 
 
 class Predictor(object):
@@ -62,19 +89,13 @@ class Predictor(object):
   def predict(self, features, batch_size):
     """One result dict (NumPy values) per feature, in the order given."""
     features = list(features)
-    if self.format.bucketed:
-      order = sorted(range(len(features)),
-                     key=lambda i: records.feature_length(features[i]))
-    else:
-      order = list(range(len(features)))
     results = [None] * len(features)
-    multiple = self.format.multiple
-    for start in range(0, len(order), batch_size):
-      chunk = order[start:start + batch_size]
+    for chunk in plan_batches(
+        [records.feature_length(f) for f in features], batch_size,
+        self.format):
       batch = [features[i] for i in chunk]
       if self.format.bucketed:
-        longest = max(records.feature_length(f) for f in batch)
-        width = -(-longest // multiple) * multiple
+        width = max(records.feature_length(f) for f in batch)
       else:
         width = self.format.max_seq_length
       out = self.session.run(self.outputs, self._batch(batch, width))

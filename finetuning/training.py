@@ -61,6 +61,22 @@ def prepare_training(config, record_format, input_files, labels, build,
                       steps_per_epoch)
 
 
+class CheckpointSaverHook(tf.train.CheckpointSaverHook):
+  """The Estimator's checkpoint saver, minus the save when a session starts.
+
+  TensorFlow's hook saves the weights (with the optimizer's slots, three
+  times the model) as soon as the session exists: at step 0 that is a copy
+  of --init_checkpoint, on resuming a copy of the latest checkpoint. Both
+  cost seconds and change nothing a run reads back, so this one saves only
+  every `save_steps` steps and at the end, as the original's did besides.
+  """
+
+  def after_create_session(self, session, coord):
+    del coord
+    self._timer.update_last_triggered_step(
+        session.run(self._global_step_tensor))
+
+
 def train(estimator, config, record_format, training, hooks=(),
           max_steps=None):
   """Trains to `max_steps` (default `training.num_train_steps`), resuming
@@ -88,7 +104,11 @@ def train(estimator, config, record_format, training, hooks=(),
                                config.train_batch_size * k,
                                config.log_every_n_steps, runs_per_step=k)
   hooks = [hook] + list(hooks)
-  if devices.is_multi_worker(estimator.config.train_distribute):
+  multi_worker = devices.is_multi_worker(estimator.config.train_distribute)
+  if config.save_checkpoints_steps and not multi_worker:
+    hooks.append(CheckpointSaverHook(config.output_dir,
+                                     save_steps=config.save_checkpoints_steps))
+  if multi_worker:
     # Several workers: train_and_evaluate starts each worker's server and
     # runs the collective training; no task is an evaluator here.
     tf.estimator.train_and_evaluate(

@@ -36,13 +36,20 @@ def test_session_config_sets_the_rewrites():
   on = rewriter_config_pb2.RewriterConfig.ON
   plain = devices.session_config()
   assert plain.allow_soft_placement
+  # Grappler off in float32 (its passes cost seconds per session), only
+  # the mixed-precision rewrite with --use_fp16.
+  assert plain.graph_options.rewrite_options.disable_meta_optimizer
   assert plain.graph_options.optimizer_options.global_jit_level == 0
   xla = devices.session_config(use_xla=True)
   assert xla.graph_options.optimizer_options.global_jit_level == 1
   fp16 = devices.session_config(use_fp16=True).graph_options.rewrite_options
   if devices.have_gpu():
     assert fp16.auto_mixed_precision == on
+    assert list(fp16.optimizers) == ["auto_mixed_precision"]
   elif devices.cpu_supports_bf16():
     assert fp16.auto_mixed_precision_onednn_bfloat16 == on
+    assert list(fp16.optimizers) == ["auto_mixed_precision_onednn_bfloat16"]
+    assert not fp16.disable_meta_optimizer
   else:
     assert fp16.auto_mixed_precision_onednn_bfloat16 != on
+    assert fp16.disable_meta_optimizer

@@ -34,3 +34,18 @@ def test_same_outputs_as_the_estimator(tiny_bert_dir, tmp_path, bucketed):
   for a, b in zip(got[:3], again):
     np.testing.assert_allclose(a["probabilities"], b["probabilities"],
                                rtol=1e-6, atol=1e-7)
+
+
+def test_batches_padded_in_order_bucketed_by_area():
+  padded = records.RecordFormat(toy_task.FIELDS, 16, False)
+  assert predictor.plan_batches([5, 16, 3, 9, 2], 2, padded) == [
+      [0, 1], [2, 3], [4]]
+  bucketed = records.RecordFormat(toy_task.FIELDS, 16, True)
+  # Area 2 x 16 = 32 positions, sorted by length: 2, 3, 5 (3 x 5 = 15);
+  # adding 9 would take 4 x 9 = 36, so 9 starts a batch, and 16 joins it
+  # (2 x 16 = 32).
+  assert predictor.plan_batches([5, 16, 3, 9, 2], 2, bucketed) == [
+      [4, 2, 0], [3, 1]]
+  assert predictor.plan_batches([4] * 9, 2, bucketed) == [
+      list(range(8)), [8]]
+  assert predictor.plan_batches([], 2, bucketed) == []
