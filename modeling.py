@@ -102,7 +102,8 @@ class BertModel(object):
                input_mask=None,
                token_type_ids=None,
                use_one_hot_embeddings=False,
-               scope=None):
+               scope=None,
+               compute_dtype=tf.float32):
     """Builds the graph of the encoder.
 
     Args:
@@ -115,6 +116,11 @@ class BertModel(object):
       use_one_hot_embeddings: (optional) bool. Look up word embeddings by a
         one-hot matmul instead of `tf.gather` (faster on TPUs).
       scope: (optional) variable scope. Defaults to "bert".
+      compute_dtype: (optional) tf.bfloat16 runs the encoder's dense
+        layers, attention matmuls and activations in bfloat16 (mixed
+        precision). Variables, embeddings, the residual stream, layer norms,
+        the attention softmax, the pooler and every output stay float32.
+        Default float32: the original graph, op for op.
     """
     config = copy.deepcopy(config)
     if not is_training:
@@ -151,6 +157,7 @@ class BertModel(object):
             max_position_embeddings=config.max_position_embeddings,
             dropout_prob=config.hidden_dropout_prob)
 
+
       with tf.variable_scope("encoder"):
         attention_mask = create_attention_mask_from_input_mask(
             input_ids, input_mask)
@@ -165,7 +172,8 @@ class BertModel(object):
             hidden_dropout_prob=config.hidden_dropout_prob,
             attention_probs_dropout_prob=config.attention_probs_dropout_prob,
             initializer_range=config.initializer_range,
-            do_return_all_layers=True)
+            do_return_all_layers=True,
+            compute_dtype=compute_dtype)
 
       self.sequence_output = self.all_encoder_layers[-1]
       with tf.variable_scope("pooler"):
@@ -481,11 +489,14 @@ def attention_layer(from_tensor,
                     do_return_2d_tensor=False,
                     batch_size=None,
                     from_seq_length=None,
-                    to_seq_length=None):
+                    to_seq_length=None,
+                    compute_dtype=tf.float32):
   """Multi-headed scaled dot-product attention from `from_tensor` to `to_tensor`.
 
   Masked positions (mask 0) get -10000 added to their scores before the
-  softmax, so they receive (almost) no attention.
+  softmax, so they receive (almost) no attention. With a `compute_dtype`
+  other than float32 the projections and matmuls run in it, the softmax in
+  float32; the result is in `compute_dtype`.
 
   Returns:
     float Tensor [batch_size, from_seq_length, num_heads * size_per_head], or
@@ -498,6 +509,11 @@ def attention_layer(from_tensor,
     output_tensor = tf.reshape(
         input_tensor, [batch_size, seq_length, num_attention_heads, width])
     return tf.transpose(output_tensor, [0, 2, 1, 3])
+
+  self_attention = to_tensor is from_tensor
+  from_tensor = tf.cast(from_tensor, compute_dtype)  # no-op in float32
+  to_tensor = (from_tensor if self_attention else
+               tf.cast(to_tensor, compute_dtype))
 
   from_shape = get_shape_list(from_tensor, expected_rank=[2, 3])
   to_shape = get_shape_list(to_tensor, expected_rank=[2, 3])
@@ -549,7 +565,12 @@ def attention_layer(from_tensor,
     adder = (1.0 - tf.cast(attention_mask, attention_scores.dtype)) * -10000.0
     attention_scores += adder
 
-  attention_probs = tf.nn.softmax(attention_scores)
+  if attention_scores.dtype == tf.float32:
+    attention_probs = tf.nn.softmax(attention_scores)
+  else:  # mixed precision: the softmax in float32
+    attention_probs = tf.cast(
+        tf.nn.softmax(tf.cast(attention_scores, tf.float32)),
+        attention_scores.dtype)
   attention_probs = dropout(attention_probs, attention_probs_dropout_prob)
 
   value_layer = tf.reshape(
@@ -581,8 +602,12 @@ def transformer_model(input_tensor,
                       hidden_dropout_prob=0.1,
                       attention_probs_dropout_prob=0.1,
                       initializer_range=0.02,
-                      do_return_all_layers=False):
+                      do_return_all_layers=False,
+                      compute_dtype=tf.float32):
   """The Transformer encoder of "Attention is All You Need", as in BERT.
+
+  `compute_dtype` (e.g. tf.bfloat16): the dense layers, attention and GELU
+  run in it; the residual stream and layer norms stay float32.
 
   Returns:
     The final layer [batch_size, seq_length, hidden_size], or the list of all
@@ -624,18 +649,20 @@ def transformer_model(input_tensor,
               do_return_2d_tensor=True,
               batch_size=batch_size,
               from_seq_length=seq_length,
-              to_seq_length=seq_length)
+              to_seq_length=seq_length,
+              compute_dtype=compute_dtype)
 
         with tf.variable_scope("output"):
           attention_output = dense(
               attention_output, hidden_size,
               kernel_initializer=create_initializer(initializer_range))
           attention_output = dropout(attention_output, hidden_dropout_prob)
-          attention_output = layer_norm(attention_output + layer_input)
+          attention_output = layer_norm(
+              tf.cast(attention_output, layer_input.dtype) + layer_input)
 
       with tf.variable_scope("intermediate"):
         intermediate_output = dense(
-            attention_output, intermediate_size,
+            tf.cast(attention_output, compute_dtype), intermediate_size,
             activation=intermediate_act_fn,
             kernel_initializer=create_initializer(initializer_range))
 
@@ -644,7 +671,8 @@ def transformer_model(input_tensor,
             intermediate_output, hidden_size,
             kernel_initializer=create_initializer(initializer_range))
         layer_output = dropout(layer_output, hidden_dropout_prob)
-        layer_output = layer_norm(layer_output + attention_output)
+        layer_output = layer_norm(
+            tf.cast(layer_output, attention_output.dtype) + attention_output)
         prev_output = layer_output
         all_layer_outputs.append(layer_output)
 

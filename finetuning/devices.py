@@ -25,17 +25,32 @@ def cpu_supports_bf16():
   return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def mixed_precision(use_fp16):
+  """How --use_fp16 runs here: "float16" (a GPU: TensorFlow's float16
+  rewrite, with loss scaling), "bfloat16" (a CPU with bfloat16
+  instructions: the model computes in bfloat16, `modeling.BertModel`'s
+  compute_dtype), or None (float32; with a warning if it was asked for).
+  """
+  if not use_fp16:
+    return None
+  if have_gpu():
+    return "float16"
+  if cpu_supports_bf16():
+    return "bfloat16"
+  tf.logging.warning("--use_fp16: no GPU and no bfloat16 support in this "
+                     "CPU; running in float32")
+  return None
+
+
 def session_config(use_fp16=False, use_xla=False):
-  """ConfigProto with the mixed precision rewrite and XLA as asked.
+  """ConfigProto with the float16 rewrite (GPU) and XLA as asked.
 
-  Mixed precision: float16 on a GPU (the caller adds loss scaling),
-  bfloat16 on a CPU that supports it; otherwise a warning and float32.
-
-  Grappler runs only the mixed-precision rewrite (when asked): its default
-  passes (constant folding, arithmetic rewrites, op fusion) cost 2-3 s on
-  every new session of a BERT graph and gave no measurable speed on CPU
-  (bench/speed.py), and without them the graph computes exactly the ops
-  modeling.py writes.
+  Grappler runs only that rewrite, and only on a GPU: its default passes
+  (constant folding, arithmetic rewrites, op fusion) cost 2-3 s on every
+  new session of a BERT graph, and its bfloat16 rewrite again on every new
+  set of fetches (seconds per run with Estimator hooks), with no steady
+  gain on CPU (bench/speed.py). Without them the graph computes exactly
+  the ops modeling.py writes; bfloat16 on a CPU is built into the graph.
   """
   from tensorflow.core.protobuf import rewriter_config_pb2
   config = tf.ConfigProto(allow_soft_placement=True)
@@ -45,20 +60,9 @@ def session_config(use_fp16=False, use_xla=False):
         tf.OptimizerOptions.ON_1)
     # (Auto-clustering skips CPUs; the model_fn also marks the model for
     # compilation explicitly, which works on every device.)
-  passes = []
-  if use_fp16:
-    if have_gpu():
-      rewrites.auto_mixed_precision = rewriter_config_pb2.RewriterConfig.ON
-      passes.append("auto_mixed_precision")
-    elif cpu_supports_bf16():
-      rewrites.auto_mixed_precision_onednn_bfloat16 = (
-          rewriter_config_pb2.RewriterConfig.ON)
-      passes.append("auto_mixed_precision_onednn_bfloat16")
-    else:
-      tf.logging.warning("--use_fp16: no GPU and no bfloat16 support in this "
-                         "CPU; running in float32")
-  if passes:
-    rewrites.optimizers.extend(passes)
+  if use_fp16 and have_gpu():
+    rewrites.auto_mixed_precision = rewriter_config_pb2.RewriterConfig.ON
+    rewrites.optimizers.append("auto_mixed_precision")
   else:
     rewrites.disable_meta_optimizer = True
   return config

@@ -93,12 +93,14 @@ def restore_from_checkpoint(init_checkpoint):
 def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
                      num_train_steps, num_warmup_steps,
                      use_one_hot_embeddings=False, loss_scale=None,
-                     use_xla=False, seed=None, gradient_accumulation_steps=1):
+                     use_xla=False, seed=None, gradient_accumulation_steps=1,
+                     compute_dtype=tf.float32):
   """Returns an Estimator `model_fn`: BERT encoder + the task's head.
 
   Features must hold `input_ids`, `input_mask` and `segment_ids`, plus what
   the head reads. With a `seed`, training dropout is keyed to the step
   (`modeling.step_seeded_dropout`), so that a resumed run is exact.
+  `compute_dtype` tf.bfloat16: the encoder computes in bfloat16.
   """
 
   def model_fn(features, labels, mode, params):
@@ -121,7 +123,8 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
           input_ids=features["input_ids"],
           input_mask=features["input_mask"],
           token_type_ids=features["segment_ids"],
-          use_one_hot_embeddings=use_one_hot_embeddings)
+          use_one_hot_embeddings=use_one_hot_embeddings,
+          compute_dtype=compute_dtype)
       head = head_fn(model, features, is_training)
     restore_from_checkpoint(init_checkpoint)
 
@@ -141,13 +144,15 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
 def model_fn_of(config, bert_config, head_fn, num_train_steps=0,
                 num_warmup_steps=0):
   """The model_fn of a RunConfig (`model_fn_builder` with its options)."""
-  fp16_on_gpu = config.use_fp16 and devices.have_gpu()
+  precision = devices.mixed_precision(config.use_fp16)
   return model_fn_builder(
       bert_config, head_fn, config.init_checkpoint, config.learning_rate,
       num_train_steps, num_warmup_steps,
-      loss_scale=config.loss_scale if fp16_on_gpu else None,
+      loss_scale=config.loss_scale if precision == "float16" else None,
       use_xla=config.use_xla, seed=config.seed,
-      gradient_accumulation_steps=config.gradient_accumulation_steps)
+      gradient_accumulation_steps=config.gradient_accumulation_steps,
+      compute_dtype=(tf.bfloat16 if precision == "bfloat16" else
+                     tf.float32))
 
 
 def create_estimator(config, bert_config, head_fn, num_train_steps=0,

@@ -36,8 +36,8 @@ def test_session_config_sets_the_rewrites():
   on = rewriter_config_pb2.RewriterConfig.ON
   plain = devices.session_config()
   assert plain.allow_soft_placement
-  # Grappler off in float32 (its passes cost seconds per session), only
-  # the mixed-precision rewrite with --use_fp16.
+  # Grappler off (its passes cost seconds per session and per new set of
+  # fetches); only TensorFlow's float16 rewrite on a GPU.
   assert plain.graph_options.rewrite_options.disable_meta_optimizer
   assert plain.graph_options.optimizer_options.global_jit_level == 0
   xla = devices.session_config(use_xla=True)
@@ -46,10 +46,13 @@ def test_session_config_sets_the_rewrites():
   if devices.have_gpu():
     assert fp16.auto_mixed_precision == on
     assert list(fp16.optimizers) == ["auto_mixed_precision"]
-  elif devices.cpu_supports_bf16():
-    assert fp16.auto_mixed_precision_onednn_bfloat16 == on
-    assert list(fp16.optimizers) == ["auto_mixed_precision_onednn_bfloat16"]
-    assert not fp16.disable_meta_optimizer
-  else:
+  else:  # bfloat16 (if any) is built into the graph, not rewritten
     assert fp16.auto_mixed_precision_onednn_bfloat16 != on
     assert fp16.disable_meta_optimizer
+
+
+def test_mixed_precision_by_device():
+  assert devices.mixed_precision(False) is None
+  expected = ("float16" if devices.have_gpu() else
+              "bfloat16" if devices.cpu_supports_bf16() else None)
+  assert devices.mixed_precision(True) == expected

@@ -213,3 +213,34 @@ def test_step_seeded_dropout_depends_only_on_seed_step_and_place():
   assert (a1 != b1).any()  # two dropouts of one step differ
   assert (masks(7, 4)[0] != a1).any()  # the next step differs
   assert (masks(8, 3)[0] != a1).any()  # another seed differs
+
+
+def test_bfloat16_compute_is_close_and_float32_graph_unchanged():
+  config = modeling.BertConfig(vocab_size=50, hidden_size=32,
+                               num_hidden_layers=2, num_attention_heads=4,
+                               intermediate_size=64)
+  ids = np.random.RandomState(0).randint(0, 50, (3, 7)).astype(np.int32)
+  mask = np.ones_like(ids)
+  mask[1, 5:] = 0
+  outputs, casts, names = {}, {}, {}
+  for dtype in (tf.float32, tf.bfloat16):
+    with tf.Graph().as_default() as graph:
+      tf.set_random_seed(1)
+      model = modeling.BertModel(config, False, tf.constant(ids),
+                                 tf.constant(mask), compute_dtype=dtype)
+      seq, pooled = model.get_sequence_output(), model.get_pooled_output()
+      names[dtype] = sorted(v.name for v in tf.global_variables())
+      casts[dtype] = [op for op in graph.get_operations()
+                      if op.type == "Cast" and op.get_attr("DstT") ==
+                      tf.bfloat16]
+      with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        outputs[dtype] = sess.run([seq, pooled])
+  # The same variables (float32 master weights) and float32 outputs.
+  assert names[tf.float32] == names[tf.bfloat16]
+  assert outputs[tf.bfloat16][0].dtype == np.float32
+  assert not casts[tf.float32] and casts[tf.bfloat16]
+  for got, want in zip(outputs[tf.bfloat16], outputs[tf.float32]):
+    # bfloat16 keeps 8 bits of mantissa: layer-normed values agree to ~1e-2.
+    np.testing.assert_allclose(got, want, atol=0.1)
+    assert np.abs(got - want).max() > 0  # it did compute in bfloat16
