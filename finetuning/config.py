@@ -39,7 +39,7 @@ class RunConfig:
   gradient_accumulation_steps: int = 1
   seed: Optional[int] = None
   log_every_n_steps: int = 100
-  bucket_by_length: bool = False
+  bucket_by_length: bool = True
   use_fp16: bool = False
   loss_scale: float = 1024.0
   use_xla: bool = False

@@ -127,13 +127,15 @@ def define_common_flags(**overrides):
       "Stop training after this many dev evaluations without improvement "
       "(0: never).")
 
-  # Speed (see README "Speed"): off by default, the original's behaviour.
+  # Speed (see README "Speed").
   flags.DEFINE_bool(
-      "bucket_by_length", False,
+      "bucket_by_length", True,
       "Store examples unpadded and batch them by similar length, each batch "
-      "padded only to its longest member (a multiple of 8). Same "
-      "predictions, much less compute on padding. Default: pad every "
-      "example to --max_seq_length, as the original.")
+      "padded only to its longest member (a multiple of 8): the same "
+      "predictions, much less compute on padding; training batches are "
+      "made of examples of similar length. --bucket_by_length=false: pad "
+      "every example to --max_seq_length and batch in the shuffled order, "
+      "exactly as the original.")
   flags.DEFINE_bool(
       "use_fp16", False,
       "Mixed precision through TensorFlow's graph rewrite: float16 with loss "
