@@ -103,7 +103,9 @@ class BertModel(object):
                token_type_ids=None,
                use_one_hot_embeddings=False,
                scope=None,
-               compute_dtype=tf.float32):
+               compute_dtype=tf.float32,
+               position_ids=None,
+               attention_mask=None):
     """Builds the graph of the encoder.
 
     Args:
@@ -121,6 +123,13 @@ class BertModel(object):
         precision). Variables, embeddings, the residual stream, layer norms,
         the attention softmax, the pooler and every output stay float32.
         Default float32: the original graph, op for op.
+      position_ids: (optional) int32 Tensor [batch_size, seq_length]: the
+        position of each token (default 0, 1, 2, ... in every row). Packed
+        rows restart it for each example (finetuning/packing.py).
+      attention_mask: (optional) float Tensor [batch_size, seq_length,
+        seq_length], 1 where a position may attend to another; replaces
+        the mask made from `input_mask` (for packed rows:
+        `create_attention_mask_from_example_ids`).
     """
     config = copy.deepcopy(config)
     if not is_training:
@@ -155,12 +164,14 @@ class BertModel(object):
             position_embedding_name="position_embeddings",
             initializer_range=config.initializer_range,
             max_position_embeddings=config.max_position_embeddings,
-            dropout_prob=config.hidden_dropout_prob)
+            dropout_prob=config.hidden_dropout_prob,
+            position_ids=position_ids)
 
 
       with tf.variable_scope("encoder"):
-        attention_mask = create_attention_mask_from_input_mask(
-            input_ids, input_mask)
+        if attention_mask is None:
+          attention_mask = create_attention_mask_from_input_mask(
+              input_ids, input_mask)
         self.all_encoder_layers = transformer_model(
             input_tensor=self.embedding_output,
             attention_mask=attention_mask,
@@ -411,8 +422,12 @@ def embedding_postprocessor(input_tensor,
                             position_embedding_name="position_embeddings",
                             initializer_range=0.02,
                             max_position_embeddings=512,
-                            dropout_prob=0.1):
-  """Adds token type and position embeddings, then layer norm and dropout."""
+                            dropout_prob=0.1,
+                            position_ids=None):
+  """Adds token type and position embeddings, then layer norm and dropout.
+
+  Positions are 0, 1, 2, ... in every row, or `position_ids` when given.
+  """
   input_shape = get_shape_list(input_tensor, expected_rank=3)
   batch_size = input_shape[0]
   seq_length = input_shape[1]
@@ -445,13 +460,16 @@ def embedding_postprocessor(input_tensor,
         name=position_embedding_name,
         shape=[max_position_embeddings, width],
         initializer=create_initializer(initializer_range))
-    # Positions 0..seq_length-1, broadcast over the batch.
-    position_embeddings = tf.slice(full_position_embeddings, [0, 0],
-                                   [seq_length, -1])
-    num_dims = len(output.shape.as_list())
-    position_broadcast_shape = [1] * (num_dims - 2) + [seq_length, width]
-    position_embeddings = tf.reshape(position_embeddings,
-                                     position_broadcast_shape)
+    if position_ids is not None:
+      position_embeddings = tf.gather(full_position_embeddings, position_ids)
+    else:
+      # Positions 0..seq_length-1, broadcast over the batch.
+      position_embeddings = tf.slice(full_position_embeddings, [0, 0],
+                                     [seq_length, -1])
+      num_dims = len(output.shape.as_list())
+      position_broadcast_shape = [1] * (num_dims - 2) + [seq_length, width]
+      position_embeddings = tf.reshape(position_embeddings,
+                                       position_broadcast_shape)
     output += tf.cast(position_embeddings, output.dtype)
 
   output = layer_norm_and_dropout(output, dropout_prob)
@@ -474,6 +492,18 @@ def create_attention_mask_from_input_mask(from_tensor, to_mask):
       shape=[batch_size, from_seq_length, 1], dtype=tf.float32)
   mask = broadcast_ones * to_mask
   return mask
+
+
+def create_attention_mask_from_example_ids(example_ids):
+  """The block-diagonal mask [batch, seq, seq] of packed rows.
+
+  `example_ids` [batch, seq] numbers the examples of each row from 1 (0 is
+  padding); a position attends to the positions of its own example only.
+  """
+  same = tf.equal(tf.expand_dims(example_ids, 2),
+                  tf.expand_dims(example_ids, 1))
+  real = tf.expand_dims(tf.greater(example_ids, 0), 1)
+  return tf.cast(tf.logical_and(same, real), tf.float32)
 
 
 def attention_layer(from_tensor,

@@ -43,6 +43,7 @@ from finetuning import feature_cache
 from finetuning import files
 from finetuning import flags as common_flags
 from finetuning import heads
+from finetuning import packing
 from finetuning import records
 
 common_flags.define_common_flags(
@@ -222,8 +223,14 @@ def head_fn_builder(num_labels):
     log_probs, per_position_loss = heads.cross_entropy(
         logits, features["label_ids"], num_labels)
     loss = tf.reduce_sum(per_position_loss)
-    predictions = {"log_probs": log_probs,
-                   "loss": tf.reduce_sum(per_position_loss, axis=-1)}
+    if packing.POSITION_IDS in features:
+      # Packed rows: a row's sum would mix examples; the predictor cuts
+      # per-position outputs back into examples.
+      predictions = {"log_probs": log_probs,
+                     "position_loss": per_position_loss}
+    else:
+      predictions = {"log_probs": log_probs,
+                     "loss": tf.reduce_sum(per_position_loss, axis=-1)}
     return est.HeadOutput(loss, predictions, loss_is_sum=True)
 
   return head_fn
@@ -261,7 +268,8 @@ def decode(windows, results, label_list):
     for label, first in zip(labels, window.is_first):
       if first:
         tags[window.example_index].append(label)
-  losses = [float(r["loss"]) for r in results]
+  losses = [float(r["loss"]) if "loss" in r else
+            float(np.sum(r["position_loss"])) for r in results]
   return window_labels, tags, float(np.mean(losses)) if losses else 0.0
 
 
@@ -342,6 +350,8 @@ class NerTask(driver.Task):
             "input_mask": records.SEQUENCE,
             "segment_ids": records.SEQUENCE,
             "label_ids": records.SEQUENCE}
+
+  packable = True
 
   def __init__(self, processor=None):
     self.processor = processor or NerProcessor()

@@ -115,14 +115,18 @@ def commands(bert, ner, re_dir, qa):
                "--raw_text_file=" + os.path.join(os.path.dirname(ner),
                                                  "raw.txt")] + model
   return [
-      ("ner", "run_ner.py", ner_flags, NER_FILES),
+      # Padded named explicitly: trees from before bucketing became the
+      # default and after it run the same thing.
+      ("ner", "run_ner.py", ner_flags + ["--bucket_by_length=false"],
+       NER_FILES),
       ("ner_bucketed", "run_ner.py", ner_flags + ["--bucket_by_length=true"],
        NER_FILES),
       ("re", "run_re.py", ["--task_name=gad", "--do_train=true",
                            "--do_eval=true", "--do_predict=true",
                            "--data_dir=" + re_dir, "--max_seq_length=64",
                            "--train_batch_size=16", "--num_train_epochs=1",
-                           "--learning_rate=1e-3", "--do_lower_case=false"]
+                           "--learning_rate=1e-3", "--do_lower_case=false",
+                           "--bucket_by_length=false"]
        + model, RE_FILES),
       ("qa", "run_qa.py", ["--do_train=true", "--do_predict=true",
                            "--train_file=" + qa["train.json"],
@@ -131,7 +135,8 @@ def commands(bert, ner, re_dir, qa):
                            "--max_seq_length=96", "--doc_stride=32",
                            "--max_query_length=24", "--train_batch_size=4",
                            "--num_train_epochs=2", "--learning_rate=1e-3",
-                           "--do_lower_case=false"] + model, QA_FILES),
+                           "--do_lower_case=false",
+                           "--bucket_by_length=false"] + model, QA_FILES),
   ]
 
 

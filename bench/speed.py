@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""NER training and prediction speed: padded vs length-bucketed vs bf16 / XLA.
+"""NER training and prediction speed: padded vs bucketed vs packed vs bf16 / XLA.
 
     python bench/speed.py [--sizes base,small] [--modes padded,bucketed,...]
 
@@ -11,9 +11,10 @@ steps; the first third is start-up and first-seen batch shapes),
 prediction sentences/s, and the peak resident memory of the process. Prints
 a table with the ratios to padded mode and writes bench/results/speed.json.
 
-Modes: padded (the original: every example padded to --max_seq_length=128),
-bucketed (--bucket_by_length), bucketed+bf16 (plus --use_fp16, bfloat16 on
-this CPU), padded+xla (--use_xla; XLA compiles one program per input shape,
+Modes: padded (the original: every example padded to --max_seq_length=128,
+--bucket_by_length=false), bucketed (--bucket_by_length, the default),
+bucketed+bf16 (plus --use_fp16, bfloat16 on this CPU), packed
+(--pack_sequences), padded+xla (--use_xla; XLA compiles one program per input shape,
 so it pairs with fixed padding, not with buckets; by default only for the
 small size: `--xla_sizes base,small` adds BERT-base). Prediction runs over
 more sentences than training, so that every batch shape of the bucketed
@@ -42,9 +43,11 @@ SIZES = {"base": dict(hidden_size=768, num_layers=12, num_heads=12,
                       intermediate_size=3072),
          "small": dict(hidden_size=256, num_layers=4, num_heads=4,
                        intermediate_size=1024)}
-MODES = {"padded": [], "bucketed": ["--bucket_by_length"],
+MODES = {"padded": ["--bucket_by_length=false"],
+         "bucketed": ["--bucket_by_length"],
          "bucketed+bf16": ["--bucket_by_length", "--use_fp16"],
-         "padded+xla": ["--use_xla"]}
+         "packed": ["--pack_sequences"],
+         "padded+xla": ["--use_xla", "--bucket_by_length=false"]}
 
 
 def main():

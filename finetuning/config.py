@@ -40,6 +40,7 @@ class RunConfig:
   seed: Optional[int] = None
   log_every_n_steps: int = 100
   bucket_by_length: bool = True
+  pack_sequences: bool = False
   use_fp16: bool = False
   loss_scale: float = 1024.0
   use_xla: bool = False

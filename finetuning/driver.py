@@ -53,10 +53,13 @@ class Task(object):
   Attributes:
     name: recorded in run_manifest.json ("ner", "gad", "qa", ...).
     fields: {feature name: records.SEQUENCE or records.SCALAR}.
+    packable: its features are all sequences and its head is per position,
+      so --pack_sequences can put several in a row.
   """
 
   name = None
   fields = {}
+  packable = False
 
   def record_fields(self, training):
     """The feature fields of training (or prediction) records."""
@@ -157,6 +160,11 @@ def run(task, config):
   written; the output dir is locked for the run.
   """
   est.setup_logging()
+  if config.pack_sequences and not task.packable:
+    raise errors.FlagError(
+        "pack_sequences", True, "false for this task: packing puts several "
+        "examples in one row, which only per-token heads (run_ner.py) can "
+        "take apart")
   task.check_config(config)
   bert_config, tokenizer = model_files.load_model_files(config)
   inputs = task.read_inputs(config)
@@ -186,7 +194,8 @@ def run(task, config):
 
 def _record_format(task, config, training):
   return records.RecordFormat(task.record_fields(training),
-                              config.max_seq_length, config.bucket_by_length)
+                              config.max_seq_length, config.bucket_by_length,
+                              packed=config.pack_sequences)
 
 
 def _train_and_predict(task, config, bert_config, tokenizer, inputs, labels):

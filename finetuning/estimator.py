@@ -14,6 +14,7 @@ import modeling
 import optimization
 from finetuning import devices
 from finetuning import errors
+from finetuning import packing
 
 HeadOutput = collections.namedtuple(
     "HeadOutput", ["loss", "predictions", "loss_is_sum"],
@@ -116,6 +117,9 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
         seed, tf.train.get_or_create_global_step())
               if is_training and seed is not None else
               contextlib.nullcontext())
+    # Packed rows (finetuning/packing.py): positions restart per example,
+    # and each example attends to itself only.
+    packed = packing.POSITION_IDS in features
     with xla_scope, seeded:
       model = modeling.BertModel(
           config=bert_config,
@@ -124,7 +128,10 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
           input_mask=features["input_mask"],
           token_type_ids=features["segment_ids"],
           use_one_hot_embeddings=use_one_hot_embeddings,
-          compute_dtype=compute_dtype)
+          compute_dtype=compute_dtype,
+          position_ids=features.get(packing.POSITION_IDS),
+          attention_mask=(modeling.create_attention_mask_from_example_ids(
+              features["input_mask"]) if packed else None))
       head = head_fn(model, features, is_training)
     restore_from_checkpoint(init_checkpoint)
 

@@ -137,10 +137,18 @@ def define_common_flags(**overrides):
       "every example to --max_seq_length and batch in the shuffled order, "
       "exactly as the original.")
   flags.DEFINE_bool(
+      "pack_sequences", False,
+      "run_ner.py: pack several sentences into each row of --max_seq_length "
+      "(positions restart, each sentence attends to itself only). A "
+      "training batch holds the same --train_batch_size sentences as a "
+      "padded one; predictions equal the padded ones up to float rounding. "
+      "Overrides --bucket_by_length.")
+  flags.DEFINE_bool(
       "use_fp16", False,
-      "Mixed precision through TensorFlow's graph rewrite: float16 with loss "
-      "scaling on a GPU, bfloat16 on a CPU that supports it (AVX512_BF16 / "
-      "AMX). Variables stay float32.")
+      "Mixed precision: float16 with loss scaling on a GPU (TensorFlow's "
+      "graph rewrite), bfloat16 on a CPU that supports it (AVX512_BF16 / "
+      "AMX; the dense layers, attention and GELU compute in bfloat16, the "
+      "rest in float32). Variables stay float32.")
   flags.DEFINE_float("loss_scale", 1024.0,
                      "Static loss scale for --use_fp16 on a GPU.")
   flags.DEFINE_bool("use_xla", False, "Compile the graph with XLA.")

@@ -16,6 +16,7 @@ outputs do not depend on its batch mates (tests/test_predictor.py).
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from finetuning import packing
 from finetuning import records
 
 
@@ -63,6 +64,9 @@ class Predictor(object):
       for name, kind in record_format.fields.items():
         shape = [None, None] if kind == records.SEQUENCE else [None]
         self.inputs[name] = tf.placeholder(tf.int32, shape, name=name)
+      if record_format.packed:
+        self.inputs[packing.POSITION_IDS] = tf.placeholder(
+            tf.int32, [None, None], name=packing.POSITION_IDS)
       tf.train.get_or_create_global_step()
       spec = model_fn(dict(self.inputs), None, tf.estimator.ModeKeys.PREDICT,
                       None)
@@ -86,9 +90,33 @@ class Predictor(object):
         feed[self.inputs[name]] = block
     return feed
 
+  def _predict_packed(self, features, batch_size):
+    """Packed rows, `batch_size` rows a batch; per-position outputs only."""
+    lengths = [records.feature_length(f) for f in features]
+    names = self.format.sequence_names
+    rows, places = packing.pack({n: [f[n] for f in features] for n in names},
+                                lengths, self.format.max_seq_length,
+                                self.format.multiple)
+    n_rows = len(rows[packing.POSITION_IDS])
+    outputs = {}
+    for start in range(0, n_rows, batch_size):
+      feed = {self.inputs[n]: v[start:start + batch_size]
+              for n, v in rows.items()}
+      out = self.session.run(self.outputs, feed)
+      for k, v in out.items():
+        if v.ndim >= 2 and v.shape[1] == rows[packing.POSITION_IDS].shape[1]:
+          outputs.setdefault(k, []).append(v)  # per position: unpackable
+    outputs = {k: np.concatenate(v) for k, v in outputs.items()}
+    return packing.unpack(outputs, places, lengths)
+
   def predict(self, features, batch_size):
-    """One result dict (NumPy values) per feature, in the order given."""
+    """One result dict (NumPy values) per feature, in the order given.
+
+    Packed: only the per-position outputs, each as long as its feature.
+    """
     features = list(features)
+    if self.format.packed:
+      return self._predict_packed(features, batch_size)
     results = [None] * len(features)
     for chunk in plan_batches(
         [records.feature_length(f) for f in features], batch_size,

@@ -13,6 +13,8 @@ import os
 
 import tensorflow.compat.v1 as tf
 
+from finetuning import packing
+
 SEQUENCE = "sequence"
 SCALAR = "scalar"
 
@@ -37,21 +39,30 @@ class RecordFormat(object):
       False: every record padded to `max_seq_length`, batches in file order
       (the original).
     multiple: see `bucketed`.
+    packed: store sequences unpadded; a training batch is the same
+      `batch_size` examples (in the shuffled order) as a padded one, packed
+      several to a row (finetuning/packing.py). Implies unpadded storage;
+      prediction packs in the predictor.
   """
 
-  def __init__(self, fields, max_seq_length, bucketed=False, multiple=8):
+  def __init__(self, fields, max_seq_length, bucketed=False, multiple=8,
+               packed=False):
     self.fields = dict(fields)
     self.max_seq_length = int(max_seq_length)
-    self.bucketed = bool(bucketed)
+    self.packed = bool(packed)
+    self.bucketed = bool(bucketed) or self.packed
     self.multiple = int(multiple)
     self.sequence_names = sorted(n for n, k in self.fields.items()
                                  if k == SEQUENCE)
 
   def describe(self):
     """A JSON-able description (part of the feature cache key)."""
-    return {"fields": dict(sorted(self.fields.items())),
-            "max_seq_length": self.max_seq_length,
-            "bucketed": self.bucketed, "multiple": self.multiple}
+    described = {"fields": dict(sorted(self.fields.items())),
+                 "max_seq_length": self.max_seq_length,
+                 "bucketed": self.bucketed, "multiple": self.multiple}
+    if self.packed:
+      described["packed"] = True
+    return described
 
   def encode(self, feature):
     """One serialized tf.train.Example of `feature`."""
@@ -119,14 +130,40 @@ class RecordFormat(object):
       out[name] = tf.pad(batch[name], [[0, 0], [0, target - n]])
     return out
 
+  def _pack_batch(self, batch):
+    """A padded batch of examples as packed rows (tf.numpy_function)."""
+    names = self.sequence_names
+    if any(self.fields[n] != SEQUENCE for n in self.fields):
+      raise ValueError("only sequence fields can be packed")
+
+    def pack(*arrays):
+      lengths = [int(n) for n in arrays[-1]]
+      rows, _ = packing.pack(dict(zip(names, arrays[:-1])), lengths,
+                             self.max_seq_length, self.multiple)
+      return [rows[n] for n in names + [packing.POSITION_IDS]]
+
+    lengths = tf.reduce_sum(tf.cast(tf.not_equal(batch["input_mask"], 0),
+                                    tf.int32), axis=1)
+    packed = tf.numpy_function(pack, [batch[n] for n in names] + [lengths],
+                               [tf.int32] * (len(names) + 1))
+    out = {}
+    for name, values in zip(names + [packing.POSITION_IDS], packed):
+      values.set_shape([None, None])
+      out[name] = values
+    return out
+
   def batches(self, dataset, batch_size, training, drop_remainder=None):
     """Batches a dataset of parsed records.
 
     Training: padded records in order; bucketed ones grouped by length
-    (buckets `multiple` wide). Not training: one pass in order.
+    (buckets `multiple` wide); packed ones `batch_size` in order, packed.
+    Not training: one pass in order.
     """
     if drop_remainder is None:
       drop_remainder = training
+    if self.packed and training:
+      d = dataset.padded_batch(batch_size, drop_remainder=drop_remainder)
+      return d.map(self._pack_batch)
     if not self.bucketed:
       d = dataset.batch(batch_size, drop_remainder=drop_remainder)
     elif training:
@@ -158,11 +195,12 @@ class RecordFormat(object):
       if training:
         d = d.repeat()
         d = d.shuffle(buffer_size=shuffle_buffer, seed=seed)
-      if skip_batches and not self.bucketed:
+      in_order = not self.bucketed or self.packed
+      if skip_batches and in_order:
         d = d.skip(skip_batches * batch_size)  # cheap: records unparsed
       d = d.map(self.parse, num_parallel_calls=tf.data.experimental.AUTOTUNE)
       d = self.batches(d, batch_size, training)
-      if skip_batches and self.bucketed:
+      if skip_batches and not in_order:
         d = d.skip(skip_batches)  # buckets depend on what came before
       return d.prefetch(tf.data.experimental.AUTOTUNE)
 

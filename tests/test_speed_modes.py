@@ -1,7 +1,9 @@
-"""Length bucketing, mixed precision and XLA: same answers, less padding."""
+"""Length bucketing (the default), packing, mixed precision and XLA: same
+answers as the original's padded batches, less padding."""
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -31,7 +33,7 @@ def trained(tiny_bert_dir, tmp_path_factory):
           tiny_bert_dir)
   run_tool(["run_ner.py", "--do_train=true", "--do_predict=false",
             "--num_train_epochs=1", "--train_batch_size=16",
-            "--learning_rate=1e-3"] + ner_flags)
+            "--learning_rate=1e-3", "--bucket_by_length=false"] + ner_flags)
   re_data = str(base / "gad")
   _gad_slice(os.path.join(DATA, "RE", "GAD", "1"), re_data, n_train=32,
              n_test=40)
@@ -39,7 +41,8 @@ def trained(tiny_bert_dir, tmp_path_factory):
               "--output_dir=" + str(base / "re_out"), "--max_seq_length=64",
               "--do_lower_case=false"] + bert_flags(tiny_bert_dir)
   run_tool(["run_re.py", "--do_train=true", "--train_batch_size=16",
-            "--learning_rate=1e-3", "--num_train_epochs=1"] + re_flags)
+            "--learning_rate=1e-3", "--num_train_epochs=1",
+            "--bucket_by_length=false"] + re_flags)
   return {"ner": ner_flags, "ner_out": base / "ner_out", "re": re_flags,
           "re_out": base / "re_out", "base": base}
 
@@ -57,25 +60,58 @@ def _predict_re(trained, *extra):
   return np.loadtxt(str(trained["re_out"] / "test_results.tsv"))
 
 
-def test_ner_bucketed_predictions_equal_padded(trained):
-  padded = _predict_ner(trained)
+def test_ner_bucketed_and_packed_predictions_equal_padded(trained):
+  padded = _predict_ner(trained, "--bucket_by_length=false")
+  default = _predict_ner(trained)
   bucketed = _predict_ner(trained, "--bucket_by_length")
-  assert bucketed[0] == padded[0]
-  assert bucketed[1]["entity_level"] == padded[1]["entity_level"]
-  assert bucketed[1]["token_level"]["eval_f"] == padded[1]["token_level"][
-      "eval_f"]
+  packed = _predict_ner(trained, "--pack_sequences")
+  for other in (default, bucketed, packed):
+    assert other[0] == padded[0]
+    assert other[1]["entity_level"] == padded[1]["entity_level"]
+    assert other[1]["token_level"]["eval_f"] == padded[1]["token_level"][
+        "eval_f"]
+  # The mean loss per sentence: padded counts the padding positions'
+  # loss too (label [PAD]), packed only the sentence's own positions.
+  assert packed[1]["token_level"]["loss"] < padded[1]["token_level"]["loss"]
+
+
+def test_ner_trains_packed(trained, tiny_bert_dir):
+  out = trained["base"] / "ner_packed"
+  flags = [f for f in trained["ner"] if not f.startswith("--output_dir")]
+  result = run_tool(["run_ner.py", "--do_train=true", "--do_predict=true",
+                     "--num_train_epochs=1", "--train_batch_size=16",
+                     "--learning_rate=1e-3", "--pack_sequences",
+                     "--output_dir=" + str(out)] + flags)
+  # Every step trains on 16 windows, packed into rows.
+  steps = int(re.search(r"Num steps = (\d+)", result.stderr).group(1))
+  assert "Trained %d steps (%d examples)" % (steps, 16 * steps) in (
+      result.stderr)
+  labels = (out / "label_test.txt").read_text().splitlines()
+  tokens = (out / "token_test.txt").read_text().splitlines()
+  assert labels[0] == "[CLS]" and len(labels) == len(tokens)
+  scores = json.loads((out / "ner_scores.json").read_text())
+  assert scores["windows"] == labels.count("[CLS]") >= 40
+
+
+def test_packing_is_refused_for_sequence_classification(trained):
+  result = run_tool(["run_re.py", "--do_predict=true", "--pack_sequences"] +
+                    trained["re"], expect_ok=False)
+  assert result.returncode == 2
+  assert "--pack_sequences=True: expected false for this task" in (
+      result.stderr)
 
 
 def test_re_bucketed_bf16_and_xla_predictions(trained):
-  padded = _predict_re(trained)
+  padded = _predict_re(trained, "--bucket_by_length=false")
   bucketed = _predict_re(trained, "--bucket_by_length")
   np.testing.assert_allclose(bucketed, padded, atol=1e-6)
-  xla = _predict_re(trained, "--use_xla")
+  np.testing.assert_allclose(_predict_re(trained), padded, atol=1e-6)
+  xla = _predict_re(trained, "--use_xla", "--bucket_by_length=false")
   np.testing.assert_allclose(xla, padded, atol=1e-5)
-  bf16 = _predict_re(trained, "--use_fp16")
+  bf16 = _predict_re(trained, "--use_fp16", "--bucket_by_length=false")
   diff = np.abs(bf16 - padded).max()
   if devices.cpu_supports_bf16():
-    # The rewrite ran (bfloat16 rounding shows) and stayed close.
+    # bfloat16 ran (its rounding shows) and stayed close.
     assert 0 < diff < 0.05
   else:
     assert diff == 0
@@ -89,7 +125,8 @@ def test_qa_bucketed_predictions_equal_padded(tiny_bert_dir, tmp_path):
            "--output_dir=" + str(tmp_path / "out")] + bert_flags(
                tiny_bert_dir)
   run_tool(["run_qa.py", "--do_train=True", "--do_predict=True",
-            "--train_batch_size=4", "--num_train_epochs=1"] + flags)
+            "--train_batch_size=4", "--num_train_epochs=1",
+            "--bucket_by_length=false"] + flags)
   padded = json.loads((tmp_path / "out" / "nbest_predictions.json")
                       .read_text())
   run_tool(["run_qa.py", "--do_train=False", "--do_predict=True",
