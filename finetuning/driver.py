@@ -228,7 +228,8 @@ def _train_and_predict(task, config, bert_config, tokenizer, inputs, labels):
         predictors.clear()
         predictors[checkpoint] = predictor_lib.Predictor(
             model_fn, checkpoint, predict_format,
-            devices.session_config(config.use_fp16, config.use_xla))
+            devices.session_config(config.use_fp16, config.use_xla,
+                                   for_prediction=True))
       return progress.timed_list(
           lambda: predictors[checkpoint].predict(features, batch_size),
           len(features))

@@ -40,6 +40,10 @@ def test_session_config_sets_the_rewrites():
   # fetches); only TensorFlow's float16 rewrite on a GPU.
   assert plain.graph_options.rewrite_options.disable_meta_optimizer
   assert plain.graph_options.optimizer_options.global_jit_level == 0
+  predicting = devices.session_config(for_prediction=True)
+  rewrites = predicting.graph_options.rewrite_options
+  assert not rewrites.disable_meta_optimizer
+  assert list(rewrites.optimizers) == ["constfold", "arithmetic", "remap"]
   xla = devices.session_config(use_xla=True)
   assert xla.graph_options.optimizer_options.global_jit_level == 1
   fp16 = devices.session_config(use_fp16=True).graph_options.rewrite_options

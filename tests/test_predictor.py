@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from finetuning import devices
 from finetuning import estimator as est
 from finetuning import prediction
 from finetuning import predictor
@@ -24,7 +25,8 @@ def test_same_outputs_as_the_estimator(tiny_bert_dir, tmp_path, bucketed):
   expected = prediction.predict(estimator, features, fmt,
                                 str(tmp_path / "p.tf_record"), 4)
   kept = predictor.Predictor(est.model_fn_of(config, bert, toy_task.head),
-                             estimator.latest_checkpoint(), fmt)
+                             estimator.latest_checkpoint(), fmt,
+                             devices.session_config(for_prediction=True))
   got = kept.predict(features, 4)
   again = kept.predict(features[:3], 2)  # the same session, another call
   kept.close()
