@@ -2,12 +2,16 @@
 """NER speed of a BERT-base config on this machine (random weights).
 
     python bench/ner_speed.py [--work /tmp/ner_bench] [--train 120] [--predict 1000]
+                              [--padded]
 
 Trains on the first --train sentences of NCBI-disease train_dev.tsv and
 predicts the first --predict sentences of its test.tsv (batch 8 for both, as
-in the NER command of the original BioBERT README at --max_seq_length=128), then prints seconds per
-100 training examples and per 1000 predicted sentences (wall clock of the
-Estimator calls, read from the logs, start-up excluded) as JSON.
+in the NER command of the original BioBERT README at --max_seq_length=128),
+then prints seconds per 100 training examples and per 1000 predicted
+sentences (read from the logs, start-up excluded) as JSON. The command is
+that of the original README, so it runs with this project's defaults
+(length bucketing); --padded adds --bucket_by_length=false, the original's
+batches.
 """
 
 import argparse
@@ -20,15 +24,10 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from bench.common import slice_sentences  # noqa: E402
 DATA = os.path.join(os.path.dirname(ROOT), "shared", "data", "NER",
                     "NCBI-disease")
-
-
-def _slice(src, dst, n):
-  with open(src, encoding="utf-8") as f:
-    sents = [s for s in f.read().split("\n\n") if s.strip()][:n]
-  with open(dst, "w", encoding="utf-8") as f:
-    f.write("\n\n".join(s.strip("\n") for s in sents) + "\n")
 
 
 def main():
@@ -38,6 +37,8 @@ def main():
   p.add_argument("--predict", type=int, default=1000)
   p.add_argument("--hidden", type=int, default=768)
   p.add_argument("--layers", type=int, default=12)
+  p.add_argument("--padded", action="store_true",
+                 help="the original's padded batches (--bucket_by_length=false)")
   args = p.parse_args()
   import tensorflow.compat.v1 as tf
   tf.disable_v2_behavior()
@@ -51,10 +52,10 @@ def main():
                               intermediate_size=4 * args.hidden)
   data = os.path.join(args.work, "data")
   os.makedirs(data, exist_ok=True)
-  _slice(os.path.join(DATA, "train_dev.tsv"),
-         os.path.join(data, "train_dev.tsv"), args.train)
-  _slice(os.path.join(DATA, "test.tsv"), os.path.join(data, "test.tsv"),
-         args.predict)
+  slice_sentences(os.path.join(DATA, "train_dev.tsv"),
+                  os.path.join(data, "train_dev.tsv"), args.train)
+  slice_sentences(os.path.join(DATA, "test.tsv"),
+                  os.path.join(data, "test.tsv"), args.predict)
   out = os.path.join(args.work, "out")
   subprocess.run(["rm", "-rf", out])
   common = ["--vocab_file=%s/vocab.txt" % bert,
@@ -62,7 +63,8 @@ def main():
             "--init_checkpoint=%s/model.ckpt" % bert, "--data_dir=" + data,
             "--output_dir=" + out, "--max_seq_length=128",
             "--train_batch_size=8", "--predict_batch_size=8",
-            "--log_every_n_steps=5"]
+            "--log_every_n_steps=5"] + (
+                ["--bucket_by_length=false"] if args.padded else [])
   results = {}
   for phase, extra in [("train", ["--do_train=true", "--do_predict=false",
                                   "--num_train_epochs=1"]),
@@ -80,7 +82,7 @@ def main():
       results["train_examples_per_s"] = rate
       results["train_s_per_100_examples"] = round(100 / rate, 1)
     else:
-      m = re.search(r"Predicted (\d+) windows in ([\d.]+) s", proc.stderr)
+      m = re.search(r"Predicted (\d+) examples in ([\d.]+) s", proc.stderr)
       results["predict_s"] = float(m.group(2)) if m else None
   if results.get("predict_s"):
     results["predict_s_per_1000_sentences"] = round(
