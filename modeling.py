@@ -595,12 +595,10 @@ def attention_layer(from_tensor,
     adder = (1.0 - tf.cast(attention_mask, attention_scores.dtype)) * -10000.0
     attention_scores += adder
 
-  if attention_scores.dtype == tf.float32:
-    attention_probs = tf.nn.softmax(attention_scores)
-  else:  # mixed precision: the softmax in float32
-    attention_probs = tf.cast(
-        tf.nn.softmax(tf.cast(attention_scores, tf.float32)),
-        attention_scores.dtype)
+  # The softmax in float32 (both casts are no-ops in float32).
+  attention_probs = tf.cast(
+      tf.nn.softmax(tf.cast(attention_scores, tf.float32)),
+      attention_scores.dtype)
   attention_probs = dropout(attention_probs, attention_probs_dropout_prob)
 
   value_layer = tf.reshape(

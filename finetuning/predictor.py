@@ -118,12 +118,11 @@ class Predictor(object):
     if self.format.packed:
       return self._predict_packed(features, batch_size)
     results = [None] * len(features)
-    for chunk in plan_batches(
-        [records.feature_length(f) for f in features], batch_size,
-        self.format):
+    lengths = [records.feature_length(f) for f in features]
+    for chunk in plan_batches(lengths, batch_size, self.format):
       batch = [features[i] for i in chunk]
       if self.format.bucketed:
-        width = max(records.feature_length(f) for f in batch)
+        width = max(lengths[i] for i in chunk)
       else:
         width = self.format.max_seq_length
       out = self.session.run(self.outputs, self._batch(batch, width))
