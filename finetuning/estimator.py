@@ -120,7 +120,12 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
     # Packed rows (finetuning/packing.py): positions restart per example,
     # and each example attends to itself only.
     packed = packing.POSITION_IDS in features
-    with xla_scope, seeded:
+    # Prediction reads the weights cast to the compute dtype once, after
+    # the restore (the Predictor and the Estimator run the local
+    # initializer then), not at every batch.
+    cast_once = (modeling.cast_weights_once() if not is_training and
+                 compute_dtype != tf.float32 else contextlib.nullcontext())
+    with xla_scope, seeded, cast_once:
       model = modeling.BertModel(
           config=bert_config,
           is_training=is_training,

@@ -74,6 +74,9 @@ class Predictor(object):
       saver = tf.train.Saver(tf.global_variables())
       self.session = tf.Session(graph=self.graph, config=session_config)
       saver.restore(self.session, checkpoint)
+      # After the restore: local variables hold weights cast once to the
+      # compute dtype (modeling.cast_weights_once).
+      self.session.run(tf.local_variables_initializer())
     self.graph.finalize()
 
   def _batch(self, features, width):

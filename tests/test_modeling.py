@@ -1,5 +1,6 @@
 """BertModel against Google's reference outputs, and its building blocks."""
 
+import contextlib
 import json
 import math
 import os
@@ -244,3 +245,54 @@ def test_bfloat16_compute_is_close_and_float32_graph_unchanged():
     # bfloat16 keeps 8 bits of mantissa: layer-normed values agree to ~1e-2.
     np.testing.assert_allclose(got, want, atol=0.1)
     assert np.abs(got - want).max() > 0  # it did compute in bfloat16
+
+
+def _ops_feeding(op):
+  """The ops `op` depends on, itself included."""
+  seen, todo = set(), [op]
+  while todo:
+    current = todo.pop()
+    if current in seen:
+      continue
+    seen.add(current)
+    todo.extend(t.op for t in current.inputs)
+    todo.extend(current.control_inputs)
+  return seen
+
+
+def test_cast_weights_once_gives_the_same_numbers_and_casts_no_weight():
+  config = modeling.BertConfig(vocab_size=50, hidden_size=32,
+                               num_hidden_layers=2, num_attention_heads=4,
+                               intermediate_size=64)
+  ids = np.random.RandomState(0).randint(0, 50, (3, 7)).astype(np.int32)
+  mask = np.ones_like(ids)
+  mask[1, 5:] = 0
+  outputs, weight_casts, copies, saved = {}, {}, {}, {}
+  for once in (False, True):
+    with tf.Graph().as_default() as graph:
+      tf.set_random_seed(1)
+      with (modeling.cast_weights_once() if once else
+            contextlib.nullcontext()):
+        model = modeling.BertModel(config, False, tf.constant(ids),
+                                   tf.constant(mask),
+                                   compute_dtype=tf.bfloat16)
+      seq = model.get_sequence_output()
+      # Casts of a variable that the output depends on (what runs per
+      # batch; the copies' initializers run once).
+      weight_casts[once] = [
+          op.name for op in _ops_feeding(seq.op) if op.type == "Cast"
+          and op.inputs[0].op.type in ("VariableV2", "Identity")]
+      copies[once] = sorted(v.op.name for v in tf.local_variables())
+      saved[once] = sorted(v.op.name for v in tf.global_variables())
+      with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(tf.local_variables_initializer())  # after the weights
+        outputs[once] = sess.run(seq)
+  np.testing.assert_array_equal(outputs[True], outputs[False])  # same bits
+  # Every dense kernel and bias of the encoder has one bfloat16 copy (6 dense
+  # layers a layer, 2 layers); the saved variables are unchanged.
+  assert len(copies[True]) == 2 * 6 * 2 and not copies[False]
+  assert ("bert/encoder/layer_0/attention/self/query/kernel_bfloat16" in
+          copies[True])
+  assert saved[True] == saved[False]
+  assert weight_casts[False] and not weight_casts[True]

@@ -11,10 +11,16 @@ from finetuning import records
 from tests import toy_task
 
 
-@pytest.mark.parametrize("bucketed", [False, True])
-def test_same_outputs_as_the_estimator(tiny_bert_dir, tmp_path, bucketed):
+@pytest.mark.parametrize("bucketed,use_fp16", [
+    (False, False), (True, False),
+    pytest.param(True, True, marks=pytest.mark.skipif(
+        not devices.cpu_supports_bf16(), reason="no bfloat16 on this CPU"))])
+def test_same_outputs_as_the_estimator(tiny_bert_dir, tmp_path, bucketed,
+                                       use_fp16):
+  # bfloat16: both read the weights cast once after the restore
+  # (modeling.cast_weights_once), the Estimator through its local init op.
   config = toy_task.config(tiny_bert_dir, str(tmp_path), do_train=True,
-                           num_train_epochs=1.0)
+                           num_train_epochs=1.0, use_fp16=use_fp16)
   bert = toy_task.bert_config(tiny_bert_dir)
   fmt = records.RecordFormat(toy_task.FIELDS, toy_task.SEQ, bucketed)
   train = str(tmp_path / "train.tf_record")
@@ -26,13 +32,20 @@ def test_same_outputs_as_the_estimator(tiny_bert_dir, tmp_path, bucketed):
                                 str(tmp_path / "p.tf_record"), 4)
   kept = predictor.Predictor(est.model_fn_of(config, bert, toy_task.head),
                              estimator.latest_checkpoint(), fmt,
-                             devices.session_config(for_prediction=True))
+                             devices.session_config(use_fp16,
+                                                    for_prediction=True))
   got = kept.predict(features, 4)
   again = kept.predict(features[:3], 2)  # the same session, another call
   kept.close()
   assert len(got) == 11
-  for a, b in zip(expected, got):  # the same numbers, to the last bit
-    np.testing.assert_array_equal(a["probabilities"], b["probabilities"])
+  for a, b in zip(expected, got):
+    if use_fp16:
+      # The predictor's fused matmul + bias rounds to bfloat16 once, the
+      # Estimator's graph twice (4e-7 here).
+      np.testing.assert_allclose(a["probabilities"], b["probabilities"],
+                                 atol=1e-4)
+    else:  # the same numbers, to the last bit
+      np.testing.assert_array_equal(a["probabilities"], b["probabilities"])
   for a, b in zip(got[:3], again):
     np.testing.assert_allclose(a["probabilities"], b["probabilities"],
                                rtol=1e-6, atol=1e-7)
