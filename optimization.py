@@ -11,6 +11,17 @@ import re
 
 import tensorflow.compat.v1 as tf
 
+from tensorflow.python.training import gen_training_ops
+
+# The fused update kernels (AdamWeightDecayOptimizer(fused=True)), for
+# reference variables and for resource variables.
+training_ops = {
+    "ref": {"sgd": gen_training_ops.apply_gradient_descent,
+            "adam": gen_training_ops.apply_adam},
+    "resource": {"sgd": gen_training_ops.resource_apply_gradient_descent,
+                 "adam": gen_training_ops.resource_apply_adam},
+}
+
 # Variables whose names contain one of these get no weight decay.
 DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY = ["LayerNorm", "layer_norm", "bias"]
 
@@ -53,7 +64,7 @@ def learning_rate_schedule(init_lr, global_step, num_train_steps,
 
 def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
                      loss_scale=None, gradient_accumulation_steps=1,
-                     loss_is_sum=False):
+                     loss_is_sum=False, fused=False):
   """Creates the training op of BERT fine-tuning.
 
   Gradients of `loss` over all trainable variables are clipped to global norm
@@ -75,6 +86,9 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
       `global_step`. Steps and the learning-rate schedule count updates.
     loss_is_sum: the loss adds up over the examples of a batch (run_ner.py)
       rather than averaging them.
+    fused: apply the update with TensorFlow's fused kernels
+      (`AdamWeightDecayOptimizer(fused=True)`): the same update up to float
+      rounding, in two passes over each variable instead of about twenty.
 
   Returns:
     The train op.
@@ -91,7 +105,8 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
       beta_1=0.9,
       beta_2=0.999,
       epsilon=1e-6,
-      exclude_from_weight_decay=DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY)
+      exclude_from_weight_decay=DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY,
+      fused=fused)
 
   tvars = tf.trainable_variables()
   if loss_scale:
@@ -165,8 +180,22 @@ class AdamWeightDecayOptimizer(tf.train.Optimizer):
                beta_2=0.999,
                epsilon=1e-6,
                exclude_from_weight_decay=None,
-               name="AdamWeightDecayOptimizer"):
-    """Constructs an AdamWeightDecayOptimizer."""
+               name="AdamWeightDecayOptimizer",
+               fused=False):
+    """Constructs an AdamWeightDecayOptimizer.
+
+    `fused`: each variable is updated in place by two fused kernels, the
+    weight decay (`ApplyGradientDescent` of the variable by itself) and then
+    Adam (`ApplyAdam` with zero beta powers, which is Adam without bias
+    correction): two passes over the variable and its slots instead of the
+    ~20 element-wise ops and copies of the original's formulas. The same
+    update up to float rounding: the kernels compute m + (g - m)(1 - beta1)
+    and lr m / (sqrt(v) + epsilon) where the original computes
+    beta1 m + (1 - beta1) g and lr (m / (sqrt(v) + epsilon)), they compute
+    1 - beta2 in float32 (0.0010000467 for 0.001: the second moment moves
+    by 4.7e-5 relative, as if beta2 were 0.99899995), and the decay is
+    subtracted first. Off by default: the faithful update is unchanged.
+    """
     super(AdamWeightDecayOptimizer, self).__init__(False, name)
 
     self.learning_rate = learning_rate
@@ -175,6 +204,7 @@ class AdamWeightDecayOptimizer(tf.train.Optimizer):
     self.beta_2 = beta_2
     self.epsilon = epsilon
     self.exclude_from_weight_decay = exclude_from_weight_decay
+    self.fused = fused
 
   # The update runs through tf.train.Optimizer's own apply_gradients, so that
   # under a tf.distribute strategy the gradients are all-reduced across
@@ -208,11 +238,37 @@ class AdamWeightDecayOptimizer(tf.train.Optimizer):
     return tf.group(param.assign(next_param), m.assign(next_m),
                     v.assign(next_v))
 
+  def _fused_update(self, grad, param, m, v, resource):
+    """The step of `_adam_update` by fused kernels, in place (`fused`)."""
+    grad = tf.cast(grad, tf.float32)
+    ops = training_ops["resource" if resource else "ref"]
+    target = param.handle if resource else param
+    slots = (m.handle, v.handle) if resource else (m, v)
+    decay = []
+    if self._do_use_weight_decay(self._get_variable_name(param.name)):
+      # param -= lr * weight_decay_rate * param, before the Adam step.
+      decay = [ops["sgd"](target, self._lr_t * self.weight_decay_rate,
+                          param.read_value() if resource else
+                          tf.identity(param), use_locking=self._use_locking)]
+    zero = tf.constant(0.0, tf.float32)
+    with tf.control_dependencies(decay):
+      return ops["adam"](target, slots[0], slots[1], zero, zero, self._lr_t,
+                         tf.constant(self.beta_1, tf.float32),
+                         tf.constant(self.beta_2, tf.float32),
+                         tf.constant(self.epsilon, tf.float32), grad,
+                         use_locking=self._use_locking)
+
   def _apply_dense(self, grad, var):
+    if self.fused:
+      return self._fused_update(grad, var, self.get_slot(var, "m"),
+                                self.get_slot(var, "v"), False)
     return self._adam_update(grad, var, self.get_slot(var, "m"),
                              self.get_slot(var, "v"))
 
   def _resource_apply_dense(self, grad, handle):
+    if self.fused:
+      return self._fused_update(grad, handle, self.get_slot(handle, "m"),
+                                self.get_slot(handle, "v"), True)
     return self._adam_update(grad, handle, self.get_slot(handle, "m"),
                              self.get_slot(handle, "v"))
 

@@ -191,3 +191,50 @@ def test_accumulated_micro_batches_equal_one_big_batch(loss_is_sum):
   np.testing.assert_allclose(b4, b1, rtol=1e-5, atol=1e-6)
   (w0, _), _ = _accumulation_run(1, loss_is_sum, updates=0)
   assert np.abs(w1 - w0).max() > 1e-3  # the updates did move the weights
+
+
+@pytest.mark.parametrize("resource", [False, True])
+def test_fused_update_equals_the_formulas_up_to_rounding(resource):
+  # Five clipped steps with decay on `w`, none on `layer/bias`, a warmup
+  # step with learning rate 0: the fused kernels against the original's
+  # formulas, for reference and resource variables.
+  rng = np.random.RandomState(3)
+  w0 = rng.normal(size=(4, 3)).astype(np.float32)
+  b0 = rng.normal(size=(3,)).astype(np.float32)
+  grads = [rng.normal(size=(4, 3)).astype(np.float32) * s
+           for s in (0.1, 0.3, 2.0, 0.05, 1.0)]
+  results = {}
+  for fused in (False, True):
+    with tf.Graph().as_default() as graph:
+      w = tf.get_variable("w", initializer=w0, use_resource=resource)
+      bias = tf.get_variable("layer/bias", initializer=b0,
+                             use_resource=resource)
+      c = tf.placeholder(tf.float32, [4, 3])
+      loss = tf.reduce_sum(c * w) + tf.reduce_sum(c[0] * bias * bias)
+      train_op = optimization.create_optimizer(loss, 0.1, 10, 1, False,
+                                               fused=fused)
+      ops = {op.type for op in graph.get_operations()}
+      with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got = []
+        for g in grads:
+          sess.run(train_op, {c: g})
+          got.append(sess.run([w, bias]))
+        results[fused] = got
+        names = sorted(v.name for v in tf.global_variables())
+    adam = "ResourceApplyAdam" if resource else "ApplyAdam"
+    assert (adam in ops) == fused
+  assert names == ["global_step:0", "layer/bias/adam_m:0",
+                   "layer/bias/adam_v:0", "layer/bias:0", "w/adam_m:0",
+                   "w/adam_v:0", "w:0"]
+  # Step 1 is the warmup step with learning rate 0: nothing moved.
+  np.testing.assert_array_equal(results[True][0][0], w0)
+  # The kernels compute 1 - beta2 in float32 (0.0010000467, the formulas
+  # 0.001 from Python floats): v differs by 4.7e-5 relative, an update by
+  # half that (2e-6 here on steps of 0.1).
+  for (fw, fb), (ow, ob) in zip(results[True], results[False]):
+    np.testing.assert_allclose(fw, ow, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(fb, ob, rtol=1e-5, atol=1e-5)
+  # Different kernels did run.
+  assert np.abs(results[True][-1][0] - results[False][-1][0]).max() > 0
+  assert not np.array_equal(results[True][-1][0], w0)  # it trained
