@@ -113,3 +113,58 @@ def test_eval_results_format(tmp_path):
   with open(path) as f:
     assert f.read() == ("eval_accuracy = 0.75\nglobal_step = 10\n"
                         "loss = 0.5\n")
+
+
+LEAVING = r"""
+import sys
+sys.path.insert(0, ROOT)
+import tensorflow.compat.v1 as tf
+from finetuning import driver
+from finetuning import errors
+
+def main(argv):
+  del argv
+  mode = sys.argv[1]
+  if mode == "user_error":
+    raise errors.UserError("bad flag")
+  if mode == "code":
+    return 3
+  writer = tf.summary.FileWriterCache.get(sys.argv[2])
+  writer.add_summary(tf.Summary(value=[tf.Summary.Value(
+      tag="loss", simple_value=0.25)]), 7)
+  tf.logging.info("the log line")
+  sys.stdout.write("no newline on stdout")
+  sys.stderr.write("no newline on stderr")
+
+driver.start(main)
+"""
+
+
+@pytest.mark.parametrize("mode,code", [("ok", 0), ("user_error", 2),
+                                       ("code", 3)])
+def test_a_run_that_succeeds_leaves_with_everything_written(tmp_path, mode,
+                                                            code):
+  import subprocess
+  import sys
+  import tensorflow.compat.v1 as tf
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  script = tmp_path / "leave.py"
+  script.write_text("ROOT = %r\n" % root + LEAVING)
+  events = tmp_path / "events"
+  result = subprocess.run([sys.executable, str(script), mode, str(events)],
+                          capture_output=True, text=True, timeout=120)
+  assert result.returncode == code, result.stderr[-2000:]
+  if mode == "user_error":
+    assert result.stderr.strip().splitlines()[-1] == "error: bad flag"
+  if mode != "ok":
+    return
+  # Unflushed streams, the log line and the summary all reached their
+  # destinations before the process ended.
+  assert result.stdout.endswith("no newline on stdout")
+  assert "the log line" in result.stderr
+  assert result.stderr.endswith("no newline on stderr")
+  values = [(e.step, v.tag, v.simple_value)
+            for name in os.listdir(events)
+            for e in tf.train.summary_iterator(str(events / name))
+            for v in e.summary.value]
+  assert values == [(7, "loss", 0.25)]
