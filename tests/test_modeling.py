@@ -216,13 +216,19 @@ def test_step_seeded_dropout_depends_only_on_seed_step_and_place():
   assert (masks(8, 3)[0] != a1).any()  # another seed differs
 
 
-def test_bfloat16_compute_is_close_and_float32_graph_unchanged():
+def _small_model_inputs():
+  """A 2-layer config and a batch of 3 ids (one row with padding), mask."""
   config = modeling.BertConfig(vocab_size=50, hidden_size=32,
                                num_hidden_layers=2, num_attention_heads=4,
                                intermediate_size=64)
   ids = np.random.RandomState(0).randint(0, 50, (3, 7)).astype(np.int32)
   mask = np.ones_like(ids)
   mask[1, 5:] = 0
+  return config, ids, mask
+
+
+def test_bfloat16_compute_is_close_and_float32_graph_unchanged():
+  config, ids, mask = _small_model_inputs()
   outputs, casts, names = {}, {}, {}
   for dtype in (tf.float32, tf.bfloat16):
     with tf.Graph().as_default() as graph:
@@ -261,12 +267,7 @@ def _ops_feeding(op):
 
 
 def test_cast_weights_once_gives_the_same_numbers_and_casts_no_weight():
-  config = modeling.BertConfig(vocab_size=50, hidden_size=32,
-                               num_hidden_layers=2, num_attention_heads=4,
-                               intermediate_size=64)
-  ids = np.random.RandomState(0).randint(0, 50, (3, 7)).astype(np.int32)
-  mask = np.ones_like(ids)
-  mask[1, 5:] = 0
+  config, ids, mask = _small_model_inputs()
   outputs, weight_casts, copies, saved = {}, {}, {}, {}
   for once in (False, True):
     with tf.Graph().as_default() as graph:
