@@ -10,17 +10,7 @@ and read either value at random.
 import re
 
 import tensorflow.compat.v1 as tf
-
 from tensorflow.python.training import gen_training_ops
-
-# The fused update kernels (AdamWeightDecayOptimizer(fused=True)), for
-# reference variables and for resource variables.
-training_ops = {
-    "ref": {"sgd": gen_training_ops.apply_gradient_descent,
-            "adam": gen_training_ops.apply_adam},
-    "resource": {"sgd": gen_training_ops.resource_apply_gradient_descent,
-                 "adam": gen_training_ops.resource_apply_adam},
-}
 
 # Variables whose names contain one of these get no weight decay.
 DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY = ["LayerNorm", "layer_norm", "bias"]
@@ -241,36 +231,40 @@ class AdamWeightDecayOptimizer(tf.train.Optimizer):
   def _fused_update(self, grad, param, m, v, resource):
     """The step of `_adam_update` by fused kernels, in place (`fused`)."""
     grad = tf.cast(grad, tf.float32)
-    ops = training_ops["resource" if resource else "ref"]
-    target = param.handle if resource else param
-    slots = (m.handle, v.handle) if resource else (m, v)
+    name = self._get_variable_name(param.name)
+    if resource:
+      sgd = gen_training_ops.resource_apply_gradient_descent
+      adam = gen_training_ops.resource_apply_adam
+      value = param.read_value()
+      param, m, v = param.handle, m.handle, v.handle
+    else:
+      sgd = gen_training_ops.apply_gradient_descent
+      adam = gen_training_ops.apply_adam
+      value = tf.identity(param)
     decay = []
-    if self._do_use_weight_decay(self._get_variable_name(param.name)):
+    if self._do_use_weight_decay(name):
       # param -= lr * weight_decay_rate * param, before the Adam step.
-      decay = [ops["sgd"](target, self._lr_t * self.weight_decay_rate,
-                          param.read_value() if resource else
-                          tf.identity(param), use_locking=self._use_locking)]
+      decay = [sgd(param, self._lr_t * self.weight_decay_rate, value,
+                   use_locking=self._use_locking)]
     zero = tf.constant(0.0, tf.float32)
     with tf.control_dependencies(decay):
-      return ops["adam"](target, slots[0], slots[1], zero, zero, self._lr_t,
-                         tf.constant(self.beta_1, tf.float32),
-                         tf.constant(self.beta_2, tf.float32),
-                         tf.constant(self.epsilon, tf.float32), grad,
-                         use_locking=self._use_locking)
+      return adam(param, m, v, zero, zero, self._lr_t,
+                  tf.constant(self.beta_1, tf.float32),
+                  tf.constant(self.beta_2, tf.float32),
+                  tf.constant(self.epsilon, tf.float32), grad,
+                  use_locking=self._use_locking)
+
+  def _step(self, grad, var, resource):
+    m, v = self.get_slot(var, "m"), self.get_slot(var, "v")
+    if self.fused:
+      return self._fused_update(grad, var, m, v, resource)
+    return self._adam_update(grad, var, m, v)
 
   def _apply_dense(self, grad, var):
-    if self.fused:
-      return self._fused_update(grad, var, self.get_slot(var, "m"),
-                                self.get_slot(var, "v"), False)
-    return self._adam_update(grad, var, self.get_slot(var, "m"),
-                             self.get_slot(var, "v"))
+    return self._step(grad, var, False)
 
   def _resource_apply_dense(self, grad, handle):
-    if self.fused:
-      return self._fused_update(grad, handle, self.get_slot(handle, "m"),
-                                self.get_slot(handle, "v"), True)
-    return self._adam_update(grad, handle, self.get_slot(handle, "m"),
-                             self.get_slot(handle, "v"))
+    return self._step(grad, handle, True)
 
   def _apply_sparse(self, grad, var):
     return self._apply_dense(tf.convert_to_tensor(grad), var)
