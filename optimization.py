@@ -243,9 +243,12 @@ class AdamWeightDecayOptimizer(tf.train.Optimizer):
       value = tf.identity(param)
     decay = []
     if self._do_use_weight_decay(name):
-      # param -= lr * weight_decay_rate * param, before the Adam step.
-      decay = [sgd(param, self._lr_t * self.weight_decay_rate, value,
-                   use_locking=self._use_locking)]
+      # param -= lr * weight_decay_rate * param, before the Adam step. Not
+      # before the (clipped) gradient exists: nothing else orders it after
+      # the forward and backward passes, which read the weight.
+      with tf.control_dependencies([grad]):
+        decay = [sgd(param, self._lr_t * self.weight_decay_rate, value,
+                     use_locking=self._use_locking)]
     zero = tf.constant(0.0, tf.float32)
     with tf.control_dependencies(decay):
       return adam(param, m, v, zero, zero, self._lr_t,

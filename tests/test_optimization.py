@@ -238,3 +238,30 @@ def test_fused_update_equals_the_formulas_up_to_rounding(resource):
   # Different kernels did run.
   assert np.abs(results[True][-1][0] - results[False][-1][0]).max() > 0
   assert not np.array_equal(results[True][-1][0], w0)  # it trained
+
+
+@pytest.mark.parametrize("resource", [False, True])
+def test_fused_decay_waits_for_every_gradient(resource):
+  # The decay reads and writes the weight in place: it must run after the
+  # global norm (so after every gradient, which read the weights), or it
+  # would change weights the same step's backward pass still reads.
+  with tf.Graph().as_default() as graph:
+    w = tf.get_variable("w", initializer=np.ones((3, 2), np.float32),
+                        use_resource=resource)
+    x = tf.constant(np.ones((4, 3), np.float32))
+    loss = tf.reduce_sum(tf.square(tf.matmul(x, w)))
+    optimization.create_optimizer(loss, 0.1, 10, 0, False, fused=True)
+    kind = ("ResourceApplyGradientDescent" if resource else
+            "ApplyGradientDescent")
+    decays = [op for op in graph.get_operations() if op.type == kind]
+    norms = [op for op in graph.get_operations()
+             if op.name.endswith("global_norm/global_norm")]
+  assert len(decays) == 1 and len(norms) == 1
+  seen, todo = set(), [decays[0]]
+  while todo:
+    op = todo.pop()
+    if op not in seen:
+      seen.add(op)
+      todo.extend(t.op for t in op.inputs)
+      todo.extend(op.control_inputs)
+  assert norms[0] in seen
