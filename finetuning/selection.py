@@ -77,11 +77,11 @@ def _append_history(output_dir, record, history):
       json.dumps(r, sort_keys=True) + "\n" for r in history))
 
 
-def _tensorboard(output_dir, step, metric, value):
-  writer = tf.summary.FileWriter(os.path.join(output_dir, "dev"))
+def _tensorboard(writer, step, metric, value):
+  """One dev score for TensorBoard, flushed (a killed run keeps it)."""
   writer.add_summary(tf.Summary(value=[tf.Summary.Value(
       tag="dev/" + metric, simple_value=float(value))]), step)
-  writer.close()
+  writer.flush()
 
 
 def best_checkpoint(output_dir):
@@ -140,32 +140,39 @@ def train_with_dev_evaluation(estimator, config, record_format, training,
   # Points not scored yet; one trained to but not scored (a crash during
   # its evaluation) is scored first.
   points = [p for p in sorted(schedule) if p >= start and p not in scored]
-  for point in points:
-    if (config.early_stopping_patience and
-        since_best >= config.early_stopping_patience):
-      log("Early stopping: %d evaluations without improvement on dev "
-          "(best %s %.4f)" % (since_best, history[-1]["metric"], best))
-      break
-    if point > start:
-      training_lib.train(estimator, config, record_format, training,
-                         max_steps=point)
-    step = est.checkpoint_step(config.output_dir)
-    metric, value, details = score_dev()
-    record = {"step": step, "epoch": schedule.get(step, round(
-        step / steps_per_epoch(config, training), 4)),
-              "metric": metric, "value": value, "details": details}
-    _append_history(config.output_dir, record, history)
-    scored.add(step)
-    _tensorboard(config.output_dir, step, metric, value)
-    improved = best is None or value > best
-    if improved:
-      best, since_best = value, 0
-      if config.keep_best:
-        _keep(config.output_dir, tf.train.latest_checkpoint(
-            config.output_dir), record)
-    else:
-      since_best += 1
-    log("dev at step %d (epoch %.2f): %s %.4f%s" %
-        (step, record["epoch"], metric, value,
-         " (best so far)" if improved else ""))
+  # One events file for the run: TensorFlow names them by the second, so
+  # a writer per evaluation overwrote the file of an evaluation made in the
+  # same second.
+  writer = tf.summary.FileWriter(os.path.join(config.output_dir, "dev"))
+  try:
+    for point in points:
+      if (config.early_stopping_patience and
+          since_best >= config.early_stopping_patience):
+        log("Early stopping: %d evaluations without improvement on dev "
+            "(best %s %.4f)" % (since_best, history[-1]["metric"], best))
+        break
+      if point > start:
+        training_lib.train(estimator, config, record_format, training,
+                           max_steps=point)
+      step = est.checkpoint_step(config.output_dir)
+      metric, value, details = score_dev()
+      record = {"step": step, "epoch": schedule.get(step, round(
+          step / steps_per_epoch(config, training), 4)),
+                "metric": metric, "value": value, "details": details}
+      _append_history(config.output_dir, record, history)
+      scored.add(step)
+      _tensorboard(writer, step, metric, value)
+      improved = best is None or value > best
+      if improved:
+        best, since_best = value, 0
+        if config.keep_best:
+          _keep(config.output_dir, tf.train.latest_checkpoint(
+              config.output_dir), record)
+      else:
+        since_best += 1
+      log("dev at step %d (epoch %.2f): %s %.4f%s" %
+          (step, record["epoch"], metric, value,
+           " (best so far)" if improved else ""))
+  finally:
+    writer.close()
   return history

@@ -78,7 +78,9 @@ def test_best_checkpoint_is_kept_and_history_written(tiny_bert_dir,
   assert final.get_tensor("global_step") == 12
   assert np.abs(kept.get_tensor("output_weights") -
                 final.get_tensor("output_weights")).max() > 0
-  # TensorBoard scalars.
+  # TensorBoard scalars, in one events file for the run (files are named by
+  # the second: a file per evaluation lost evaluations a second apart).
+  assert len(os.listdir(os.path.join(out, "dev"))) == 1
   events = [e for name in os.listdir(os.path.join(out, "dev"))
             for e in tf.train.summary_iterator(os.path.join(out, "dev",
                                                             name))]
