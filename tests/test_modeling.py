@@ -216,6 +216,46 @@ def test_step_seeded_dropout_depends_only_on_seed_step_and_place():
   assert (masks(8, 3)[0] != a1).any()  # another seed differs
 
 
+def test_bfloat16_dropout_draws_16_bits_per_value():
+  # TensorFlow's dropout in bfloat16 drops 13/128 (0.1016) for a rate of
+  # 0.1; half_word_dropout drops round(0.1 * 65536) / 65536 = 0.100006.
+  with tf.Graph().as_default():
+    x = tf.ones([2000, 1000], tf.bfloat16)
+    with modeling.step_seeded_dropout(3, tf.constant(5, tf.int64)):
+      a = modeling.dropout(x, 0.1)
+    b = modeling.half_word_dropout(x, 0.1, tf.constant([7, 5], tf.int64))
+    c = modeling.half_word_dropout(x, 0.1, tf.constant([7, 5], tf.int64))
+    d = modeling.half_word_dropout(x, 0.1, tf.constant([7, 6], tf.int64))
+    odd = modeling.half_word_dropout(tf.ones([3, 5, 7], tf.bfloat16), 0.5,
+                                     tf.constant([1, 2], tf.int64))
+    unseeded = modeling.dropout(x, 0.1)
+    ops = {op.type for op in tf.get_default_graph().get_operations()}
+    with tf.Session() as sess:
+      a, b, c, d, odd, unseeded = sess.run([a, b, c, d, odd, unseeded])
+  assert "StatelessRandomUniformFullIntV2" in ops
+  assert "StatelessRandomUniformV2" not in ops
+  for masked in (a, b, unseeded):
+    values = set(np.unique(masked.astype(np.float32)))
+    # 1 / 0.9 in bfloat16, as tf.nn.dropout scales it.
+    assert values == {0.0, float(tf.bfloat16.as_numpy_dtype(1 / 0.9))}
+    assert abs((masked == 0).mean() - 0.1) < 0.0008  # 4 sigma; 0.1016 fails
+  np.testing.assert_array_equal(b, c)  # the seed decides
+  assert (b != d).any()
+  assert odd.shape == (3, 5, 7) and 0 < (odd == 0).sum() < odd.size
+
+
+def test_float32_dropout_is_tensorflows():
+  with tf.Graph().as_default():
+    x = tf.ones([4, 64])
+    with modeling.step_seeded_dropout(7, tf.constant(3, tf.int64)):
+      a = modeling.dropout(x, 0.5)
+    expected = tf.nn.experimental.stateless_dropout(
+        x, rate=0.5, seed=tf.constant([7 * 1009, 3], tf.int64))
+    with tf.Session() as sess:
+      a, expected = sess.run([a, expected])
+  np.testing.assert_array_equal(a, expected)
+
+
 def _small_model_inputs():
   """A 2-layer config and a batch of 3 ids (one row with padding), mask."""
   config = modeling.BertConfig(vocab_size=50, hidden_size=32,
