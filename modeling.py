@@ -179,7 +179,10 @@ class BertModel(object):
             num_hidden_layers=config.num_hidden_layers,
             num_attention_heads=config.num_attention_heads,
             intermediate_size=config.intermediate_size,
-            intermediate_act_fn=get_activation(config.hidden_act),
+            intermediate_act_fn=(
+                training_gelu(get_activation(config.hidden_act))
+                if is_training and compute_dtype != tf.float32 else
+                get_activation(config.hidden_act)),
             hidden_dropout_prob=config.hidden_dropout_prob,
             attention_probs_dropout_prob=config.attention_probs_dropout_prob,
             initializer_range=config.initializer_range,
@@ -231,6 +234,42 @@ def gelu_erf(x):
   (`hidden_act: "gelu_erf"` in their bert_config.json).
   """
   return 0.5 * x * (1.0 + tf.math.erf(x / np.sqrt(2.0)))
+
+
+def training_gelu(activation):
+  """`gelu` or `gelu_erf` for a 16-bit training graph: the value computed in
+  float32 from the 16-bit input and rounded once, the derivative written out.
+
+  TensorFlow differentiates the GELU formula op by op, about ten passes
+  over the [tokens, intermediate_size] activations in bfloat16; here the
+  backward pass is four, from the cdf (and tanh) that the forward pass
+  keeps. Other activations are returned as they are.
+  """
+  if activation not in (gelu, gelu_erf):
+    return activation
+  exact = activation is gelu_erf
+
+  @tf.custom_gradient
+  def fast_gelu(x):
+    x32 = tf.cast(x, tf.float32)
+    if exact:
+      cdf = 0.5 * (1.0 + tf.math.erf(x32 * (1.0 / np.sqrt(2.0))))
+    else:
+      t = tf.tanh(np.sqrt(2 / np.pi) * (x32 + 0.044715 * x32 * x32 * x32))
+      cdf = 0.5 * (1.0 + t)
+
+    def grad(dy):
+      if exact:  # d/dx x Phi(x) = Phi(x) + x phi(x)
+        slope = cdf + x32 * (np.sqrt(0.5 / np.pi) *
+                             tf.exp(-0.5 * tf.square(x32)))
+      else:  # d/dx 0.5 x (1 + tanh(u)), u = c (x + 0.044715 x^3)
+        slope = cdf + (0.5 * x32 * (1.0 - tf.square(t)) * np.sqrt(2 / np.pi) *
+                       (1.0 + 3 * 0.044715 * tf.square(x32)))
+      return tf.cast(tf.cast(dy, tf.float32) * slope, x.dtype)
+
+    return tf.cast(x32 * cdf, x.dtype), grad
+
+  return fast_gelu
 
 
 def get_activation(activation_string):

@@ -256,6 +256,46 @@ def test_float32_dropout_is_tensorflows():
   np.testing.assert_array_equal(a, expected)
 
 
+@pytest.mark.parametrize("activation", [modeling.gelu, modeling.gelu_erf])
+def test_training_gelu_matches_the_formula_and_its_derivative(activation):
+  x_values = np.linspace(-6, 6, 241).astype(np.float32)
+  with tf.Graph().as_default():
+    x = tf.constant(x_values)
+    dy = tf.constant(np.linspace(0.5, 1.5, 241).astype(np.float32))
+    y_ref = activation(x)
+    g_ref = tf.gradients(y_ref, x, dy)[0]
+    y = modeling.training_gelu(activation)(x)
+    g = tf.gradients(y, x, dy)[0]
+    x16 = tf.cast(x, tf.bfloat16)
+    y16 = modeling.training_gelu(activation)(x16)
+    g16 = tf.gradients(y16, x16, tf.cast(dy, tf.bfloat16))[0]
+    with tf.Session() as sess:
+      y_ref, g_ref, y, g, y16, g16 = sess.run([y_ref, g_ref, y, g, y16, g16])
+  np.testing.assert_allclose(y, y_ref, rtol=1e-6, atol=1e-6)
+  np.testing.assert_allclose(g, g_ref, rtol=1e-5, atol=1e-5)
+  assert y16.dtype == g16.dtype == tf.bfloat16.as_numpy_dtype
+  # bfloat16 keeps 8 significant bits.
+  np.testing.assert_allclose(y16.astype(np.float32), y_ref, rtol=1e-2,
+                             atol=2e-2)
+  np.testing.assert_allclose(g16.astype(np.float32), g_ref, rtol=1e-2,
+                             atol=2e-2)
+  assert modeling.training_gelu(tf.nn.relu) is tf.nn.relu
+
+
+@pytest.mark.parametrize("dtype,is_training,written_out", [
+    (tf.bfloat16, True, True), (tf.bfloat16, False, False),
+    (tf.float32, True, False)])
+def test_written_out_gelu_only_in_16_bit_training(dtype, is_training,
+                                                  written_out):
+  config, ids, mask = _small_model_inputs()
+  with tf.Graph().as_default():
+    modeling.BertModel(config, is_training, tf.constant(ids),
+                       tf.constant(mask), compute_dtype=dtype)
+    ops = {op.type for op in tf.get_default_graph().get_operations()}
+  # tf.custom_gradient marks its outputs with IdentityN.
+  assert ("IdentityN" in ops) == written_out
+
+
 def _small_model_inputs():
   """A 2-layer config and a batch of 3 ids (one row with padding), mask."""
   config = modeling.BertConfig(vocab_size=50, hidden_size=32,
