@@ -28,7 +28,10 @@ first steps; and whole training), prediction sentences/s, whole-process
 wall time, peak RSS, entity F1; the ratios ours / peer; and the arithmetic
 limit: the training FLOPs of the work (6 x parameters x tokens + attention)
 divided by this CPU's measured matmul peak in that precision
-(TensorFlow's float32 or bfloat16 matmuls on large shapes), in seconds.
+(TensorFlow's float32 or bfloat16 matmuls on large shapes), in seconds;
+the same for prediction (one forward pass, 2 x parameters x tokens +
+attention, no padding), with the share of the peak that predicting twice
+as fast as the peer would take.
 """
 
 import argparse
@@ -156,7 +159,11 @@ print(json.dumps({"train_seconds": t_train,
                   "steady_examples_per_s": steady,
                   "predict_sentences_per_s": len(test_rows) / t_pred,
                   "f1": f1, "train_tokens": int(sum(len(r["input_ids"])
-                                                    for r in train_rows))}))
+                                                    for r in train_rows)),
+                  "test_tokens": int(sum(len(r["input_ids"])
+                                         for r in test_rows)),
+                  "test_squared_tokens": int(sum(len(r["input_ids"]) ** 2
+                                                 for r in test_rows))}))
 '''
 
 RANDOM_BASE = r'''
@@ -318,10 +325,16 @@ def main():
              for s, v in runs.items()}
       tokens = med["peer"].get("train_tokens", 0)
       flops = 6 * params * tokens + 12 * layers * h * tokens * 64
+      # Prediction: one forward pass (2 x parameters x tokens) plus the two
+      # attention matmuls (4 x hidden x length^2 a layer), no padding.
+      forward = (2 * params * med["peer"].get("test_tokens", 0) +
+                 4 * layers * h * med["peer"].get("test_squared_tokens", 0))
       dtype = "bfloat16" if precision == "bf16" else "float32"
       results.append({"size": size, "precision": precision, "ours":
                       med["ours"], "peer": med["peer"],
-                      "limit_seconds": flops / (peak[dtype] * 1e9)})
+                      "limit_seconds": flops / (peak[dtype] * 1e9),
+                      "predict_limit_seconds": forward / (peak[dtype] * 1e9),
+                      "test_sentences": n_test})
   print("\nmatmul peak (TensorFlow, all cores): float32 %.0f GFLOP/s, "
         "bfloat16 %.0f GFLOP/s" % (peak["float32"], peak["bfloat16"]))
   header = ("| size | precision | metric | ours | peer | ours/peer |\n"
@@ -344,6 +357,14 @@ def main():
               r["ours"]["train_seconds"] / r["limit_seconds"],
               r["peer"]["train_seconds"],
               r["peer"]["train_seconds"] / r["limit_seconds"]))
+    ours_s = r["test_sentences"] / r["ours"]["predict_sentences_per_s"]
+    peer_s = r["test_sentences"] / r["peer"]["predict_sentences_per_s"]
+    print("| %s | %s | prediction s (arithmetic limit %.2f s) | %.2f (%.1fx "
+          "the limit) | %.2f (%.1fx) | twice the peer: %.0f %% of the peak |"
+          % (r["size"], r["precision"], r["predict_limit_seconds"], ours_s,
+             ours_s / r["predict_limit_seconds"], peer_s,
+             peer_s / r["predict_limit_seconds"],
+             100 * r["predict_limit_seconds"] / (peer_s / 2)))
   with open(os.path.join(work, "peer_results.json"), "w") as f:
     json.dump(results, f, indent=2)
   return 0
