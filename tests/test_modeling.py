@@ -282,18 +282,51 @@ def test_training_gelu_matches_the_formula_and_its_derivative(activation):
   assert modeling.training_gelu(tf.nn.relu) is tf.nn.relu
 
 
+@pytest.mark.parametrize("shape", [[6, 16], [2, 3, 16]])
+def test_layer_norm_with_gradient_matches_autodiff(shape):
+  rng = np.random.RandomState(0)
+  x_values = (rng.randn(*shape) * 3 + 1).astype(np.float32)
+  dy_values = rng.randn(*shape).astype(np.float32)
+  with tf.Graph().as_default():
+    x = tf.constant(x_values)
+    dy = tf.constant(dy_values)
+    with tf.variable_scope("ref"):
+      ref = modeling.layer_norm(x)
+    with tf.variable_scope("written"):
+      out = modeling.layer_norm(x, written_out_gradient=True)
+    def grads(y, scope):
+      gamma, beta = (tf.get_variable(scope + "/LayerNorm/" + n, [16])
+                     for n in ("gamma", "beta"))
+      return tf.gradients(y, [x, gamma, beta], dy)
+    with tf.variable_scope("", reuse=True):
+      ref_grads, out_grads = grads(ref, "ref"), grads(out, "written")
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      # The same gamma and beta in both, not the initial 1 and 0.
+      values = {n: rng.randn(16).astype(np.float32) for n in ("gamma", "beta")}
+      for v in tf.global_variables():
+        sess.run(v.assign(values[v.op.name.rsplit("/", 1)[-1]]))
+      ref, out, ref_grads, out_grads = sess.run([ref, out, ref_grads,
+                                                 out_grads])
+  np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+  for a, b in zip(out_grads, ref_grads):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("dtype,is_training,written_out", [
     (tf.bfloat16, True, True), (tf.bfloat16, False, False),
     (tf.float32, True, False)])
-def test_written_out_gelu_only_in_16_bit_training(dtype, is_training,
-                                                  written_out):
+def test_written_out_gradients_only_in_16_bit_training(dtype, is_training,
+                                                       written_out):
   config, ids, mask = _small_model_inputs()
   with tf.Graph().as_default():
     modeling.BertModel(config, is_training, tf.constant(ids),
                        tf.constant(mask), compute_dtype=dtype)
-    ops = {op.type for op in tf.get_default_graph().get_operations()}
-  # tf.custom_gradient marks its outputs with IdentityN.
-  assert ("IdentityN" in ops) == written_out
+    ops = [op.type for op in tf.get_default_graph().get_operations()]
+  # tf.custom_gradient marks its outputs with IdentityN: a GELU a layer,
+  # two layer norms a layer and one after the embeddings.
+  layers = config.num_hidden_layers
+  assert ops.count("IdentityN") == (3 * layers + 1 if written_out else 0)
 
 
 def _small_model_inputs():
