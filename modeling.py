@@ -362,20 +362,23 @@ def dropout(input_tensor, dropout_prob):
   if dropout_prob is None or dropout_prob == 0.0:
     return input_tensor
   sixteen_bit = input_tensor.dtype.base_dtype in (tf.bfloat16, tf.float16)
-  if not _STEP_SEED:
-    if not sixteen_bit:
-      return tf.nn.dropout(input_tensor, rate=dropout_prob)
-    pair = tf.random.uniform([2], maxval=tf.int64.max, dtype=tf.int64)
-  else:
-    state = _STEP_SEED[-1]
-    seed, step, n = state
-    state[2] += 1
-    pair = tf.stack([tf.constant((seed * 1009 + n) % (1 << 62), tf.int64),
-                     tf.cast(step, tf.int64)])
+  if not _STEP_SEED and not sixteen_bit:
+    return tf.nn.dropout(input_tensor, rate=dropout_prob)
+  seed = (_next_step_seed() if _STEP_SEED else
+          tf.random.uniform([2], maxval=tf.int64.max, dtype=tf.int64))
   if sixteen_bit:
-    return half_word_dropout(input_tensor, dropout_prob, pair)
+    return half_word_dropout(input_tensor, dropout_prob, seed)
   return tf.nn.experimental.stateless_dropout(input_tensor, rate=dropout_prob,
-                                              seed=pair)
+                                              seed=seed)
+
+
+def _next_step_seed():
+  """The stateless seed of the next dropout inside `step_seeded_dropout`."""
+  state = _STEP_SEED[-1]
+  seed, step, n = state
+  state[2] += 1
+  return tf.stack([tf.constant((seed * 1009 + n) % (1 << 62), tf.int64),
+                   tf.cast(step, tf.int64)])
 
 
 def half_word_dropout(input_tensor, dropout_prob, seed):
