@@ -410,6 +410,38 @@ def half_word_dropout(input_tensor, dropout_prob, seed):
   return tf.where(keep, scaled, tf.zeros_like(scaled))
 
 
+@tf.RegisterGradient("BiasAddSummedInFloat")
+def _bias_add_summed_in_float(op, grad):
+  """BiasAdd's gradient, the bias part a float-accumulated sum in 16 bits.
+
+  TensorFlow's BiasAddGrad kernel adds bfloat16 values up in bfloat16: over
+  1,600 tokens its sums were off by up to 5 % of the largest (7.9 in 155),
+  where `tf.reduce_sum` accumulates in float32 and rounds once (0.29, half a
+  bfloat16 step). Float32 gradients keep BiasAddGrad.
+  """
+  data_format = op.get_attr("data_format")
+  if (grad.dtype.base_dtype == tf.float32 or
+      data_format not in (b"NHWC", "NHWC")):
+    return grad, tf.raw_ops.BiasAddGrad(out_backprop=grad,
+                                        data_format=data_format)
+  rows = (list(range(grad.shape.ndims - 1)) if grad.shape.ndims is not None
+          else tf.range(tf.rank(grad) - 1))
+  return grad, tf.reduce_sum(grad, rows)
+
+
+@contextlib.contextmanager
+def bias_gradients_summed_in_float():
+  """Inside this context, BiasAdd ops get `_bias_add_summed_in_float`.
+
+  For 16-bit training (bfloat16): its bias gradients are exact sums rounded
+  once, instead of BiasAddGrad's bfloat16 running sums; the float32 ones
+  are unchanged.
+  """
+  with tf.get_default_graph().gradient_override_map(
+      {"BiasAdd": "BiasAddSummedInFloat"}):
+    yield
+
+
 def layer_norm(input_tensor, name=None, written_out_gradient=False):
   """Layer norm over the last axis, epsilon 1e-12, variables beta and gamma.
 

@@ -101,7 +101,8 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
   Features must hold `input_ids`, `input_mask` and `segment_ids`, plus what
   the head reads. With a `seed`, training dropout is keyed to the step
   (`modeling.step_seeded_dropout`), so that a resumed run is exact.
-  `compute_dtype` tf.bfloat16: the encoder computes in bfloat16.
+  `compute_dtype` tf.bfloat16: the encoder computes in bfloat16; in training
+  its bias gradients are float32 sums (`modeling.bias_gradients_summed_in_float`).
   `fused_optimizer`: the update by fused kernels
   (`optimization.AdamWeightDecayOptimizer(fused=True)`; float rounding).
   """
@@ -127,7 +128,11 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
     # initializer then), not at every batch.
     cast_once = (modeling.cast_weights_once() if not is_training and
                  compute_dtype != tf.float32 else contextlib.nullcontext())
-    with xla_scope, seeded, cast_once:
+    # 16-bit training: bias gradients summed in float32.
+    float_bias_sums = (modeling.bias_gradients_summed_in_float()
+                       if is_training and compute_dtype != tf.float32 else
+                       contextlib.nullcontext())
+    with xla_scope, seeded, cast_once, float_bias_sums:
       model = modeling.BertModel(
           config=bert_config,
           is_training=is_training,

@@ -1,5 +1,6 @@
 """finetuning.estimator: restoring BERT, step counts, the Estimator."""
 
+import collections
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
@@ -68,3 +69,26 @@ def test_checkpoint_step(tmp_path):
       tf.train.Saver().save(sess, str(tmp_path / "model.ckpt"),
                             global_step=42)
   assert est.checkpoint_step(str(tmp_path)) == 42
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.bfloat16])
+def test_bias_gradients_of_16_bit_training_are_summed_in_float(
+    tiny_bert_dir, dtype):
+  config = modeling.BertConfig.from_json_file(tiny_bert_dir["config"])
+  model_fn = est.model_fn_builder(config, toy_task.head,
+                                  tiny_bert_dir["ckpt"], 1e-4, 10, 1,
+                                  compute_dtype=dtype)
+  with tf.Graph().as_default() as graph:
+    features = {"input_ids": tf.zeros([2, 8], tf.int32),
+                "input_mask": tf.ones([2, 8], tf.int32),
+                "segment_ids": tf.zeros([2, 8], tf.int32),
+                "label_ids": tf.zeros([2], tf.int32)}
+    model_fn(features, None, tf.estimator.ModeKeys.TRAIN, None)
+    kernels = collections.Counter(op.get_attr("T")
+                                  for op in graph.get_operations()
+                                  if op.type == "BiasAddGrad")
+  # 6 dense layers a layer, the pooler and the head; in bfloat16 training
+  # only the float32 ones (pooler, head) keep TensorFlow's kernel.
+  layers = config.num_hidden_layers
+  assert kernels == ({tf.float32: 6 * layers + 2} if dtype == tf.float32
+                     else {tf.float32: 2})

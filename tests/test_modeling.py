@@ -410,3 +410,40 @@ def test_cast_weights_once_gives_the_same_numbers_and_casts_no_weight():
           copies[True])
   assert saved[True] == saved[False]
   assert weight_casts[False] and not weight_casts[True]
+
+
+def _bias_gradient(values, dtype, summed_in_float):
+  """The bias gradient of a BiasAdd whose output gradient is `values`."""
+  with tf.Graph().as_default():
+    dy = tf.constant(values, dtype)
+    bias = tf.zeros([values.shape[-1]], dtype)
+    context = (modeling.bias_gradients_summed_in_float() if summed_in_float
+               else contextlib.nullcontext())
+    with context:
+      y = tf.nn.bias_add(tf.zeros_like(dy), bias)
+    grad = tf.gradients(y, bias, dy)[0]
+    kernels = [op.type for op in tf.get_default_graph().get_operations()
+               if op.name.startswith("gradients/")]
+    with tf.Session() as sess:
+      return sess.run(grad).astype(np.float64), kernels
+
+
+@pytest.mark.parametrize("shape", [[1600, 24], [40, 40, 24]])
+def test_bias_gradients_summed_in_float(shape):
+  values = np.random.RandomState(0).randn(*shape).astype(np.float32)
+  as_bf16 = values.astype(tf.bfloat16.as_numpy_dtype).astype(np.float64)
+  exact = as_bf16.reshape(-1, shape[-1]).sum(0)
+  # One rounding to bfloat16 (8 significant bits): within half a step.
+  half_step = 2.0 ** (np.floor(np.log2(np.abs(exact))) - 8)
+  summed, kernels = _bias_gradient(values, tf.bfloat16, True)
+  assert np.all(np.abs(summed - exact) <= half_step * 1.01)
+  assert "BiasAddGrad" not in kernels
+  # TensorFlow's own kernel adds up in bfloat16: steps off.
+  default, kernels = _bias_gradient(values, tf.bfloat16, False)
+  assert "BiasAddGrad" in kernels
+  assert np.max(np.abs(default - exact) / half_step) > 4
+  # Float32 keeps BiasAddGrad, the same numbers.
+  f32, kernels = _bias_gradient(values, tf.float32, True)
+  assert "BiasAddGrad" in kernels
+  np.testing.assert_array_equal(f32, _bias_gradient(values, tf.float32,
+                                                    False)[0])
