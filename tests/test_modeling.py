@@ -293,7 +293,7 @@ def test_layer_norm_with_gradient_matches_autodiff(shape):
     with tf.variable_scope("ref"):
       ref = modeling.layer_norm(x)
     with tf.variable_scope("written"):
-      out = modeling.layer_norm(x, written_out_gradient=True)
+      out = modeling.layer_norm(x, kind="written_out_gradient")
     def grads(y, scope):
       gamma, beta = (tf.get_variable(scope + "/LayerNorm/" + n, [16])
                      for n in ("gamma", "beta"))
@@ -313,11 +313,11 @@ def test_layer_norm_with_gradient_matches_autodiff(shape):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("dtype,is_training,written_out", [
-    (tf.bfloat16, True, True), (tf.bfloat16, False, False),
-    (tf.float32, True, False)])
-def test_written_out_gradients_only_in_16_bit_training(dtype, is_training,
-                                                       written_out):
+@pytest.mark.parametrize("dtype,is_training,written_out,fused", [
+    (tf.bfloat16, True, True, False), (tf.bfloat16, False, False, True),
+    (tf.float32, True, False, False), (tf.float32, False, False, False)])
+def test_layer_norm_kinds_of_16_bit_compute(dtype, is_training, written_out,
+                                            fused):
   config, ids, mask = _small_model_inputs()
   with tf.Graph().as_default():
     modeling.BertModel(config, is_training, tf.constant(ids),
@@ -327,6 +327,30 @@ def test_written_out_gradients_only_in_16_bit_training(dtype, is_training,
   # two layer norms a layer and one after the embeddings.
   layers = config.num_hidden_layers
   assert ops.count("IdentityN") == (3 * layers + 1 if written_out else 0)
+  assert ops.count("_MklLayerNorm") == (2 * layers + 1 if fused else 0)
+
+
+@pytest.mark.parametrize("shape", [[6, 16], [2, 3, 16]])
+def test_fused_layer_norm_matches_the_original(shape):
+  rng = np.random.RandomState(0)
+  x_values = (rng.randn(*shape) * 3 + 1).astype(np.float32)
+  with tf.Graph().as_default():
+    x = tf.constant(x_values)
+    with tf.variable_scope("ref"):
+      ref = modeling.layer_norm(x)
+    with tf.variable_scope("fused"):
+      out = modeling.layer_norm(x, kind="fused")
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      values = {n: rng.randn(16).astype(np.float32) for n in ("gamma", "beta")}
+      for v in tf.global_variables():
+        sess.run(v.assign(values[v.op.name.rsplit("/", 1)[-1]]))
+      ref, out = sess.run([ref, out])
+  assert out.shape == tuple(shape)
+  np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+  with pytest.raises(ValueError, match="not one of original"):
+    with tf.Graph().as_default():
+      modeling.layer_norm(tf.constant(x_values), kind="welford")
 
 
 def _small_model_inputs():
