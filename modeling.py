@@ -122,8 +122,10 @@ class BertModel(object):
       compute_dtype: (optional) tf.bfloat16 runs the encoder's dense
         layers, attention matmuls and activations in bfloat16 (mixed
         precision). Variables, embeddings, the residual stream, layer norms,
-        the attention softmax, the pooler and every output stay float32.
-        Default float32: the original graph, op for op.
+        the pooler and every output stay float32, and so does the attention
+        softmax in training (in prediction it runs in bfloat16, whose
+        probabilities the next matmul reads anyway). Default float32: the
+        original graph, op for op.
       position_ids: (optional) int32 Tensor [batch_size, seq_length]: the
         position of each token (default 0, 1, 2, ... in every row). Packed
         rows restart it for each example (finetuning/packing.py).
@@ -135,7 +137,8 @@ class BertModel(object):
     config = copy.deepcopy(config)
     # 16-bit compute (faster; float rounding differs): in training, GELU and
     # layer norms with their gradients written out; in prediction, layer
-    # norms by oneDNN's kernel. Float32 keeps the original graph.
+    # norms by oneDNN's kernel and the attention softmax in the compute
+    # dtype. Float32 keeps the original graph.
     written_out = is_training and compute_dtype != tf.float32
     layer_norm_kind = ("original" if compute_dtype == tf.float32 else
                        "written_out_gradient" if is_training else "fused")
@@ -195,7 +198,8 @@ class BertModel(object):
             initializer_range=config.initializer_range,
             do_return_all_layers=True,
             compute_dtype=compute_dtype,
-            layer_norm_kind=layer_norm_kind)
+            layer_norm_kind=layer_norm_kind,
+            softmax_dtype=tf.float32 if is_training else compute_dtype)
 
       self.sequence_output = self.all_encoder_layers[-1]
       with tf.variable_scope("pooler"):
@@ -756,13 +760,15 @@ def attention_layer(from_tensor,
                     batch_size=None,
                     from_seq_length=None,
                     to_seq_length=None,
-                    compute_dtype=tf.float32):
+                    compute_dtype=tf.float32,
+                    softmax_dtype=tf.float32):
   """Multi-headed scaled dot-product attention from `from_tensor` to `to_tensor`.
 
   Masked positions (mask 0) get -10000 added to their scores before the
   softmax, so they receive (almost) no attention. With a `compute_dtype`
   other than float32 the projections and matmuls run in it, the softmax in
-  float32; the result is in `compute_dtype`.
+  `softmax_dtype` (float32, or the compute dtype: no casts of the scores
+  and probabilities); the result is in `compute_dtype`.
 
   Returns:
     float Tensor [batch_size, from_seq_length, num_heads * size_per_head], or
@@ -831,9 +837,9 @@ def attention_layer(from_tensor,
     adder = (1.0 - tf.cast(attention_mask, attention_scores.dtype)) * -10000.0
     attention_scores += adder
 
-  # The softmax in float32 (both casts are no-ops in float32).
+  # The softmax in softmax_dtype (casts to the same dtype are no-ops).
   attention_probs = tf.cast(
-      tf.nn.softmax(tf.cast(attention_scores, tf.float32)),
+      tf.nn.softmax(tf.cast(attention_scores, softmax_dtype)),
       attention_scores.dtype)
   attention_probs = dropout(attention_probs, attention_probs_dropout_prob)
 
@@ -868,12 +874,14 @@ def transformer_model(input_tensor,
                       initializer_range=0.02,
                       do_return_all_layers=False,
                       compute_dtype=tf.float32,
-                      layer_norm_kind="original"):
+                      layer_norm_kind="original",
+                      softmax_dtype=tf.float32):
   """The Transformer encoder of "Attention is All You Need", as in BERT.
 
   `compute_dtype` (e.g. tf.bfloat16): the dense layers, attention and GELU
   run in it; the residual stream and layer norms stay float32.
   `layer_norm_kind`: how the layer norms compute (`layer_norm`).
+  `softmax_dtype`: the attention softmax's (`attention_layer`).
 
   Returns:
     The final layer [batch_size, seq_length, hidden_size], or the list of all
@@ -916,7 +924,8 @@ def transformer_model(input_tensor,
               batch_size=batch_size,
               from_seq_length=seq_length,
               to_seq_length=seq_length,
-              compute_dtype=compute_dtype)
+              compute_dtype=compute_dtype,
+              softmax_dtype=softmax_dtype)
 
         with tf.variable_scope("output"):
           attention_output = dense(

@@ -316,13 +316,18 @@ def test_layer_norm_with_gradient_matches_autodiff(shape):
 @pytest.mark.parametrize("dtype,is_training,written_out,fused", [
     (tf.bfloat16, True, True, False), (tf.bfloat16, False, False, True),
     (tf.float32, True, False, False), (tf.float32, False, False, False)])
-def test_layer_norm_kinds_of_16_bit_compute(dtype, is_training, written_out,
-                                            fused):
+def test_layer_norms_and_softmax_of_16_bit_compute(dtype, is_training,
+                                                  written_out, fused):
   config, ids, mask = _small_model_inputs()
-  with tf.Graph().as_default():
+  with tf.Graph().as_default() as graph:
     modeling.BertModel(config, is_training, tf.constant(ids),
                        tf.constant(mask), compute_dtype=dtype)
-    ops = [op.type for op in tf.get_default_graph().get_operations()]
+    ops = [op.type for op in graph.get_operations()]
+    softmax_dtypes = {op.get_attr("T") for op in graph.get_operations()
+                      if op.type == "Softmax"}
+  # The attention softmax: float32, but in the compute dtype in 16-bit
+  # prediction.
+  assert softmax_dtypes == {dtype if fused else tf.float32}
   # tf.custom_gradient marks its outputs with IdentityN: a GELU a layer,
   # two layer norms a layer and one after the embeddings.
   layers = config.num_hidden_layers
