@@ -2,7 +2,6 @@
 
 import os
 import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,24 +20,46 @@ def slice_sentences(src, dst, n):
   return len(sentences)
 
 
-def run_measured(cmd, env=None, cwd=ROOT):
+def run_measured(cmd, env=None, cwd=ROOT, log_path=None):
   """(output, seconds, peak RSS MB) of a command run as a child process.
 
-  Exits with the command's output if it fails.
+  `log_path`: also writes the output there, each line prefixed with the
+  seconds since the start at which it arrived (to see where a slow run lost
+  its time). Exits with the command's output if it fails.
   """
   t0 = time.time()
-  log = tempfile.TemporaryFile()
+  read_end, write_end = os.pipe()
   pid = os.fork()
   if pid == 0:
+    os.close(read_end)
     os.chdir(cwd)
-    os.dup2(log.fileno(), 1)
-    os.dup2(log.fileno(), 2)
-    os.environ.update({"TF_CPP_MIN_LOG_LEVEL": "2"}, **(env or {}))
-    os.execv(cmd[0], cmd)
+    os.dup2(write_end, 1)
+    os.dup2(write_end, 2)
+    try:
+      os.environ.update({"TF_CPP_MIN_LOG_LEVEL": "2"}, **(env or {}))
+      os.execv(cmd[0], cmd)
+    finally:  # only if the command could not be started
+      os._exit(127)
+  os.close(write_end)
+  chunks, lines, pending = [], [], b""
+  while True:
+    chunk = os.read(read_end, 65536)
+    if not chunk:
+      break
+    chunks.append(chunk)
+    arrived = time.time() - t0
+    *complete, pending = (pending + chunk).split(b"\n")
+    lines.extend("%8.2f %s" % (arrived, l.decode("utf-8", "replace"))
+                 for l in complete)
+  os.close(read_end)
   _, status, usage = os.wait4(pid, 0)
   seconds = time.time() - t0
-  log.seek(0)
-  text = log.read().decode("utf-8", "replace")
+  text = b"".join(chunks).decode("utf-8", "replace")
+  if log_path:
+    if pending:
+      lines.append("%8.2f %s" % (seconds, pending.decode("utf-8", "replace")))
+    with open(log_path, "w", encoding="utf-8") as f:
+      f.write("\n".join(lines) + "\n")
   if status != 0:
     sys.exit("failed: %s\n%s" % (" ".join(cmd), text[-3000:]))
   return text, seconds, usage.ru_maxrss / 1024.0

@@ -32,6 +32,9 @@ divided by this CPU's measured matmul peak in that precision
 the same for prediction (one forward pass, 2 x parameters x tokens +
 attention, no padding), with the share of the peak that predicting twice
 as fast as the peer would take.
+
+Each run's output is kept in --work as <run>.log, every line prefixed with
+the second of the run at which it arrived.
 """
 
 import argparse
@@ -188,7 +191,7 @@ def ours(model, data, out, bf16):
          "--use_fp16=%s" % ("true" if bf16 else "false"), "--cache_dir=",
          "--log_every_n_steps=5", "--save_checkpoints_steps=100000",
          "--seed=1"]
-  text, seconds, rss = run_measured(cmd)
+  text, seconds, rss = run_measured(cmd, log_path=out + ".log")
   rates = [float(x) for x in re.findall(r"\), ([\d.]+) examples/s", text)]
   trained = re.findall(r"Trained \d+ steps \((\d+) examples\) in ([\d.]+) s",
                        text)[-1]
@@ -212,7 +215,7 @@ def peer(peer_python, hf_dir, data, out, bf16):
     f.write(PEER)
   text, seconds, rss = run_measured(
       [peer_python, script, hf_dir, data, out, "1" if bf16 else "0", ROOT],
-      {"OMP_NUM_THREADS": str(os.cpu_count())})
+      {"OMP_NUM_THREADS": str(os.cpu_count())}, log_path=out + ".log")
   result = json.loads([l for l in text.splitlines() if l.startswith("{")][-1])
   result.update(wall_seconds=seconds, peak_rss_mb=rss)
   return result
