@@ -139,9 +139,13 @@ class BertModel(object):
     # layer norms with their gradients written out; in prediction, layer
     # norms by oneDNN's kernel and the attention softmax in the compute
     # dtype. Float32 keeps the original graph.
-    written_out = is_training and compute_dtype != tf.float32
-    layer_norm_kind = ("original" if compute_dtype == tf.float32 else
-                       "written_out_gradient" if is_training else "fused")
+    sixteen_bit = compute_dtype != tf.float32
+    if not sixteen_bit:
+      layer_norm_kind = "original"
+    elif is_training:
+      layer_norm_kind = "written_out_gradient"
+    else:
+      layer_norm_kind = "fused" if fused_layer_norm_available() else "original"
     if not is_training:
       config.hidden_dropout_prob = 0.0
       config.attention_probs_dropout_prob = 0.0
@@ -192,7 +196,8 @@ class BertModel(object):
             intermediate_size=config.intermediate_size,
             intermediate_act_fn=(
                 training_gelu(get_activation(config.hidden_act))
-                if written_out else get_activation(config.hidden_act)),
+                if sixteen_bit and is_training else
+                get_activation(config.hidden_act)),
             hidden_dropout_prob=config.hidden_dropout_prob,
             attention_probs_dropout_prob=config.attention_probs_dropout_prob,
             initializer_range=config.initializer_range,
@@ -460,7 +465,8 @@ def layer_norm(input_tensor, name=None, kind="original"):
   "original", the computation of the `tf.contrib.layers.layer_norm` call of
   the original code. The same numbers up to float rounding, faster, for
   16-bit compute: "written_out_gradient" (training),
-  `layer_norm_with_gradient`; "fused" (prediction), `fused_layer_norm`.
+  `layer_norm_with_gradient`; "fused" (prediction), `fused_layer_norm`
+  (where `fused_layer_norm_available`).
   """
   if kind not in LAYER_NORM_KINDS:
     raise ValueError("layer norm kind %r is not one of %s" %
@@ -477,7 +483,7 @@ def layer_norm(input_tensor, name=None, kind="original"):
     x = tf.cast(input_tensor, tf.float32)
     if kind == "written_out_gradient":
       return tf.cast(layer_norm_with_gradient(x, gamma, beta), compute_dtype)
-    if kind == "fused" and fused_layer_norm_available():
+    if kind == "fused":
       return tf.cast(fused_layer_norm(x, gamma, beta), compute_dtype)
     mean, variance = tf.nn.moments(x, [-1], keepdims=True)
     out = tf.nn.batch_normalization(
@@ -533,10 +539,7 @@ def fused_layer_norm(x, gamma, beta):
 def fused_layer_norm_available():
   """Whether this TensorFlow has a CPU kernel for `fused_layer_norm`."""
   from tensorflow.python.framework import kernels  # pylint: disable=g-import-not-at-top
-  try:
-    registered = kernels.get_registered_kernels_for_op("_MklLayerNorm")
-  except Exception:  # pylint: disable=broad-except
-    return False
+  registered = kernels.get_registered_kernels_for_op("_MklLayerNorm")
   return any(k.device_type == "CPU" and
              any(tf.float32.as_datatype_enum in c.allowed_values.list.type
                  for c in k.constraint)

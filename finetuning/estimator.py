@@ -102,7 +102,8 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
   the head reads. With a `seed`, training dropout is keyed to the step
   (`modeling.step_seeded_dropout`), so that a resumed run is exact.
   `compute_dtype` tf.bfloat16: the encoder computes in bfloat16; in training
-  its bias gradients are float32 sums (`modeling.bias_gradients_summed_in_float`).
+  its bias gradients are float32 sums
+  (`modeling.bias_gradients_summed_in_float`).
   `fused_optimizer`: the update by fused kernels
   (`optimization.AdamWeightDecayOptimizer(fused=True)`; float rounding).
   """
