@@ -244,6 +244,30 @@ def test_bfloat16_dropout_draws_16_bits_per_value():
   assert odd.shape == (3, 5, 7) and 0 < (odd == 0).sum() < odd.size
 
 
+def test_bfloat16_dropout_multiplies_by_its_mask():
+  # The same values and gradient as selecting the scaled values, each by
+  # one multiplication: no Select or ZerosLike in the graph.
+  rng = np.random.RandomState(0)
+  with tf.Graph().as_default():
+    x = tf.constant(rng.randn(64, 48), tf.bfloat16)
+    dy = tf.constant(rng.randn(64, 48), tf.bfloat16)
+    seed = tf.constant([3, 4], tf.int64)
+    y = modeling.half_word_dropout(x, 0.1, seed)
+    dx, = tf.gradients(y, x, dy)
+    ops = [op.type for op in tf.get_default_graph().get_operations()]
+    with tf.Session() as sess:
+      x, dy, y, dx = sess.run([x, dy, y, dx])
+  assert "Select" not in ops and "SelectV2" not in ops
+  assert "ZerosLike" not in ops
+  x, dy, y, dx = (a.astype(np.float32) for a in (x, dy, y, dx))
+  kept = y != 0
+  assert 0.05 < 1 - kept.mean() < 0.15
+  scale = np.float32(tf.bfloat16.as_numpy_dtype(1 / 0.9))
+  as_bf16 = lambda a: a.astype(tf.bfloat16.as_numpy_dtype).astype(np.float32)
+  np.testing.assert_array_equal(y, np.where(kept, as_bf16(x * scale), 0))
+  np.testing.assert_array_equal(dx, np.where(kept, as_bf16(dy * scale), 0))
+
+
 def test_float32_dropout_is_tensorflows():
   with tf.Graph().as_default():
     x = tf.ones([4, 64])
