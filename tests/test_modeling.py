@@ -456,13 +456,66 @@ def test_cast_weights_once_gives_the_same_numbers_and_casts_no_weight():
         sess.run(tf.local_variables_initializer())  # after the weights
         outputs[once] = sess.run(seq)
   np.testing.assert_array_equal(outputs[True], outputs[False])  # same bits
-  # Every dense kernel and bias of the encoder has one bfloat16 copy (6 dense
-  # layers a layer, 2 layers); the saved variables are unchanged.
-  assert len(copies[True]) == 2 * 6 * 2 and not copies[False]
-  assert ("bert/encoder/layer_0/attention/self/query/kernel_bfloat16" in
+  # Every dense kernel and bias of the encoder has one bfloat16 copy (the
+  # query, key and value ones joined: 4 dense layers a layer, 2 layers); the
+  # saved variables are unchanged.
+  assert len(copies[True]) == 2 * 4 * 2 and not copies[False]
+  assert ("bert/encoder/layer_0/attention/self/query_key_value_kernel_"
+          "bfloat16" in copies[True])
+  assert ("bert/encoder/layer_0/attention/output/dense/kernel_bfloat16" in
           copies[True])
   assert saved[True] == saved[False]
   assert weight_casts[False] and not weight_casts[True]
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.bfloat16])
+def test_joined_projections_match_the_three_dense_layers(dtype):
+  x = np.random.RandomState(2).randn(2 * 5, 16).astype(np.float32)
+  mask = np.ones([2, 5, 5], np.float32)
+  mask[1, :, 3:] = 0
+  outputs, names, matmuls = {}, {}, {}
+  for joined in (False, True):
+    with tf.Graph().as_default() as graph:
+      tensor = tf.constant(x)
+      out = modeling.attention_layer(
+          tensor, tensor, tf.constant(mask), num_attention_heads=4,
+          size_per_head=4, do_return_2d_tensor=True, batch_size=2,
+          from_seq_length=5, to_seq_length=5, compute_dtype=dtype,
+          joined_projections=joined)
+      variables = sorted(tf.global_variables(), key=lambda v: v.op.name)
+      names[joined] = [(v.op.name, v.shape.as_list()) for v in variables]
+      matmuls[joined] = sum(op.type == "MatMul"
+                            for op in graph.get_operations())
+      rng = np.random.RandomState(3)  # the same weights in both graphs
+      with tf.Session() as sess:
+        for v in variables:
+          sess.run(v.assign(rng.randn(*v.shape.as_list()).astype(np.float32)
+                            * 0.3))
+        outputs[joined] = sess.run(tf.cast(out, tf.float32))
+  assert names[True] == names[False]  # the same variables
+  assert (matmuls[False], matmuls[True]) == (3, 1)
+  tolerance = 1e-6 if dtype == tf.float32 else 3e-2
+  np.testing.assert_allclose(outputs[True], outputs[False], atol=tolerance)
+  assert np.abs(outputs[False]).max() > 0.1
+
+
+def test_joined_projections_only_in_16_bit_prediction():
+  config, ids, mask = _small_model_inputs()
+  for dtype, training, joined in ((tf.bfloat16, False, True),
+                                  (tf.bfloat16, True, False),
+                                  (tf.float32, False, False)):
+    with tf.Graph().as_default() as graph:
+      modeling.BertModel(config, training, tf.constant(ids),
+                         tf.constant(mask), compute_dtype=dtype)
+      projections = [op.name for op in graph.get_operations()
+                     if op.type == "MatMul" and "attention/self" in op.name]
+    assert len(projections) == (1 if joined else 3) * 2, (dtype, training)
+  with tf.Graph().as_default():
+    with pytest.raises(ValueError, match="self-attention"):
+      modeling.attention_layer(tf.ones([4, 8]), tf.ones([4, 8]),
+                               num_attention_heads=2, size_per_head=4,
+                               batch_size=1, from_seq_length=4,
+                               to_seq_length=4, joined_projections=True)
 
 
 def _bias_gradient(values, dtype, summed_in_float):
