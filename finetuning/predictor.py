@@ -72,11 +72,14 @@ class Predictor(object):
                       None)
       self.outputs = spec.predictions
       saver = tf.train.Saver(tf.global_variables())
+      # Made before the session first runs: it marks the initializers as
+      # control inputs, a change TensorFlow warns about on ops already run.
+      init_locals = tf.local_variables_initializer()
       self.session = tf.Session(graph=self.graph, config=session_config)
       saver.restore(self.session, checkpoint)
       # After the restore: local variables hold weights cast once to the
       # compute dtype (modeling.cast_weights_once).
-      self.session.run(tf.local_variables_initializer())
+      self.session.run(init_locals)
     self.graph.finalize()
 
   def _batch(self, features, width):

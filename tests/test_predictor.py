@@ -64,3 +64,44 @@ def test_batches_padded_in_order_bucketed_by_area():
   assert predictor.plan_batches([4] * 9, 2, bucketed) == [
       list(range(8)), [8]]
   assert predictor.plan_batches([], 2, bucketed) == []
+
+
+@pytest.mark.skipif(not devices.cpu_supports_bf16(),
+                    reason="no bfloat16 on this CPU")
+def test_no_op_changed_after_the_session_ran_it(tiny_bert_dir, tmp_path,
+                                                 monkeypatch):
+  # TensorFlow warns ("... was changed by setting attribute after it was run
+  # by a session") when an op the session has run gets a new attribute: the
+  # local init op marks the weights' bfloat16 copies' initializers as
+  # control inputs, so it must exist before the checkpoint is restored.
+  import tensorflow.compat.v1 as tf
+  from tensorflow.python.framework import ops
+  config = toy_task.config(tiny_bert_dir, str(tmp_path), do_train=True,
+                           num_train_epochs=1.0, use_fp16=True)
+  bert = toy_task.bert_config(tiny_bert_dir)
+  fmt = records.RecordFormat(toy_task.FIELDS, toy_task.SEQ, True)
+  train = str(tmp_path / "train.tf_record")
+  fmt.write(toy_task.features(n=8, seed=5), train)
+  estimator = est.create_estimator(config, bert, toy_task.head, 1, 0)
+  estimator.train(fmt.input_fn(train, 4, True, seed=1), max_steps=1)
+  ran, changed = [], []
+  session_run, set_attr = tf.Session.run, ops.Operation._set_attr
+
+  def run(self, *args, **kwargs):
+    ran.append(True)
+    return session_run(self, *args, **kwargs)
+
+  def record(op, name, value):
+    if ran:
+      changed.append((op.name, name))
+    return set_attr(op, name, value)
+
+  monkeypatch.setattr(tf.Session, "run", run)
+  monkeypatch.setattr(ops.Operation, "_set_attr", record)
+  kept = predictor.Predictor(est.model_fn_of(config, bert, toy_task.head),
+                             estimator.latest_checkpoint(), fmt,
+                             devices.session_config(True,
+                                                    for_prediction=True))
+  kept.predict(toy_task.features(n=3, seed=9), 4)
+  kept.close()
+  assert ran and changed == []
