@@ -310,8 +310,13 @@ def run_paper_protocol(task, config, log=print):
 def start(main):
   """Runs an absl `main` in graph mode; user errors exit 2 without a trace.
 
-  A run that succeeds leaves at once (`leave_when_done`).
+  A run that succeeds leaves at once (`leave_when_done`). TensorFlow's
+  deprecation notices are off: 2.15 marks tf.estimator, its hooks and
+  `disable_v2_behavior` deprecated ("Use tf.keras instead"), about fifteen
+  notices a run about APIs this project uses on purpose.
   """
+  from tensorflow.python.util import deprecation
+  deprecation._PRINT_DEPRECATION_WARNINGS = False  # pylint: disable=protected-access
   tf.disable_v2_behavior()
   app.run(leave_when_done(errors.run_main(main)))
 

@@ -54,6 +54,14 @@ def ncbi_run(tiny_bert_dir, tmp_path_factory):
           "stderr": result.stderr}
 
 
+def test_no_tensorflow_deprecation_notices(ncbi_run):
+  # TensorFlow 2.15 marks tf.estimator and its hooks deprecated ("Use
+  # tf.keras instead"): about 15 notices a run, about APIs chosen on purpose.
+  assert "is deprecated" not in ncbi_run["stderr"]
+  assert "Instructions for updating" not in ncbi_run["stderr"]
+  assert "Trained " in ncbi_run["stderr"]  # the run's own log is kept
+
+
 def test_outputs_exist_in_original_formats(ncbi_run):
   out = ncbi_run["out"]
   for name in ["token_test.txt", "label_test.txt", "NER_result_conll.txt",
