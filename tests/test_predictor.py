@@ -11,6 +11,21 @@ from finetuning import records
 from tests import toy_task
 
 
+def _trained(tiny_bert_dir, tmp_path, bucketed, use_fp16, steps):
+  """(config, bert config, record format, Estimator) of the toy task after
+  `steps` training steps of batch 4."""
+  config = toy_task.config(tiny_bert_dir, str(tmp_path), do_train=True,
+                           num_train_epochs=1.0, use_fp16=use_fp16)
+  bert = toy_task.bert_config(tiny_bert_dir)
+  fmt = records.RecordFormat(toy_task.FIELDS, toy_task.SEQ, bucketed)
+  train = str(tmp_path / "train.tf_record")
+  fmt.write(toy_task.features(n=4 * steps, seed=5), train)
+  estimator = est.create_estimator(config, bert, toy_task.head, steps,
+                                   steps // 4)
+  estimator.train(fmt.input_fn(train, 4, True, seed=1), max_steps=steps)
+  return config, bert, fmt, estimator
+
+
 @pytest.mark.parametrize("bucketed,use_fp16", [
     (False, False), (True, False),
     pytest.param(True, True, marks=pytest.mark.skipif(
@@ -19,14 +34,8 @@ def test_same_outputs_as_the_estimator(tiny_bert_dir, tmp_path, bucketed,
                                        use_fp16):
   # bfloat16: both read the weights cast once after the restore
   # (modeling.cast_weights_once), the Estimator through its local init op.
-  config = toy_task.config(tiny_bert_dir, str(tmp_path), do_train=True,
-                           num_train_epochs=1.0, use_fp16=use_fp16)
-  bert = toy_task.bert_config(tiny_bert_dir)
-  fmt = records.RecordFormat(toy_task.FIELDS, toy_task.SEQ, bucketed)
-  train = str(tmp_path / "train.tf_record")
-  fmt.write(toy_task.features(n=16, seed=5), train)
-  estimator = est.create_estimator(config, bert, toy_task.head, 4, 1)
-  estimator.train(fmt.input_fn(train, 4, True, seed=1), max_steps=4)
+  config, bert, fmt, estimator = _trained(tiny_bert_dir, tmp_path, bucketed,
+                                          use_fp16, steps=4)
   features = toy_task.features(n=11, seed=9)
   expected = prediction.predict(estimator, features, fmt,
                                 str(tmp_path / "p.tf_record"), 4)
@@ -76,14 +85,8 @@ def test_no_op_changed_after_the_session_ran_it(tiny_bert_dir, tmp_path,
   # control inputs, so it must exist before the checkpoint is restored.
   import tensorflow.compat.v1 as tf
   from tensorflow.python.framework import ops
-  config = toy_task.config(tiny_bert_dir, str(tmp_path), do_train=True,
-                           num_train_epochs=1.0, use_fp16=True)
-  bert = toy_task.bert_config(tiny_bert_dir)
-  fmt = records.RecordFormat(toy_task.FIELDS, toy_task.SEQ, True)
-  train = str(tmp_path / "train.tf_record")
-  fmt.write(toy_task.features(n=8, seed=5), train)
-  estimator = est.create_estimator(config, bert, toy_task.head, 1, 0)
-  estimator.train(fmt.input_fn(train, 4, True, seed=1), max_steps=1)
+  config, bert, fmt, estimator = _trained(tiny_bert_dir, tmp_path, True,
+                                          True, steps=1)
   ran, changed = [], []
   session_run, set_attr = tf.Session.run, ops.Operation._set_attr
 
