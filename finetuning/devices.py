@@ -15,7 +15,12 @@ def have_gpu():
   return bool(tf.config.list_physical_devices("GPU"))
 
 
-def cpu_supports_bf16():
+# oneDNN instruction-set caps (ONEDNN_MAX_CPU_ISA) below AVX512_CORE_BF16.
+_ISAS_WITHOUT_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2",
+                      "AVX512_CORE", "AVX512_CORE_VNNI")
+
+
+def cpu_has_bf16_instructions():
   """Whether this CPU has native bfloat16 instructions (Linux)."""
   try:
     with open("/proc/cpuinfo") as f:
@@ -23,6 +28,28 @@ def cpu_supports_bf16():
   except OSError:
     return False
   return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def onednn_isa_capped_below_bf16(environ=None):
+  """Whether oneDNN is on and ONEDNN_MAX_CPU_ISA keeps it from bfloat16.
+
+  TensorFlow still hands bfloat16 ops to oneDNN when the CPU has the
+  instructions, and oneDNN then aborts the process: --use_fp16 must not
+  choose bfloat16 there.
+  """
+  environ = os.environ if environ is None else environ
+  if environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip().lower() in (
+      "0", "false"):
+    return False
+  isa = (environ.get("ONEDNN_MAX_CPU_ISA") or
+         environ.get("DNNL_MAX_CPU_ISA") or "").strip().upper()
+  return isa in _ISAS_WITHOUT_BF16
+
+
+def cpu_supports_bf16():
+  """Whether bfloat16 compute can run here: the CPU has the instructions
+  and oneDNN is allowed to use them."""
+  return cpu_has_bf16_instructions() and not onednn_isa_capped_below_bf16()
 
 
 def mixed_precision(use_fp16):
@@ -38,7 +65,9 @@ def mixed_precision(use_fp16):
   if cpu_supports_bf16():
     return "bfloat16"
   tf.logging.warning("--use_fp16: no GPU and no bfloat16 support in this "
-                     "CPU; running in float32")
+                     "CPU%s; running in float32" %
+                     (" (ONEDNN_MAX_CPU_ISA)" if cpu_has_bf16_instructions()
+                      else ""))
   return None
 
 

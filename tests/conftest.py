@@ -23,6 +23,21 @@ REFERENCE = os.path.join(SHARED, "reference")
 DATA = os.path.join(SHARED, "data")
 
 
+def pytest_runtest_setup(item):
+  """bf16_kernels tests are skipped, with the reason, where TensorFlow would
+  hand bfloat16 matmuls to a oneDNN capped below them (it aborts): on a
+  bfloat16 CPU run with ONEDNN_MAX_CPU_ISA=AVX2, the CI's float32 guard.
+  A CPU without bfloat16 runs them (TensorFlow's own kernels)."""
+  from finetuning import devices
+  if item.get_closest_marker("bf16_kernels") and (
+      devices.cpu_has_bf16_instructions() and
+      devices.onednn_isa_capped_below_bf16()):
+    pytest.skip("ONEDNN_MAX_CPU_ISA=%s is below this CPU's bfloat16 "
+                "instructions: oneDNN would abort on bfloat16 matmuls" %
+                os.environ.get("ONEDNN_MAX_CPU_ISA",
+                               os.environ.get("DNNL_MAX_CPU_ISA")))
+
+
 def pytest_sessionstart(session):
   """../shared (reference outputs, benchmark data) is required: fail early."""
   del session

@@ -393,6 +393,7 @@ def _small_model_inputs():
   return config, ids, mask
 
 
+@pytest.mark.bf16_kernels
 def test_bfloat16_compute_is_close_and_float32_graph_unchanged():
   config, ids, mask = _small_model_inputs()
   outputs, casts, names = {}, {}, {}
@@ -432,6 +433,7 @@ def _ops_feeding(op):
   return seen
 
 
+@pytest.mark.bf16_kernels
 def test_cast_weights_once_gives_the_same_numbers_and_casts_no_weight():
   config, ids, mask = _small_model_inputs()
   outputs, weight_casts, copies, saved = {}, {}, {}, {}
@@ -468,7 +470,8 @@ def test_cast_weights_once_gives_the_same_numbers_and_casts_no_weight():
   assert weight_casts[False] and not weight_casts[True]
 
 
-@pytest.mark.parametrize("dtype", [tf.float32, tf.bfloat16])
+@pytest.mark.parametrize("dtype", [
+    tf.float32, pytest.param(tf.bfloat16, marks=pytest.mark.bf16_kernels)])
 def test_joined_projections_match_the_three_dense_layers(dtype):
   x = np.random.RandomState(2).randn(2 * 5, 16).astype(np.float32)
   mask = np.ones([2, 5, 5], np.float32)

@@ -53,8 +53,13 @@ def test_same_outputs_as_the_estimator(tiny_bert_dir, tmp_path, bucketed,
       # Estimator's graph twice (4e-7 here).
       np.testing.assert_allclose(a["probabilities"], b["probabilities"],
                                  atol=1e-4)
-    else:  # the same numbers, to the last bit
-      np.testing.assert_array_equal(a["probabilities"], b["probabilities"])
+    else:
+      # Not the same kernels: the predictor's Grappler passes fuse each
+      # matmul with its bias (oneDNN), the Estimator runs them apart. On
+      # AVX-512 both round alike; with AVX2 kernels a probability can move
+      # by one float32 step (6e-8).
+      np.testing.assert_allclose(a["probabilities"], b["probabilities"],
+                                 rtol=1e-6, atol=1e-7)
   for a, b in zip(got[:3], again):
     np.testing.assert_allclose(a["probabilities"], b["probabilities"],
                                rtol=1e-6, atol=1e-7)
