@@ -142,6 +142,28 @@ def load_weights(hf_dir):
                          "pytorch_model.bin" % hf_dir)
 
 
+POOLER_NOTE = ("the weights have no pooler (a token-classification or "
+               "question-answering model): it is initialised as BERT "
+               "initialises it (truncated normal, stddev %g; bias 0)")
+
+
+def initial_pooler(shapes, initializer_range, seed=0):
+  """The pooler as BERT creates it: a kernel drawn from a normal of stddev
+  `initializer_range` cut at two stddevs (tf.truncated_normal_initializer),
+  a zero bias; from a fixed seed, so a conversion is repeatable."""
+  rng = np.random.RandomState(seed)
+  shape = shapes["bert/pooler/dense/kernel"]
+  kernel = rng.normal(0.0, initializer_range, shape)
+  while True:
+    outside = np.abs(kernel) > 2 * initializer_range
+    if not outside.any():
+      break
+    kernel[outside] = rng.normal(0.0, initializer_range, outside.sum())
+  return {"bert/pooler/dense/kernel": kernel.astype(np.float32),
+          "bert/pooler/dense/bias": np.zeros(
+              shapes["bert/pooler/dense/bias"], np.float32)}
+
+
 def convert_weights(weights, config):
   """{BERT variable name: float32 array}, exactly the variables and shapes
   that `config` (bert_config.json contents) describes.
@@ -167,6 +189,9 @@ def convert_weights(weights, config):
       raise ValueError("%s (%s) has shape %s, but config.json says %s" %
                        (name, hf_name, list(value.shape), shapes[name]))
     out[name] = value
+  pooler = ["bert/pooler/dense/kernel", "bert/pooler/dense/bias"]
+  if not any(n in out for n in pooler):
+    out.update(initial_pooler(shapes, config.get("initializer_range", 0.02)))
   missing = [n for n in shapes if n not in out]
   if missing:
     raise ValueError("the weights lack %d BERT variables, e.g. %s" %
@@ -215,9 +240,12 @@ def convert(hf_dir, output_dir):
                      "outputs will differ slightly\n" %
                      hf_config["layer_norm_eps"])
   try:
-    variables = convert_weights(load_weights(hf_dir), config)
+    weights = load_weights(hf_dir)
+    variables = convert_weights(weights, config)
   except ValueError as e:
     raise errors.UserError("%s: %s" % (hf_dir, e))
+  if not any(n.startswith("pooler.") or ".pooler." in n for n in weights):
+    print("note: " + POOLER_NOTE % config.get("initializer_range", 0.02))
   os.makedirs(output_dir, exist_ok=True)
   prefix = os.path.join(output_dir, "model.ckpt")
   write_checkpoint(variables, prefix)
@@ -235,6 +263,8 @@ def main(argv=None):
                       help="where bert_config.json, vocab.txt and "
                       "model.ckpt are written")
   args = parser.parse_args(argv)
+  from finetuning import console
+  console.no_deprecation_notices()
   try:
     prefix = convert(args.hf_dir, args.output_dir)
   except errors.UserError as e:

@@ -51,16 +51,17 @@ echo "== fine-tuning on demo/data/NCBI-disease ($EPOCHS epochs) into $NER_OUT"
 "$PYTHON" run_ner.py --do_train=true --do_predict=true \
   --vocab_file="$VOCAB" --bert_config_file="$CONFIG" --init_checkpoint="$CKPT" \
   --do_lower_case="$LOWER" --max_seq_length=128 --train_batch_size=16 \
-  --learning_rate=1e-4 --num_train_epochs="$EPOCHS" --seed=1 --log_every_n_steps=20 \
+  --learning_rate=1e-4 --num_train_epochs="$EPOCHS" --seed=1 \
   --data_dir=demo/data/NCBI-disease --output_dir="$NER_OUT"
 
-"$PYTHON" - "$NER_OUT" <<'PY'
+"$PYTHON" - "$NER_OUT" "$SECONDS" <<'PY'
 import json, os, sys
-out = sys.argv[1]
+out, seconds = sys.argv[1], int(sys.argv[2])
 s = json.load(open(os.path.join(out, "ner_scores.json")))["entity_level"]
 print("== demo done: entity-level precision %.2f, recall %.2f, F1 %.2f "
       "(%d of %d test entities found)" % (s["precision"], s["recall"], s["f1"],
                                          s["correct"], s["gold"]))
 print("   outputs: %s/{NER_result_conll.txt, token_test.txt, label_test.txt, "
-      "ner_scores.json}" % out)
+      "ner_scores.json, run.log}; %d min %02d s in all" %
+      (out, seconds // 60, seconds % 60))
 PY

@@ -110,14 +110,49 @@ def hf_config(manifest):
 
 
 def model_checkpoint(output_dir, checkpoint=None):
-  """The checkpoint to export: --checkpoint, best/, or the newest."""
+  """The checkpoint to export, checked readable: --checkpoint, best/, or
+  the newest."""
   import tensorflow.compat.v1 as tf
-  path = (checkpoint or selection.best_checkpoint(output_dir) or
+  from finetuning import model_files
+  if checkpoint:
+    model_files.checkpoint_shapes(
+        checkpoint, "--checkpoint=%s: no readable checkpoint there (expected "
+        "the prefix of model.ckpt-NNN.index / .data-* files)" % checkpoint)
+    return checkpoint
+  path = (selection.best_checkpoint(output_dir) or
           tf.train.latest_checkpoint(output_dir))
   if not path:
     raise errors.UserError("--output_dir=%s holds no trained model (no "
                            "checkpoint)" % output_dir)
+  model_files.check_run_checkpoint(output_dir, path)
   return path
+
+
+def replace_dir(target, build):
+  """Builds a directory with `build(path)` beside `target`, then swaps it in.
+
+  A run killed while building leaves the earlier `target` whole (the
+  half-built one is removed by the next run); between the two renames of
+  the swap the earlier one waits as `.<name>.old`, which the next run puts
+  back if `target` is missing.
+  """
+  parent, name = os.path.split(os.path.abspath(target))
+  new, old = (os.path.join(parent, ".%s.%s" % (name, s))
+              for s in ("new", "old"))
+  if os.path.isdir(old) and not os.path.exists(target):
+    os.rename(old, target)  # a swap was cut between its renames
+  for leftover in (new, old):
+    shutil.rmtree(leftover, ignore_errors=True)
+  os.makedirs(parent, exist_ok=True)
+  try:
+    build(new)
+  except BaseException:
+    shutil.rmtree(new, ignore_errors=True)
+    raise
+  if os.path.exists(target):
+    os.rename(target, old)
+  os.rename(new, target)
+  shutil.rmtree(old, ignore_errors=True)
 
 
 def export_huggingface(manifest, checkpoint, vocab_file, target):
@@ -138,7 +173,9 @@ def export_huggingface(manifest, checkpoint, vocab_file, target):
     tensors[mapped[0]] = np.ascontiguousarray(value.T if mapped[1] else
                                               value)
   os.makedirs(target, exist_ok=True)
-  save_file(tensors, os.path.join(target, "model.safetensors"))
+  weights = os.path.join(target, "model.safetensors")
+  save_file(tensors, weights)
+  os.chmod(weights, 0o666 & ~files.umask())  # as every other output
   files.atomic_write(os.path.join(target, "config.json"),
                      json.dumps(hf_config(manifest), indent=2) + "\n")
   shutil.copyfile(vocab_file, os.path.join(target, "vocab.txt"))
@@ -184,8 +221,6 @@ def export_saved_model(manifest, checkpoint, target):
     saver = tf.train.Saver(tf.global_variables())
     with tf.Session(graph=graph) as sess:
       saver.restore(sess, checkpoint)
-      if os.path.exists(target):
-        shutil.rmtree(target)
       builder = tf.saved_model.builder.SavedModelBuilder(target)
       signature = tf.saved_model.signature_def_utils.predict_signature_def(
           inputs=inputs, outputs=outputs)
@@ -215,12 +250,15 @@ def export(output_dir, vocab_file, export_dir, formats=FORMATS,
       raise errors.UserError("--format=%s: expected huggingface and/or "
                              "saved_model" % f)
   path = model_checkpoint(output_dir, checkpoint)
+  problem = files.directory_problem(export_dir)
+  if problem:
+    raise errors.FlagError("export_dir", export_dir, problem)
   if "huggingface" in formats:
-    export_huggingface(manifest, path, vocab_file,
-                       os.path.join(export_dir, "huggingface"))
+    replace_dir(os.path.join(export_dir, "huggingface"),
+                lambda d: export_huggingface(manifest, path, vocab_file, d))
   if "saved_model" in formats:
-    export_saved_model(manifest, path, os.path.join(export_dir,
-                                                    "saved_model"))
+    replace_dir(os.path.join(export_dir, "saved_model"),
+                lambda d: export_saved_model(manifest, path, d))
   return path
 
 
@@ -238,7 +276,8 @@ def main(argv=None):
                       help="a checkpoint prefix (default: best/ if kept, "
                       "else the newest)")
   args = parser.parse_args(argv)
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  from finetuning import console
+  console.no_deprecation_notices()
   try:
     path = export(args.output_dir, args.vocab_file, args.export_dir,
                   [f.strip() for f in args.format.split(",") if f.strip()],
@@ -246,6 +285,13 @@ def main(argv=None):
   except errors.UserError as e:
     sys.stderr.write("error: %s\n" % e)
     return 2
+  except Exception as e:  # pylint: disable=broad-except
+    message = errors.environment_message(e)  # disk full, permissions
+    if message is None:
+      raise
+    sys.stderr.write("error: %s\n" % message.replace(
+        errors.RESUME_HINT, "export again"))
+    return 1
   print("Exported %s to %s" % (path, args.export_dir))
   return 0
 

@@ -1,5 +1,5 @@
 # coding=utf-8
-"""BioBERT named entity recognition: fine-tune, evaluate, predict and score.
+r"""BioBERT named entity recognition: fine-tune, evaluate, predict and score.
 
     python run_ner.py --do_train=true --do_eval=true \
       --vocab_file=$BIOBERT_DIR/vocab.txt \
@@ -17,6 +17,9 @@ NER_result_conll.txt (what biocodes/ner_detokenize.py writes) and
 ner_scores.json, and prints the token-level and entity-level (conlleval)
 scores. --raw_text_file tags plain text with the model in --output_dir.
 """
+
+
+import finetuning  # noqa: F401  first: quiets TensorFlow's C++ start-up lines
 
 import collections
 import copy
@@ -71,12 +74,20 @@ flags.DEFINE_bool(
     "and the test scores.")
 
 
+flags.DEFINE_string(
+    "entity_type", None,
+    "--raw_text_file: the type written for the entities of a model trained "
+    "on untyped B/I/O tags (e.g. DISEASE), so that run_re.py "
+    "--raw_text_file can pair them. A typed model's own types are kept.")
+
+
 @dataclasses.dataclass(frozen=True)
 class NerOptions:
   """The flags of run_ner.py beyond the common ones."""
   raw_text_file: Optional[str] = None
   raw_output_file: Optional[str] = None
   select_epochs_on_dev: bool = False
+  entity_type: Optional[str] = None
 
 
 class NerProcessor(object):
@@ -332,13 +343,16 @@ def split_words_with_offsets(text):
   return words
 
 
-def entities(line, words, tags):
-  """Entities of one tagged line (conlleval's chunks), as JSON-able dicts."""
+def entities(line, words, tags, untyped=None):
+  """Entities of one tagged line (conlleval's chunks), as JSON-able dicts.
+
+  `untyped`: the type given to entities of plain B/I/O tags (else None).
+  """
   found = []
   for typ, first, end in chunks.chunks(tags):
     start, stop = words[first][1], words[end - 1][2]
     found.append({"start": start, "end": stop, "text": line[start:stop],
-                  "type": typ or None})
+                  "type": typ or untyped or None})
   return found
 
 
@@ -467,6 +481,10 @@ class NerTask(driver.Task):
     prec, rec, f1 = conlleval.prf(counts.right, counts.pred, counts.gold)
     print("***** entity-level evaluation results (conlleval) *****")
     print(conlleval.report(counts), end="")
+    if counts.gold and not counts.pred:
+      errors.warn("the model found no entity in %s (%d in the answers): it "
+                  "tags every word O. Train longer, or raise "
+                  "--learning_rate" % (split.path, counts.gold))
     scores = {"token_level": token_scores,
               "entity_level": {"precision": prec, "recall": rec, "f1": f1,
                                "gold": counts.gold, "found": counts.pred,
@@ -493,7 +511,7 @@ class NerTask(driver.Task):
     for i, (line, words) in enumerate(zip(lines, split)):
       found = []
       if words:
-        found = entities(line, words, tags[k])
+        found = entities(line, words, tags[k], config.task.entity_type)
         k += 1
       results.append({"line": i + 1, "text": line, "entities": found})
     out = config.task.raw_output_file or config.path(

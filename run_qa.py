@@ -1,5 +1,5 @@
 # coding=utf-8
-"""BioBERT question answering (BioASQ factoid, SQuAD format): train and predict.
+r"""BioBERT question answering (BioASQ factoid, SQuAD format): train and predict.
 
     python run_qa.py --do_train=True --do_predict=True \
       --vocab_file=$BIOBERT_DIR/vocab.txt \
@@ -16,6 +16,9 @@ With --golden_file (a BioASQ golden JSON) it also writes the BioASQ answer
 file (biocodes/transform_nbset2bioasqform.py) and prints the factoid scores
 (biocodes/bioasq_eval.py), in the same run.
 """
+
+
+import finetuning  # noqa: F401  first: quiets TensorFlow's C++ start-up lines
 
 import collections
 import dataclasses
@@ -199,7 +202,7 @@ def squad_questions(input_file, check_bioasq_ids=True):
   and the JSON place or qas id).
   """
   data = load_squad_json(input_file)
-  seen = set()
+  seen = {}
   for e, entry in enumerate(data):
     _expect(input_file, entry, dict, "data[%d]" % e, "an object with "
             "\"paragraphs\"")
@@ -231,9 +234,10 @@ def squad_questions(input_file, check_bioasq_ids=True):
                                     "--check_bioasq_ids=false for plain "
                                     "SQuAD data)" % ex)
         if qas_id in seen:
-          raise errors.InputError(input_file, None,
-                                  "qas id %r appears twice" % qas_id)
-        seen.add(qas_id)
+          raise errors.InputError(
+              input_file, files.line_of_value(input_file, "id", qas_id, 2),
+              "%s: qas id %r is already %s" % (here, qas_id, seen[qas_id]))
+        seen[qas_id] = here
         question = qa.get("question")
         if not isinstance(question, str) or not question.strip():
           raise errors.InputError(input_file, None, "%s: missing "

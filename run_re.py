@@ -1,5 +1,5 @@
 # coding=utf-8
-"""BioBERT relation extraction (GAD, EU-ADR, ChemProt): fine-tune and predict.
+r"""BioBERT relation extraction (GAD, EU-ADR, ChemProt): fine-tune and predict.
 
     python run_re.py --task_name=gad --do_train=true --do_eval=true \
       --do_predict=true --vocab_file=$BIOBERT_DIR/vocab.txt \
@@ -16,6 +16,9 @@ probabilities, one line per test example) and prints the scores of
 biocodes/re_eval.py; --do_eval writes eval_results.txt. Run all folds with
 biocodes/run_re_folds.py.
 """
+
+
+import finetuning  # noqa: F401  first: quiets TensorFlow's C++ start-up lines
 
 import collections
 import dataclasses
@@ -103,10 +106,8 @@ def read_raw_pairs(path, types):
     if not line.strip():
       continue
     n += 1
-    try:
-      record = json.loads(line)
-    except ValueError as e:
-      raise errors.InputError(path, number, "not a JSON object (%s)" % e)
+    record = files.parse_json(line, path, "a JSON object {\"text\", "
+                              "\"entities\": [...]}", line=number)
     text = record.get("text") if isinstance(record, dict) else None
     found = record.get("entities") if isinstance(record, dict) else None
     if not isinstance(text, str) or not isinstance(found, list):
@@ -233,6 +234,17 @@ def accuracy_and_loss(results, examples, label_list):
           "eval_loss": loss, "loss": loss}
 
 
+def one_class_warning(probabilities, labels):
+  """A warning when every row gets the same class (recall 100 and
+  specificity 0, or the reverse, look like a score), or None."""
+  predicted = {int(np.argmax(p)) for p in probabilities}
+  if len(probabilities) < 2 or len(predicted) != 1:
+    return None
+  return ("the model predicts %r for all %d test rows: it has learned one "
+          "class only. Train longer, or change --learning_rate" %
+          (labels[predicted.pop()], len(probabilities)))
+
+
 class ReTask(driver.Task):
   """Sentence classification of masked entity pairs (GAD, EU-ADR, ChemProt)."""
 
@@ -335,6 +347,9 @@ class ReTask(driver.Task):
     print(re_eval.format_scores(scores), end="")
     for note in notes:
       print("note: %s" % note)
+    warning = one_class_warning(probabilities, context.labels)
+    if warning:
+      errors.warn(warning)
     files.atomic_write(context.config.path("re_scores.json"),
                        json.dumps(dict(scores), indent=2) + "\n")
 
@@ -359,6 +374,10 @@ class ReTask(driver.Task):
     print("Classified %d entity pairs of %d lines (%d entities of other "
           "types or untyped were not paired): %s" %
           (len(pairs), n_lines, ignored, out))
+    if not pairs and ignored:
+      errors.warn("no entity pair of types %s: entities of an untyped NER "
+                  "model get a type from run_ner.py --entity_type=TYPE" %
+                  " and ".join(ENTITY_TYPES[self.name]))
 
 
 def main(_):

@@ -103,12 +103,19 @@ def load_questions(path, role):
                                                   list):
     raise errors.InputError(path, None,
                             'expected {"questions": [...]} (%s file)' % role)
+  seen = {}
   for k, q in enumerate(data["questions"]):
     if not isinstance(q, dict) or not isinstance(q.get("id"), str):
       raise errors.InputError(
           path, None, "questions[%d]: expected an object with a string "
           "\"id\", found %s" % (k, json.dumps(q)[:80]))
     check_question(path, q, golden=(role == "golden"))
+    if q["id"] in seen:
+      raise errors.InputError(
+          path, files.line_of_value(path, "id", q["id"], 2),
+          "questions[%d]: id %s is already questions[%d]; every question "
+          "once" % (k, q["id"], seen[q["id"]]))
+    seen[q["id"]] = k
   return data["questions"]
 
 

@@ -158,8 +158,14 @@ def word_tags_from_pieces(sentences, pieces, labels):
   i = 0
   for k, sentence in enumerate(sentences):
     i, left = _consume(sentence, stream, i, all_tags[k])
-    all_tags[k].extend(["O"] * left)
-    missing += left
+    if left:
+      # Windows that continue sentences cut nothing: a word without its
+      # pieces means the file stops early or is another file's.
+      raise ValueError(
+          "has no word piece for %d words from answer line %d on (%d "
+          "windows for %d sentences): the file is truncated or belongs to "
+          "another answer file" % (left, sentence[len(sentence) - left][2],
+                                   len(windows), len(sentences)))
   if i < len(stream):
     raise ValueError(
         "%d word pieces are left over after the last answer word: "
@@ -192,6 +198,11 @@ def detokenize(token_test_path, label_test_path, answer_path, output_dir,
   sentences = ner_io.read_sentences(answer_path)
   pieces = read_lines(token_test_path, "token_test.txt: one word piece a line")
   labels = read_lines(label_test_path, "label_test.txt: one label a line")
+  if pieces and pieces[-1] != SEP:
+    raise errors.InputError(
+        token_test_path, len(pieces), "the last window has no closing %s: "
+        "the file is truncated (every window of run_ner.py ends with %s)" %
+        (SEP, SEP))
   if len(pieces) != len(labels):
     raise errors.UserError(
         "%s has %d lines but %s has %d: they must be aligned line by line" %

@@ -7,6 +7,7 @@ order, tab-separated, no header.
 """
 
 import collections
+import math
 
 from finetuning import errors
 from finetuning import files
@@ -68,6 +69,9 @@ def read_rows(path, labels=None, allow_empty=False):
           path, number, "label %r is not one of the task's labels (%s)" %
           (label, ", ".join(labels)))
     rows.append(Row(index, sentence, label, number))
+  if not rows and not allow_empty:
+    raise errors.InputError(path, None, "holds a header but no example "
+                            "(expected %s)" % what)
   return rows
 
 
@@ -86,6 +90,10 @@ def read_probabilities(path):
       raise errors.InputError(path, number,
                               "expected tab-separated probabilities, found "
                               "%r" % line[:80])
+    bad = [x for x in row if not math.isfinite(x)]
+    if bad:
+      raise errors.InputError(path, number, "probability %r is not a finite "
+                              "number" % bad[0])
     if width is not None and len(row) != width:
       raise errors.InputError(path, number, "expected %d probabilities like "
                               "the lines before, found %d" % (width, len(row)))

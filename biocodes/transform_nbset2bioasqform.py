@@ -37,6 +37,15 @@ WITH_PROB_NAME = "WithProb_BioASQform_BioASQ-answer.json"
 MAX_TEXT_LENGTH = 100
 
 
+def is_placeholder(candidates):
+  """Whether an n-best list is run_qa.py's (and the original's) stand-in
+  for a snippet with no possible span: one "empty" text at probability 1
+  with zero logits. It is no answer, and would outrank every real one."""
+  return (len(candidates) == 1 and candidates[0]["text"] == "empty" and
+          candidates[0].get("start_logit", 0.0) == 0.0 and
+          candidates[0].get("end_logit", 0.0) == 0.0)
+
+
 def rank_answers(nbest_lists):
   """Pools, filters, merges and sorts the candidates of one question.
 
@@ -92,7 +101,9 @@ def transform(nbest, question_type="factoid", list_threshold=LIST_THRESHOLD,
   """
   by_question = {}
   for qas_id, candidates in nbest.items():
-    by_question.setdefault(question_id(qas_id), []).append(candidates)
+    lists = by_question.setdefault(question_id(qas_id), [])
+    if not is_placeholder(candidates):
+      lists.append(candidates)
   entries, with_prob = [], []
   for qid, lists in by_question.items():
     ranked = rank_answers(lists)

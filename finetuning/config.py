@@ -11,7 +11,10 @@ import math
 import os
 from typing import Any, Optional
 
+from absl import flags
+
 from finetuning import errors
+from finetuning import files
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +54,8 @@ class RunConfig:
   keep_best: bool = False
   early_stopping_patience: int = 0
   task: Any = None
+  # The flags named on the command line (the rest kept their defaults).
+  given: frozenset = frozenset()
 
   @property
   def evaluates_during_training(self):
@@ -119,10 +124,36 @@ def validate(config):
   if config.seed is not None:
     _check("seed", config.seed, 0 <= config.seed < 2**63,
            "a whole number >= 0")
-  for name in ("output_dir", "cache_dir"):
-    value = getattr(config, name)
-    if value and os.path.exists(value) and not os.path.isdir(value):
-      raise errors.FlagError(name, value, "a directory (this is a file)")
+  problem = files.directory_problem(config.output_dir)
+  if problem:
+    raise errors.FlagError("output_dir", config.output_dir, problem)
+  if config.cache_dir:
+    # The cache is shared by runs: making it here writes nothing of the run.
+    problem = files.directory_problem(config.cache_dir,
+                                      create=config.do_train)
+    if problem:
+      raise errors.FlagError("cache_dir", config.cache_dir, problem)
+  _check_raw_output(config)
+
+
+def _check_raw_output(config):
+  """--raw_output_file must be a file we can write, not the input."""
+  raw_in = getattr(config.task, "raw_text_file", None)
+  raw_out = getattr(config.task, "raw_output_file", None)
+  if not raw_out:
+    return
+  if os.path.isdir(raw_out):
+    raise errors.FlagError("raw_output_file", raw_out,
+                           "a file name (this is a directory)")
+  problem = files.directory_problem(os.path.dirname(os.path.abspath(raw_out)))
+  if problem:
+    raise errors.FlagError("raw_output_file", raw_out,
+                           "a file in " + problem)
+  if raw_in and os.path.exists(raw_out) and os.path.exists(raw_in) and (
+      os.path.samefile(raw_in, raw_out)):
+    raise errors.FlagError("raw_output_file", raw_out,
+                           "another file than --raw_text_file (writing the "
+                           "results would overwrite the input)")
 
 
 def from_flags(flag_values, task_options=None):
@@ -133,7 +164,8 @@ def from_flags(flag_values, task_options=None):
     task_options: the runner's frozen dataclass of its own flags (each field
       named as its flag), or None. Its `validate()` is called if it has one.
   """
-  names = [f.name for f in dataclasses.fields(RunConfig) if f.name != "task"]
+  names = [f.name for f in dataclasses.fields(RunConfig)
+           if f.name not in ("task", "given")]
   values = {name: getattr(flag_values, name) for name in names}
   values["output_dir"] = values["output_dir"] or ""
   values["cache_dir"] = values["cache_dir"] or ""
@@ -141,7 +173,10 @@ def from_flags(flag_values, task_options=None):
   if task_options is not None:
     task = task_options(**{f.name: getattr(flag_values, f.name)
                            for f in dataclasses.fields(task_options)})
-  config = RunConfig(task=task, **values)
+  given = frozenset(
+      name for name in names if isinstance(flag_values, flags.FlagValues) and
+      name in flag_values and flag_values[name].present)
+  config = RunConfig(task=task, given=given, **values)
   validate(config)
   if task is not None and hasattr(task, "validate"):
     task.validate(config)

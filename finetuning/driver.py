@@ -23,6 +23,7 @@ import sys
 from absl import app
 import tensorflow.compat.v1 as tf
 
+from finetuning import console
 from finetuning import devices
 from finetuning import errors
 from finetuning import estimator as est
@@ -161,15 +162,19 @@ def run(task, config):
   Every input, flag and model file is read and checked before anything is
   written; the output dir is locked for the run.
   """
-  est.setup_logging()
   if config.pack_sequences and not task.packable:
     raise errors.FlagError(
         "pack_sequences", True, "false for this task: packing puts several "
         "examples in one row, which only per-token heads (run_ner.py) can "
         "take apart")
   task.check_config(config)
+  config = run_dir.adopt_recorded(config, console.say)
   bert_config, tokenizer = model_files.load_model_files(config)
   inputs = task.read_inputs(config)
+  for part in ("train", "dev", "test"):
+    split = inputs.get(part)
+    if split is not None and split.path:
+      console.say("Read %s: %d examples" % (split.path, len(split.examples)))
   labels = task.label_list(inputs, run_dir.recorded_labels(config.output_dir))
   task.check_inputs(inputs, labels)
   if config.evaluates_during_training:
@@ -181,17 +186,32 @@ def run(task, config):
   manifest = run_dir.describe_run(
       task.name, labels, bert_config, config.max_seq_length,
       config.do_lower_case, config.vocab_file, config.init_checkpoint)
-  run_dir.check_output_dir(config.output_dir, manifest,
-                           training=config.do_train)
-  lock = (run_dir.locked(config.output_dir)
-          if devices.is_chief(config.distribution_strategy) else
+  latest = run_dir.check_output_dir(config.output_dir, manifest,
+                                    training=config.do_train)
+  best = selection.best_checkpoint(config.output_dir)
+  for checkpoint in {latest, best} - {None}:  # resumed, or predicted with
+    model_files.check_run_checkpoint(config.output_dir, checkpoint)
+  plan = None
+  if config.do_train:  # tokenizes and counts steps: may refuse the flags
+    train = inputs["train"]
+    plan = training_lib.plan_training(
+        config, _record_format(task, config, True), [train.path], labels,
+        lambda: task.training_features(train.examples, tokenizer, config,
+                                       labels),
+        task.count_training_examples, task.cache_options(config))
+  # Everything is checked: from here on the run writes.
+  chief = devices.is_chief(config.distribution_strategy)
+  lock = (run_dir.locked(config.output_dir) if chief else
           contextlib.nullcontext())
   with lock:
     if config.do_train:
       run_dir.record_run(config.output_dir, manifest)
+    if chief:
+      console.log_to(config.output_dir)
     if labels:
       tf.logging.info("Labels: %s", " ".join(labels))
-    _train_and_predict(task, config, bert_config, tokenizer, inputs, labels)
+    _train_and_predict(task, config, bert_config, tokenizer, inputs, labels,
+                       plan)
 
 
 def _record_format(task, config, training):
@@ -200,16 +220,13 @@ def _record_format(task, config, training):
                               packed=config.pack_sequences)
 
 
-def _train_and_predict(task, config, bert_config, tokenizer, inputs, labels):
+def _train_and_predict(task, config, bert_config, tokenizer, inputs, labels,
+                       plan):
   training = None
-  if config.do_train:
-    train = inputs["train"]
-    training = training_lib.prepare_training(
-        config, _record_format(task, config, True), [train.path], labels,
-        lambda: task.training_features(train.examples, tokenizer, config,
-                                       labels),
-        task.count_training_examples, task.cache_options(config))
-    task.report_training(train.examples, training.info, config)
+  if plan is not None:
+    training = training_lib.write_training(
+        plan, config, _record_format(task, config, True))
+    task.report_training(inputs["train"].examples, training.info, config)
 
   estimator = est.create_estimator(
       config, bert_config, task.head_fn(labels),
@@ -245,11 +262,10 @@ def _train_and_predict(task, config, bert_config, tokenizer, inputs, labels):
       estimator, config, _record_format(task, config, True), training):
     return  # a non-chief worker: the chief evaluates and predicts
 
-  best = selection.best_checkpoint(config.output_dir) if (
-      config.keep_best) else None
-  if best:
-    tf.logging.info("Evaluating and predicting with the best checkpoint on "
-                    "dev: %s", best)
+  # One rule for the runners and export_model.py: a kept best/ is the model.
+  best = selection.best_checkpoint(config.output_dir)
+  if best and (config.do_eval or config.do_predict or "raw" in inputs):
+    console.say("Using the best checkpoint on dev: %s" % best)
   context = context_of(best)
   if config.do_eval:
     result = task.evaluate(context, inputs["dev"])
@@ -310,15 +326,52 @@ def run_paper_protocol(task, config, log=print):
 def start(main):
   """Runs an absl `main` in graph mode; user errors exit 2 without a trace.
 
-  A run that succeeds leaves at once (`leave_when_done`). TensorFlow's
-  deprecation notices are off: 2.15 marks tf.estimator, its hooks and
-  `disable_v2_behavior` deprecated ("Use tf.keras instead"), about fifteen
-  notices a run about APIs this project uses on purpose.
+  A run that succeeds leaves at once (`leave_when_done`). The console gets
+  what a user needs (`console`); TensorFlow's deprecation notices are off.
   """
-  from tensorflow.python.util import deprecation
-  deprecation._PRINT_DEPRECATION_WARNINGS = False  # pylint: disable=protected-access
+  console.no_deprecation_notices()
   tf.disable_v2_behavior()
-  app.run(leave_when_done(errors.run_main(main)))
+
+  def quiet_main(argv):
+    verbosity = app.FLAGS["verbosity"]
+    console.setup(verbose=verbosity.present and verbosity.value >= 0)
+    return main(argv)
+
+  app.run(leave_when_done(errors.run_main(quiet_main)),
+          flags_parser=parse_flags)
+
+
+HELP_ARGS = ("--help", "-help", "-h", "--helpshort", "--helpfull", "-?")
+
+
+def help_text(program):
+  """--help: what the runner does, its own flags, then the common ones."""
+  by_module = app.FLAGS.flags_by_module_dict()
+  own = [m for m in by_module if not m.startswith(
+      ("absl.", "tensorflow.", "finetuning."))]
+  doc = (sys.modules["__main__"].__doc__ or "").strip()
+  parts = [doc, ""] if doc else []
+  def listing(module):  # absl's, without its line naming the module
+    return app.FLAGS.module_help(module).lstrip("\n").split("\n", 1)[-1]
+
+  for module in own:
+    parts += ["Flags of %s:" % os.path.basename(program), listing(module),
+              ""]
+  parts += ["Flags common to run_ner.py, run_re.py and run_qa.py:",
+            listing("finetuning.flags"), "",
+            "TensorFlow's own log goes to <output_dir>/%s; --verbosity=0 "
+            "also prints it." % console.LOG_NAME]
+  return "\n".join(parts)
+
+
+def parse_flags(argv):
+  """absl's flag parsing, except that --help lists this runner's flags and
+  exits 0 (absl's lists one flag, or dozens of TPU and test flags, and
+  exits 1)."""
+  if any(a in HELP_ARGS for a in argv[1:]):
+    sys.stdout.write(help_text(argv[0]) + "\n")
+    sys.exit(0)
+  return app.parse_flags_with_usage(argv)
 
 
 def leave_when_done(main):

@@ -31,6 +31,12 @@ class FlagError(UserError):
                                     (flag, value, expected))
 
 
+def warn(message):
+  """One `warning:` line for the user on stderr (not a log record)."""
+  sys.stderr.write("warning: %s\n" % message)
+  sys.stderr.flush()
+
+
 def environment_message(e):
   """One line for a failure of the machine rather than of the input, or None.
 

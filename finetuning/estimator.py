@@ -29,12 +29,6 @@ loss_is_sum: the loss adds up over the batch's examples rather than
 """
 
 
-def setup_logging():
-  """INFO logging, printed once (TF's logger would also reach absl's)."""
-  tf.logging.set_verbosity(tf.logging.INFO)
-  tf.get_logger().propagate = False
-
-
 def train_steps(num_examples, batch_size, num_train_epochs, warmup_proportion,
                 replicas=1, accumulation=1):
   """(num_train_steps, num_warmup_steps) as the original computed them.
@@ -46,10 +40,16 @@ def train_steps(num_examples, batch_size, num_train_epochs, warmup_proportion,
   num_train_steps = int(num_examples / (batch_size * replicas * accumulation)
                         * num_train_epochs)
   if num_train_steps < 1:
+    per_step = batch_size * replicas * accumulation
     raise errors.UserError(
-        "%d training examples at --train_batch_size=%d and "
-        "--num_train_epochs=%g make no training step" %
-        (num_examples, batch_size, num_train_epochs))
+        "%d training examples at --train_batch_size=%d%s and "
+        "--num_train_epochs=%g make no training step: a step takes %d "
+        "examples; raise --num_train_epochs or lower %s" %
+        (num_examples, batch_size,
+         ", --gradient_accumulation_steps=%d" % accumulation
+         if accumulation > 1 else "", num_train_epochs, per_step,
+         "--gradient_accumulation_steps" if accumulation > 1 else
+         "--train_batch_size"))
   num_warmup_steps = int(num_train_steps * warmup_proportion)
   return num_train_steps, num_warmup_steps
 
@@ -108,8 +108,8 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
   (`optimization.AdamWeightDecayOptimizer(fused=True)`; float rounding).
   """
 
-  def model_fn(features, labels, mode, params):
-    del labels, params
+  def model_fn(features, labels, mode):  # no params: none are passed
+    del labels
     tf.logging.info("*** Features ***")
     for name in sorted(features.keys()):
       tf.logging.info("  name = %s, shape = %s", name, features[name].shape)

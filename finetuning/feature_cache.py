@@ -11,9 +11,12 @@ import hashlib
 import json
 import multiprocessing
 import os
+import signal
 
 import tensorflow.compat.v1 as tf
 
+from finetuning import console
+from finetuning import errors
 from finetuning import files
 
 FORMAT_VERSION = 2
@@ -70,45 +73,54 @@ def _read_cached(record, meta):
   except (OSError, ValueError):
     info = None
   if not isinstance(info, dict) or not _intact(record, info):
-    tf.logging.warning("Cached training features %s are damaged; building "
-                       "them again", record)
+    errors.warn("cached training features %s are damaged; building them "
+                "again" % record)
     return None
   return info
 
 
-def training_records(cache_dir, key, build, record_format, output_dir):
-  """The training TFRecord for `key`, built by `build()` only when needed.
+def cached_records(cache_dir, key):
+  """(record path, info) of the cache entry `key`, or None; writes nothing.
 
   Args:
-    cache_dir: the cache directory, or "" to write into `output_dir`
-      without caching.
+    cache_dir: the cache directory, or "" (no cache: always None).
     key: from `cache_key`.
-    build: returns (features, info): unpadded feature dicts and a JSON-able
-      dict of counts to keep with them.
+  """
+  if not cache_dir:
+    return None
+  record = os.path.join(cache_dir, key + ".tf_record")
+  info = _read_cached(record, os.path.join(cache_dir, key + ".json"))
+  if info is None:
+    return None
+  console.say("Using cached training features %s (%d features; "
+              "tokenization skipped)" % (record, info["num_features"]))
+  return record, info
+
+
+def store_records(cache_dir, key, features, info, record_format, output_dir):
+  """Writes built features to the cache (or the output dir); returns
+  (record path, info with "num_features").
+
+  Args:
+    cache_dir: the cache directory, or "" to write train.tf_record into
+      `output_dir` without caching.
+    key: from `cache_key`.
+    features: unpadded feature dicts.
+    info: a JSON-able dict of counts to keep with them.
     record_format: the `records.RecordFormat` to write.
     output_dir: the run's output dir.
-
-  Returns:
-    (record path, info dict with "num_features" added).
   """
   if cache_dir:
     os.makedirs(cache_dir, exist_ok=True)
     record = os.path.join(cache_dir, key + ".tf_record")
-    meta = os.path.join(cache_dir, key + ".json")
-    info = _read_cached(record, meta)
-    if info is not None:
-      tf.logging.info("Using cached training features %s (%d features; "
-                      "tokenization skipped)", record, info["num_features"])
-      return record, info
   else:
     record = os.path.join(output_dir, "train.tf_record")
-    meta = None
-  features, info = build()
   info = dict(info, num_features=record_format.write(features, record))
-  if meta:
+  if cache_dir:
     info["record_bytes"] = os.path.getsize(record)
-    files.atomic_write(meta, json.dumps(info, indent=2) + "\n")
-    tf.logging.info("Cached training features in %s", record)
+    files.atomic_write(os.path.join(cache_dir, key + ".json"),
+                       json.dumps(info, indent=2) + "\n")
+    console.say("Cached training features in %s" % record)
   return record, info
 
 
@@ -135,7 +147,11 @@ def parallel_chunks(fn, items, processes=None, min_items=1000):
   chunks = [(i, min(n, i + size)) for i in range(0, n, size)]
   _TASK = (fn, items)
   try:
-    with multiprocessing.get_context("fork").Pool(processes) as pool:
+    # Ctrl-C on a terminal reaches every process of the group: the workers
+    # leave it to the parent, which stops them and says it once.
+    with multiprocessing.get_context("fork").Pool(
+        processes, initializer=signal.signal,
+        initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
       return pool.map(_run_chunk, chunks)
   finally:
     _TASK = None

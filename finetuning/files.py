@@ -3,12 +3,14 @@
 import hashlib
 import json
 import os
+import re
 import tempfile
 
 from finetuning import errors
 
 
-def _umask():
+def umask():
+  """The process's umask (read without changing it for long)."""
   mask = os.umask(0)
   os.umask(mask)
   return mask
@@ -26,7 +28,7 @@ def atomic_write(path, data, mode="w"):
   fd, tmp = tempfile.mkstemp(
       dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
   try:
-    os.chmod(tmp, 0o666 & ~_umask())
+    os.chmod(tmp, 0o666 & ~umask())
     encoding = None if "b" in mode else "utf-8"
     with open(fd, mode, encoding=encoding) as f:
       f.write(data)
@@ -35,6 +37,40 @@ def atomic_write(path, data, mode="w"):
     if os.path.exists(tmp):
       os.remove(tmp)
     raise
+
+
+def _nearest_existing(path):
+  path = os.path.abspath(path)
+  while not os.path.exists(path):
+    parent = os.path.dirname(path)
+    if parent == path:
+      break
+    path = parent
+  return path
+
+
+def directory_problem(path, create=False):
+  """Why `path` cannot be a directory this process writes in, or None.
+
+  Without `create`, nothing is written: the nearest existing folder on the
+  way must be a writable directory. With `create`, the directory is made
+  (when missing) and a temporary file tried in it, which also finds
+  read-only file systems.
+  """
+  existing = _nearest_existing(path)
+  if not os.path.isdir(existing):
+    return "a directory (%s is a file)" % existing
+  if not os.access(existing, os.W_OK | os.X_OK):
+    return "a directory you can write in (%s is not writable)" % existing
+  if create:
+    try:
+      os.makedirs(path, exist_ok=True)
+      with tempfile.TemporaryFile(dir=path):
+        pass
+    except OSError as e:
+      return "a directory you can write in (%s: %s)" % (
+          e.filename or path, e.strerror or e)
+  return None
 
 
 def file_digest(path):
@@ -77,19 +113,118 @@ def read_text(path, what):
   return decode_utf8(data, path)
 
 
-def read_json(path, what):
-  """Parses a JSON file (UTF-8, BOM accepted).
+# Outside JSON strings: NaN, Infinity, -Infinity (Python's json reads them).
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)')
+# A \u escape of half a UTF-16 surrogate pair without its other half.
+_LONE_SURROGATE = re.compile(
+    r"(?<!\\)\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})|"
+    r"(?<!\\u[dD][89abAB][0-9a-fA-F]{2})(?<!\\)\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+_RAW_SURROGATE = re.compile("[\ud800-\udfff]")
 
-  Raises InputError naming `path` (and the line of a syntax error) when it
-  is missing, a directory or not valid JSON; `what` says what the file was
+
+class _DuplicateKey(ValueError):
+  pass
+
+
+def _no_duplicate_keys(pairs):
+  seen = {}
+  for key, value in pairs:
+    if key in seen:
+      raise _DuplicateKey(key)
+    seen[key] = value
+  return seen
+
+
+def _line_of(text, offset):
+  return text.count("\n", 0, offset) + 1
+
+
+def _key_line(text, key):
+  """The line of the second `"key":` in `text` (where a duplicate stands)."""
+  pattern = re.compile(re.escape(json.dumps(key)) + r"\s*:")
+  found = list(pattern.finditer(text))
+  if len(found) < 2:
+    pattern = re.compile(re.escape(json.dumps(key, ensure_ascii=False)) +
+                         r"\s*:")
+    found = list(pattern.finditer(text))
+  return _line_of(text, found[1].start()) if len(found) >= 2 else None
+
+
+def parse_json(text, path, what, line=None):
+  """Parses JSON text strictly; errors name `path` and the line.
+
+  Beyond Python's json: NaN and Infinity (not JSON), an object with the
+  same key twice (json keeps the last one silently) and half a UTF-16
+  surrogate pair (a string no UTF-8 file can hold) are refused.
+
+  Args:
+    line: the line of `path` that `text` is (JSON Lines), or None when
+      `text` is the whole file.
+  """
+  def where(offset):
+    return line if line is not None else _line_of(text, offset)
+
+  lone = _LONE_SURROGATE.search(text) or _RAW_SURROGATE.search(text)
+  if lone:
+    raise errors.InputError(
+        path, where(lone.start()), "%s is half a UTF-16 surrogate pair, not "
+        "a character (expected %s)" % (lone.group().encode(
+            "ascii", "backslashreplace").decode("ascii"), what))
+  try:
+    return json.loads(text, object_pairs_hook=_no_duplicate_keys,
+                      parse_constant=_refuse_constant)
+  except _DuplicateKey as e:
+    key = e.args[0]
+    raise errors.InputError(
+        path, line if line is not None else _key_line(text, key),
+        "key %s appears twice in one object (expected %s)" %
+        (json.dumps(key), what))
+  except _NotFinite:
+    for m in _JSON_TOKENS.finditer(text):
+      if m.group(1):
+        raise errors.InputError(
+            path, where(m.start(1)), "%s is not a finite number (expected %s)"
+            % (m.group(1), what))
+    raise errors.InputError(path, line, "a number is not finite")
+  except ValueError as e:
+    raise errors.InputError(
+        path, line if line is not None else getattr(e, "lineno", None),
+        "not valid JSON (expected %s): %s" % (what, e))
+
+
+class _NotFinite(ValueError):
+  pass
+
+
+def _refuse_constant(name):
+  raise _NotFinite(name)
+
+
+def line_of_value(path, key, value, nth):
+  """The line of the `nth` (1-based) `"key": value` in the JSON file `path`,
+  or None: to place an error about a value `parse_json` already read."""
+  try:
+    text = read_text(path, "JSON")
+  except errors.UserError:
+    return None
+  pattern = re.compile(re.escape(json.dumps(key)) + r"\s*:\s*" +
+                       re.escape(json.dumps(value)))
+  found = list(pattern.finditer(text))
+  if len(found) < nth:
+    pattern = re.compile(re.escape(json.dumps(key)) + r"\s*:\s*" +
+                         re.escape(json.dumps(value, ensure_ascii=False)))
+    found = list(pattern.finditer(text))
+  return _line_of(text, found[nth - 1].start()) if len(found) >= nth else None
+
+
+def read_json(path, what):
+  """Parses a JSON file (UTF-8, BOM accepted) with `parse_json`.
+
+  Raises InputError naming `path` (and the line of the problem) when it is
+  missing, a directory or not valid JSON; `what` says what the file was
   expected to be.
   """
-  text = read_text(path, what)
-  try:
-    return json.loads(text)
-  except ValueError as e:
-    raise errors.InputError(path, getattr(e, "lineno", None),
-                            "not valid JSON (expected %s): %s" % (what, e))
+  return parse_json(read_text(path, what), path, what)
 
 
 def read_text_lines(path, what, allow_empty=False):

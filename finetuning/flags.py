@@ -193,7 +193,8 @@ def define_raw_text_flags():
       "text, one sentence or paragraph a line; writes JSON Lines of the "
       "entities found. run_re.py: JSON Lines {\"text\": ..., \"entities\": "
       "[{\"start\", \"end\", \"type\"}, ...]} (run_ner.py's "
-      "raw_text_predictions.jsonl as it is); every pair of entities of the "
+      "raw_text_predictions.jsonl, typed; see its --entity_type); every pair "
+      "of entities of the "
       "task's two types is masked as the data sets mask them (@GENE$, "
       "@DISEASE$, @CHEMICAL$) and classified.")
   flags.DEFINE_string(

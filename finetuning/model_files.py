@@ -98,6 +98,8 @@ def check_vocab(vocab_file, vocab_size):
   """
   lines = files.read_text_lines(vocab_file, "vocab.txt, one WordPiece a "
                                 "line")
+  while lines and not lines[-1].strip():  # blank lines at the end: no entry
+    lines.pop()
   seen = {}
   for number, line in enumerate(lines, 1):
     token = line.strip()
@@ -116,13 +118,38 @@ def check_vocab(vocab_file, vocab_size):
                             "model's vocab_size %d (bert_config.json): it is "
                             "not this model's vocabulary" %
                             (len(lines), vocab_size))
+  return list(seen)
+
+
+def casing_warning(pieces, do_lower_case):
+  """A warning when the vocabulary's casing and --do_lower_case disagree,
+  or None.
+
+  An uncased vocabulary (no upper-case piece: uncased BERT, MiniLM) with
+  --do_lower_case=false turns every capitalised word ("Identification",
+  "APC2") into [UNK]; a cased one with --do_lower_case=true loses case.
+  """
+  cased = any(any(c.isupper() for c in p) for p in pieces
+              if not (p.startswith("[") and p.endswith("]")))
+  if cased == (not do_lower_case):
+    return None
+  if not cased:
+    return ("--do_lower_case=false, but the vocabulary has no upper-case "
+            "piece (an uncased model): capitalised words become [UNK]. Add "
+            "--do_lower_case=true")
+  return ("--do_lower_case=true, but the vocabulary has upper-case pieces "
+          "(a cased model such as BioBERT): add --do_lower_case=false unless "
+          "the model was trained on lower-cased text")
 
 
 def load_tokenizer(vocab_file, do_lower_case, init_checkpoint,
                    vocab_size=None):
   """A FullTokenizer, after checking the vocab and the casing."""
   check_file(vocab_file, "vocab_file", "vocab.txt, one WordPiece a line")
-  check_vocab(vocab_file, vocab_size)
+  pieces = check_vocab(vocab_file, vocab_size)
+  warning = casing_warning(pieces, do_lower_case)
+  if warning:
+    errors.warn(warning)
   try:
     tokenization.validate_case_matches_checkpoint(do_lower_case,
                                                   init_checkpoint)
@@ -149,6 +176,36 @@ def _expected_shapes(config):
   return shapes
 
 
+def checkpoint_shapes(path, failure):
+  """{variable: shape} of the checkpoint `path`, every weight read once.
+
+  Raises UserError("`failure`: <the reader's reason>") when it is missing
+  or damaged, so that a bad file stops a run before it writes, not mid-run.
+  Optimizer slots are not read (prediction and export never use them).
+  """
+  try:
+    reader = tf.train.load_checkpoint(path)
+    shapes = reader.get_variable_to_shape_map()
+    for name in sorted(shapes):
+      if not re.search(r"adam_[mv]$|grad_accum$", name):
+        reader.get_tensor(name)
+  except Exception as e:  # pylint: disable=broad-except
+    # The checkpoint reader raises OpError, ValueError, IndexError... on
+    # damaged files; any of them means the same to the user.
+    raise errors.UserError("%s: %s" % (failure, str(e).splitlines()[0] if
+                                       str(e) else type(e).__name__))
+  return shapes
+
+
+def check_run_checkpoint(output_dir, checkpoint):
+  """Raises UserError unless `checkpoint`, of the run in `output_dir`, reads.
+  """
+  checkpoint_shapes(
+      checkpoint, "--output_dir=%s: checkpoint %s is damaged; use a new "
+      "--output_dir, or delete %s (rm -r) to start over" %
+      (output_dir, os.path.relpath(checkpoint, output_dir), output_dir))
+
+
 def check_init_checkpoint(init_checkpoint, bert_config=None):
   """Raises a UserError unless --init_checkpoint is readable and fits.
 
@@ -159,20 +216,10 @@ def check_init_checkpoint(init_checkpoint, bert_config=None):
   if not init_checkpoint:
     return
   flag = "--init_checkpoint=%s" % init_checkpoint
-  try:
-    reader = tf.train.load_checkpoint(init_checkpoint)
-    shapes = reader.get_variable_to_shape_map()
-    for name in sorted(shapes):
-      if name.startswith("bert/") and not re.search(r"adam_[mv]$", name):
-        reader.get_tensor(name)
-  except Exception as e:  # pylint: disable=broad-except
-    # The checkpoint reader raises OpError, ValueError, IndexError... on
-    # damaged files; any of them means the same to the user.
-    raise errors.UserError(
-        "%s: no readable checkpoint there (expected the prefix of "
-        "model.ckpt-NNN.index / .data-* files, e.g. "
-        "$BIOBERT_DIR/model.ckpt-1000000): %s" %
-        (flag, str(e).splitlines()[0] if str(e) else type(e).__name__))
+  shapes = checkpoint_shapes(
+      init_checkpoint, "%s: no readable checkpoint there (expected the "
+      "prefix of model.ckpt-NNN.index / .data-* files, e.g. "
+      "$BIOBERT_DIR/model.ckpt-1000000)" % flag)
   if bert_config is None or not any(n.startswith("bert/") for n in shapes):
     return
   for name, shape in sorted(_expected_shapes(bert_config).items()):

@@ -68,8 +68,7 @@ class Predictor(object):
         self.inputs[packing.POSITION_IDS] = tf.placeholder(
             tf.int32, [None, None], name=packing.POSITION_IDS)
       tf.train.get_or_create_global_step()
-      spec = model_fn(dict(self.inputs), None, tf.estimator.ModeKeys.PREDICT,
-                      None)
+      spec = model_fn(dict(self.inputs), None, tf.estimator.ModeKeys.PREDICT)
       self.outputs = spec.predictions
       saver = tf.train.Saver(tf.global_variables())
       # Made before the session first runs: it marks the initializers as

@@ -1,9 +1,25 @@
-"""Progress of training and prediction in the log: rate, elapsed, ETA."""
+"""Progress of training and prediction for the user: rate, elapsed, ETA.
+
+On a terminal, a progress bar (tqdm); otherwise (a log file, a batch job)
+a line about every 5 % of the run.
+"""
 
 import datetime
+import math
+import sys
 import time
 
 import tensorflow.compat.v1 as tf
+
+from finetuning import console
+
+SHARE = 0.05  # a progress line about every 5 % of the steps
+
+
+def interval(total_steps, every_n_steps):
+  """Steps between progress lines: --log_every_n_steps, or 5 % of the run
+  when that is more often (a short run shows its progress too)."""
+  return max(1, min(every_n_steps, math.ceil(total_steps * SHARE)))
 
 
 def format_duration(seconds):
@@ -22,13 +38,17 @@ class ProgressHook(tf.train.SessionRunHook):
   """
 
   def __init__(self, total_steps, batch_size, every_n_steps=100,
-               log_fn=None, runs_per_step=1):
+               log_fn=None, runs_per_step=1, bar=None):
     self._runs_per_step = max(1, runs_per_step)
     self._runs = 0
     self._total = total_steps
     self._batch_size = batch_size
-    self._every = max(1, every_n_steps)
-    self._log = log_fn or tf.logging.info
+    self._every = interval(total_steps, every_n_steps)
+    self._log = log_fn or console.say
+    # A bar when stderr is a terminal (and nobody collects the lines).
+    self._use_bar = (log_fn is None and sys.stderr.isatty()) if (
+        bar is None) else bar
+    self._bar = None
     self.start_step = None
     self.last_message = None
     self.rates = []
@@ -42,6 +62,11 @@ class ProgressHook(tf.train.SessionRunHook):
     if self.start_step:
       self._log("Resuming training at step %d of %d" %
                 (self.start_step, self._total))
+    if self._use_bar:
+      import tqdm  # pylint: disable=g-import-not-at-top
+      self._bar = tqdm.tqdm(total=self._total, initial=self.start_step,
+                            unit="step", desc="training", file=sys.stderr,
+                            dynamic_ncols=True)
 
   def after_run(self, run_context, run_values):
     del run_context, run_values
@@ -50,6 +75,8 @@ class ProgressHook(tf.train.SessionRunHook):
       return  # a micro-batch of an accumulated step
     self._step += 1
     self._done += 1
+    if self._bar is not None:
+      self._bar.update(1)
     if self._done % self._every == 0 or self._step >= self._total:
       now = time.time()
       steps = self._done - self._done_last
@@ -60,11 +87,17 @@ class ProgressHook(tf.train.SessionRunHook):
           "step %d/%d (%.1f%%), %.1f examples/s, elapsed %s, ETA %s" %
           (self._step, self._total, 100.0 * self._step / self._total, rate,
            format_duration(now - self._t0), format_duration(eta)))
-      self._log(self.last_message)
+      if self._bar is not None:
+        self._bar.set_postfix_str("%.1f examples/s" % rate)
+        tf.logging.info(self.last_message)  # the log file keeps the lines
+      else:
+        self._log(self.last_message)
       self._t_last, self._done_last = now, self._done
 
   def end(self, session):
     del session
+    if self._bar is not None:
+      self._bar.close()
     if not self._done:
       return
     seconds = time.time() - self._t0
@@ -78,8 +111,8 @@ def timed_list(compute, n):
   start = time.time()
   results = compute()
   seconds = time.time() - start
-  tf.logging.info("Predicted %d examples in %.1f s: %.2f examples/s", n,
-                  seconds, n / max(seconds, 1e-9))
+  console.say("Predicted %d examples in %.1f s (%.1f examples/s)" %
+              (n, seconds, n / max(seconds, 1e-9)))
   return results
 
 

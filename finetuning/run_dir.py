@@ -9,17 +9,23 @@ says how to proceed.
 """
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
 
 import tensorflow.compat.v1 as tf
 
+from finetuning import console
 from finetuning import errors
 from finetuning import files
 
 MANIFEST_NAME = "run_manifest.json"
 LOCK_NAME = ".lock"
+# What every manifest records (describe_run); a record without them is
+# damaged, not a different run.
+REQUIRED_KEYS = ("task", "labels", "bert_config", "max_seq_length",
+                 "do_lower_case")
 
 
 def describe_run(task, labels, bert_config, max_seq_length, do_lower_case,
@@ -59,11 +65,37 @@ def read_manifest(output_dir):
   path = os.path.join(output_dir, MANIFEST_NAME)
   if not os.path.exists(path):
     return None
-  try:
-    with open(path, "r", encoding="utf-8") as f:
-      return json.load(f)
-  except ValueError as e:
-    raise errors.InputError(path, None, "not valid JSON (%s)" % e)
+  recorded = files.read_json(path, "the run record this project writes")
+  missing = [k for k in REQUIRED_KEYS
+             if not isinstance(recorded, dict) or k not in recorded]
+  if missing:
+    raise errors.InputError(
+        path, None, "%s is missing: this record cannot tell whether the "
+        "checkpoints beside it belong to this run. Use a new --output_dir, "
+        "or delete %s (rm -r) to start over" %
+        (", ".join(missing), output_dir))
+  return recorded
+
+
+# Settings a trained run fixes; a run that only predicts takes them from
+# run_manifest.json unless its command line names them.
+ADOPTED = ("do_lower_case", "max_seq_length")
+
+
+def adopt_recorded(config, log=print):
+  """`config` with the recorded casing and sequence length of the trained
+  run in its output dir, where the command line did not give them."""
+  recorded = read_manifest(config.output_dir)
+  if config.do_train or not isinstance(recorded, dict):
+    return config
+  changes = {k: recorded[k] for k in ADOPTED
+             if k not in config.given and k in recorded and
+             recorded[k] != getattr(config, k)}
+  if changes:
+    log("Using the trained run's %s (%s)" % (", ".join(
+        "--%s=%s" % (k, str(v).lower() if isinstance(v, bool) else v)
+        for k, v in sorted(changes.items())), MANIFEST_NAME))
+  return dataclasses.replace(config, **changes)
 
 
 def recorded_labels(output_dir):
@@ -126,8 +158,8 @@ def check_output_dir(output_dir, run, training):
         "with it would use a random head. Train first (--do_train=true), or "
         "give the --output_dir of a trained run." % output_dir)
   if latest is not None:
-    tf.logging.info("Output dir %s holds this run; continuing from %s",
-                    output_dir, latest)
+    console.say("Output dir %s holds this run; continuing from %s" %
+                (output_dir, os.path.basename(latest)))
   return latest
 
 

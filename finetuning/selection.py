@@ -17,6 +17,7 @@ import shutil
 
 import tensorflow.compat.v1 as tf
 
+from finetuning import errors
 from finetuning import estimator as est
 from finetuning import files
 from finetuning import training as training_lib
@@ -89,8 +90,9 @@ def best_checkpoint(output_dir):
   record = os.path.join(output_dir, BEST_DIR, BEST_RECORD)
   if not os.path.isfile(record):
     return None
-  with open(record, encoding="utf-8") as f:
-    best = json.load(f)
+  best = files.read_json(record, "the record of the kept best checkpoint")
+  if not isinstance(best, dict) or not isinstance(best.get("step"), int):
+    raise errors.InputError(record, None, "expected {\"step\": N, ...}")
   return os.path.join(output_dir, BEST_DIR, "model.ckpt-%d" % best["step"])
 
 

@@ -7,6 +7,7 @@ import shutil
 
 import tensorflow.compat.v1 as tf
 
+from finetuning import console
 from finetuning import devices
 from finetuning import estimator as est
 from finetuning import feature_cache
@@ -25,9 +26,21 @@ steps_per_epoch: updates in one pass over the examples (a float).
 """
 
 
-def prepare_training(config, record_format, input_files, labels, build,
-                     count_examples=None, key_options=None):
-  """Training features (from the cache or `build()`) and the step counts.
+TrainingPlan = collections.namedtuple(
+    "TrainingPlan", ["key", "cached", "features", "info", "num_train_steps",
+                     "num_warmup_steps", "steps_per_epoch"])
+TrainingPlan.__doc__ = """Training features and step counts, nothing written.
+
+key: the feature cache key. cached: (record path, info) of a cache hit, or
+None; then `features` holds the built feature dicts and `info` their counts.
+"""
+
+
+def plan_training(config, record_format, input_files, labels, build,
+                  count_examples=None, key_options=None):
+  """The training features (cached, or built in memory by `build()`) and
+  the step counts; writes nothing, so that a run that cannot train stops
+  before its output dir is touched.
 
   Args:
     config: the RunConfig.
@@ -41,14 +54,19 @@ def prepare_training(config, record_format, input_files, labels, build,
     key_options: a JSON-able dict of task settings that change the
       features (part of the key).
 
-  Returns:
-    TrainingData.
+  Raises:
+    UserError: the flags make no training step.
   """
   key = feature_cache.cache_key(input_files, config.vocab_file,
                                 config.do_lower_case, labels,
                                 record_format.describe(), key_options or {})
-  record_file, info = feature_cache.training_records(
-      config.cache_dir, key, build, record_format, config.output_dir)
+  cached = feature_cache.cached_records(config.cache_dir, key)
+  if cached:
+    features, info = None, cached[1]
+  else:
+    features, info = build()
+    features = list(features)
+    info = dict(info, num_features=len(features))
   num_examples = (count_examples(info) if count_examples else
                   info["num_features"])
   replicas = devices.num_replicas(config.distribution_strategy)
@@ -57,8 +75,29 @@ def prepare_training(config, record_format, input_files, labels, build,
       config.warmup_proportion, replicas, config.gradient_accumulation_steps)
   steps_per_epoch = num_examples / (config.train_batch_size * replicas *
                                     config.gradient_accumulation_steps)
-  return TrainingData(record_file, info, num_train_steps, num_warmup_steps,
-                      steps_per_epoch)
+  return TrainingPlan(key, cached, features, info, num_train_steps,
+                      num_warmup_steps, steps_per_epoch)
+
+
+def write_training(plan, config, record_format):
+  """Writes a plan's features (unless cached); returns TrainingData."""
+  if plan.cached:
+    record_file, info = plan.cached
+  else:
+    record_file, info = feature_cache.store_records(
+        config.cache_dir, plan.key, plan.features,
+        {k: v for k, v in plan.info.items() if k != "num_features"},
+        record_format, config.output_dir)
+  return TrainingData(record_file, info, plan.num_train_steps,
+                      plan.num_warmup_steps, plan.steps_per_epoch)
+
+
+def prepare_training(config, record_format, input_files, labels, build,
+                     count_examples=None, key_options=None):
+  """`plan_training`, then `write_training`: TrainingData."""
+  return write_training(
+      plan_training(config, record_format, input_files, labels, build,
+                    count_examples, key_options), config, record_format)
 
 
 class CheckpointSaverHook(tf.train.CheckpointSaverHook):
@@ -86,10 +125,11 @@ def train(estimator, config, record_format, training, hooks=(),
     Whether this process goes on to evaluate and predict (False for the
     non-chief workers of a multi-worker run).
   """
-  tf.logging.info("***** Running training *****")
-  tf.logging.info("  Num examples = %d", training.info["num_features"])
-  tf.logging.info("  Batch size = %d", config.train_batch_size)
-  tf.logging.info("  Num steps = %d", training.num_train_steps)
+  console.say("Training %d steps of batch %d (%d examples, %g epochs) into "
+              "%s" % (training.num_train_steps, config.train_batch_size *
+                      config.gradient_accumulation_steps,
+                      training.info["num_features"], config.num_train_epochs,
+                      config.output_dir))
   max_steps = max_steps or training.num_train_steps
   # A resumed run continues the shuffled stream where the checkpoint left
   # it, so that it ends with the weights of an uninterrupted run.

@@ -117,7 +117,7 @@ def _ner_data(w, name, files):
 
 
 # (id, runner, function of the world giving {flag: value} overrides,
-#  expected text of the error line)
+#  expected text of the error line, or a function of the world giving it)
 CASES = [
     # Numeric flags.
     ("ner-seq0", "ner", lambda w: {"max_seq_length": "0"},
@@ -138,7 +138,7 @@ CASES = [
      "--warmup_proportion=2.0: expected a finite number from 0 to 1"),
     ("ner-cache-file", "ner",
      lambda w: {"cache_dir": _bad(w, "a_file", "x")},
-     "expected a directory (this is a file)"),
+     "/bad/a_file: expected a directory (%s is a file)"),
     # bert_config.json.
     ("cfg-dir", "ner", lambda w: {"bert_config_file": str(w["base"])},
      "is a directory (expected bert_config.json)"),
@@ -212,7 +212,49 @@ CASES = [
      "--keep_best and --early_stopping_patience need dev evaluations"),
     ("ner-eval-steps", "ner", lambda w: {"eval_every_n_steps": "-1"},
      "--eval_every_n_steps=-1: expected a whole number >= 0"),
+    # Checks that depend on the data, made before anything is written.
+    # (24 sentences are 99 windows of 32 pieces.)
+    ("ner-epochs-no-step", "ner", lambda w: {"num_train_epochs": "0.01"},
+     "99 training examples at --train_batch_size=8 and --num_train_epochs="
+     "0.01 make no training step: a step takes 8 examples; raise "
+     "--num_train_epochs or lower --train_batch_size"),
+    ("ner-accumulation-over-epoch", "ner",
+     lambda w: {"gradient_accumulation_steps": "16"},
+     "99 training examples at --train_batch_size=8, "
+     "--gradient_accumulation_steps=16 and --num_train_epochs=1 make no "
+     "training step: a step takes 128 examples; raise --num_train_epochs or "
+     "lower --gradient_accumulation_steps"),
+    ("ner-cache-under-file", "ner", lambda w: {
+        "cache_dir": os.path.join(_bad(w, "cache_file", "x"), "sub")},
+     lambda w: "--cache_dir=%s/sub: expected a directory (%s is a file)" % (
+         (w["base"] / "bad" / "cache_file",) * 2)),
+    ("ner-cache-read-only", "ner", lambda w: {
+        "cache_dir": "/sys/biobert_cache"},
+     "--cache_dir=/sys/biobert_cache: expected a directory you can write in"),
+    ("ner-output-under-file", "ner", lambda w: {
+        "output_dir": os.path.join(_bad(w, "out_file2", "x"), "out")},
+     lambda w: "--output_dir=%s/out: expected a directory (%s is a file)" % (
+         (w["base"] / "bad" / "out_file2",) * 2)),
+    ("ner-raw-output-dir", "ner", lambda w: {
+        "raw_text_file": _bad(w, "raw.txt", "BRCA1 mutations .\n"),
+        "raw_output_file": str(w["base"])},
+     "expected a file name (this is a directory)"),
+    ("ner-raw-output-is-input", "ner", lambda w: {
+        "raw_text_file": _bad(w, "raw.txt", "BRCA1 mutations .\n"),
+        "raw_output_file": _bad(w, "raw.txt", "BRCA1 mutations .\n")},
+     "expected another file than --raw_text_file (writing the results would "
+     "overwrite the input)"),
     # run_re.py.
+    ("re-test-header-only", "re", lambda w: {"data_dir": _data_copy(
+        w, "gad", "r3", {"test.tsv": "index\tsentence\tlabel\n"})},
+     "test.tsv: holds a header but no example"),
+    ("re-raw-surrogate", "re", lambda w: {"raw_text_file": _bad(
+        w, "pairs.jsonl", '{"text": "BRCA1 \\ud83d cancer", "entities": []}\n'
+    )}, "pairs.jsonl:1: \\ud83d is half a UTF-16 surrogate pair"),
+    ("re-raw-nan", "re", lambda w: {"raw_text_file": _bad(
+        w, "pairs2.jsonl", '{"text": "x", "entities": []}\n'
+        '{"text": "y", "entities": [], "score": NaN}\n')},
+     "pairs2.jsonl:2: NaN is not a finite number"),
     ("re-empty-dev", "re", lambda w: {"eval_every_epoch": "true"},
      "dev.tsv is empty"),
     ("re-task", "re", lambda w: {"task_name": "gadd"},
@@ -250,6 +292,20 @@ CASES = [
      "questions[0]: expected an object with a string \"id\""),
     ("qa-golden-dir", "qa", lambda w: {"golden_file": str(w["base"])},
      "is a directory"),
+    ("qa-duplicate-id", "qa", lambda w: {"predict_file": _bad(
+        w, "dup.json", json.dumps({"data": [{"paragraphs": [
+            {"context": "BRCA1 causes cancer.", "qas": [
+                {"id": "%024d_001" % 1, "question": "Which gene?"}]},
+            {"context": "TNF is blocked.", "qas": [
+                {"id": "%024d_001" % 1, "question": "Which gene?"}]}]}]},
+            indent=1))},
+     "dup.json:18: data[0].paragraphs[1].qas[0]: qas id "
+     "'000000000000000000000001_001' is already "
+     "data[0].paragraphs[0].qas[0]"),
+    ("qa-snippet-surrogate", "qa", lambda w: {"predict_file": _bad(
+        w, "sur.json", '{"data": [{"paragraphs": [\n{"context": "BRCA1 '
+        '\\udc00", "qas": []}]}]}')},
+     "sur.json:2: \\udc00 is half a UTF-16 surrogate pair"),
 ]
 
 
@@ -290,8 +346,10 @@ def test_bad_inputs_then_the_corrected_command(world, runner):
       continue
     result = run_tool(_command(world, runner, out, overrides(world)),
                       expect_ok=False)
-    if "%s" in expected:
-      expected = expected % (overrides(world).get("vocab_file"))
+    if callable(expected):  # it names paths of the world
+      expected = expected(world)
+    elif "%s" in expected:  # the path the case gives its one flag
+      expected = expected % list(overrides(world).values())[0]
     _check_one_error_line(result, expected)
     assert not out.exists(), "%s wrote into --output_dir" % case_id
   # The corrected command succeeds in the same --output_dir.
@@ -329,6 +387,37 @@ TOOL_CASES = [
                 {"text": 5, "probability": 0.5}]})),
         "--output_path=" + str(w["base"] / "tool_out")],
      "expected a list of {\"text\": string"),
+    ("transform-nan", lambda w: [
+        "biocodes/transform_nbset2bioasqform.py", "--nbest_path=" + _bad(
+            w, "nb3.json", '{"%024d_001": [\n {"text": "a", "probability": '
+            '0.5},\n {"text": "b", "probability": NaN}]}' % 1),
+        "--output_path=" + str(w["base"] / "tool_out")],
+     "nb3.json:3: NaN is not a finite number"),
+    ("transform-duplicate-id", lambda w: [
+        "biocodes/transform_nbset2bioasqform.py", "--nbest_path=" + _bad(
+            w, "nb4.json", '{"%024d_001": [{"text": "a", "probability": 1}],'
+            '\n"%024d_001": [{"text": "b", "probability": 1}]}' % (1, 1)),
+        "--output_path=" + str(w["base"] / "tool_out")],
+     "nb4.json:2: key \"000000000000000000000001_001\" appears twice"),
+    ("re-eval-nan", lambda w: ["biocodes/re_eval.py", "--output_path=" +
+                               _bad(w, "p2.tsv", "0.2\t0.8\nnan\t0.5\n"),
+                               "--answer_path=" + w["gad"] + "/test.tsv"],
+     "p2.tsv:2: probability nan is not a finite number"),
+    ("bioasq-duplicate-id", lambda w: [
+        "biocodes/bioasq_eval.py", w["qa"]["golden.json"], _bad(
+            w, "sys_dup.json", json.dumps({"questions": [
+                {"id": "q1", "type": "factoid", "exact_answer": [["a"]]},
+                {"id": "q1", "type": "factoid", "exact_answer": [["b"]]}]},
+                indent=1))],
+     "sys_dup.json:13: questions[1]: id q1 is already questions[0]"),
+    ("detok-truncated", lambda w: [
+        "biocodes/ner_detokenize.py",
+        "--token_test_path=" + _bad(w, "tok.txt", "[CLS]\nbrca\n##1\n"),
+        "--label_test_path=" + _bad(w, "lab.txt", "[CLS]\nB\nX\n"),
+        "--answer_path=" + w["ner"] + "/test.tsv",
+        "--output_dir=" + str(w["base"] / "tool_out")],
+     "tok.txt:3: the last window has no closing [SEP]: the file is "
+     "truncated"),
     ("bioasq-golden-list-id", lambda w: [
         "biocodes/bioasq_eval.py", _bad(w, "g2.json", json.dumps(
             {"questions": [{"id": ["x"], "type": "factoid"}]})),

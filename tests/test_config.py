@@ -11,7 +11,7 @@ from finetuning import errors
 
 def _flags(**kw):
   values = {f.name: f.default for f in dataclasses.fields(run_config.RunConfig)
-            if f.name != "task"}
+            if f.name not in ("task", "given")}
   values.update(output_dir="/tmp/out", cache_dir=None, doc_stride=128)
   values.update(kw)
   return types.SimpleNamespace(**values)

@@ -35,8 +35,8 @@ def _write_hf_fixture(tiny_bert_dir, out, hidden_act="gelu_new", drop=None):
   # Things a real HF checkpoint carries that are not BERT's encoder.
   tensors["cls.predictions.bias"] = np.zeros([5], np.float32)
   tensors["bert.embeddings.position_ids"] = np.arange(8, dtype=np.int64)[None]
-  if drop:
-    del tensors[drop]
+  for name in ([drop] if isinstance(drop, str) else drop or []):
+    del tensors[name]
   save_file(tensors, os.path.join(out, "model.safetensors"))
   config = json.load(open(tiny_bert_dir["config"]))
   config.update(hidden_act=hidden_act, model_type="bert",

@@ -23,3 +23,10 @@ def test_demo_with_biobert_dir(tiny_bert_dir, tmp_path):
           in result.stdout)
   assert "processed 4905 tokens with 185 phrases" in result.stdout
   assert (out / "NER_result_conll.txt").is_file()
+  # A console for people: no TensorFlow log, the score and time last.
+  lines = (result.stdout + result.stderr).splitlines()
+  assert len(lines) <= 40, "\n".join(lines)
+  assert not [l for l in lines if "tensorflow" in l.lower() or "INFO" in l]
+  assert result.stdout.splitlines()[-2].startswith("== demo done: ")
+  assert " s in all" in result.stdout.splitlines()[-1]
+  assert "name = bert/embeddings" in (out / "run.log").read_text()

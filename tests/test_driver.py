@@ -132,7 +132,7 @@ def main(argv):
   writer = tf.summary.FileWriterCache.get(sys.argv[2])
   writer.add_summary(tf.Summary(value=[tf.Summary.Value(
       tag="loss", simple_value=0.25)]), 7)
-  tf.logging.info("the log line")
+  tf.logging.warning("the log line")
   sys.stdout.write("no newline on stdout")
   sys.stderr.write("no newline on stderr")
 

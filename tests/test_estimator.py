@@ -83,7 +83,7 @@ def test_bias_gradients_of_16_bit_training_are_summed_in_float(
                 "input_mask": tf.ones([2, 8], tf.int32),
                 "segment_ids": tf.zeros([2, 8], tf.int32),
                 "label_ids": tf.zeros([2], tf.int32)}
-    model_fn(features, None, tf.estimator.ModeKeys.TRAIN, None)
+    model_fn(features, None, tf.estimator.ModeKeys.TRAIN)
     kernels = collections.Counter(op.get_attr("T")
                                   for op in graph.get_operations()
                                   if op.type == "BiasAddGrad")

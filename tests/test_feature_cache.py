@@ -73,12 +73,12 @@ def test_cache_hit_on_rerun_and_new_entry_for_new_vocab(tiny_bert_dir,
                   str(data / "train_dev.tsv"), 60)
   cache = tmp_path / "cache"
   first = _train(tiny_bert_dir, data, tmp_path / "o1", cache)
-  assert "Cached training features in" in first.stderr
+  assert "Cached training features in" in first.stdout + first.stderr
   assert sorted(os.listdir(str(cache)))[0].endswith(".json")
   assert len(os.listdir(str(cache))) == 2
   # Same data, vocab and settings in another output dir: a hit.
   second = _train(tiny_bert_dir, data, tmp_path / "o2", cache)
-  assert "tokenization skipped" in second.stderr
+  assert "tokenization skipped" in second.stdout + second.stderr
   assert len(os.listdir(str(cache))) == 2
   # Another vocab (its last piece replaced): a miss and a second entry.
   vocab = tmp_path / "vocab.txt"
@@ -86,7 +86,7 @@ def test_cache_hit_on_rerun_and_new_entry_for_new_vocab(tiny_bert_dir,
     pieces = f.read().splitlines()
   vocab.write_text("\n".join(pieces[:-1] + ["zzqqxxzz"]) + "\n")
   third = _train(tiny_bert_dir, data, tmp_path / "o3", cache, str(vocab))
-  assert "tokenization skipped" not in third.stderr
+  assert "tokenization skipped" not in third.stdout + third.stderr
   assert len(os.listdir(str(cache))) == 4
   # A damaged entry (cut short, or its .json garbled) is rebuilt.
   entries = sorted(str(p) for p in cache.iterdir())
@@ -95,16 +95,16 @@ def test_cache_hit_on_rerun_and_new_entry_for_new_vocab(tiny_bert_dir,
       with open(path, "r+b") as f:
         f.truncate(os.path.getsize(path) // 2)
   fourth = _train(tiny_bert_dir, data, tmp_path / "o5", cache)
-  assert "are damaged; building them again" in fourth.stderr
-  assert "Cached training features in" in fourth.stderr
+  assert "are damaged; building them again" in fourth.stdout + fourth.stderr
+  assert "Cached training features in" in fourth.stdout + fourth.stderr
   fifth = _train(tiny_bert_dir, data, tmp_path / "o6", cache)
-  assert "tokenization skipped" in fifth.stderr
+  assert "tokenization skipped" in fifth.stdout + fifth.stderr
   for path in entries:
     if path.endswith(".json"):
       with open(path, "w") as f:
         f.write("{not json")
   sixth = _train(tiny_bert_dir, data, tmp_path / "o7", cache)
-  assert "are damaged; building them again" in sixth.stderr
+  assert "are damaged; building them again" in sixth.stdout + sixth.stderr
   # No cache: train.tf_record in the output dir, as the original.
   _train(tiny_bert_dir, data, tmp_path / "o4", "")
   assert (tmp_path / "o4" / "train.tf_record").is_file()

@@ -59,7 +59,7 @@ def test_no_tensorflow_deprecation_notices(ncbi_run):
   # tf.keras instead"): about 15 notices a run, about APIs chosen on purpose.
   assert "is deprecated" not in ncbi_run["stderr"]
   assert "Instructions for updating" not in ncbi_run["stderr"]
-  assert "Trained " in ncbi_run["stderr"]  # the run's own log is kept
+  assert "Trained " in ncbi_run["stdout"]  # the run's own lines are kept
 
 
 def test_outputs_exist_in_original_formats(ncbi_run):
@@ -372,10 +372,11 @@ def test_paper_protocol_in_one_command(tiny_bert_dir, tmp_path):
              (out / "select" / "dev_scores.jsonl").read_text().splitlines()]
   assert [r["value"] for r in history] == values
   # The final model: train_dev.tsv's windows for the chosen number of
-  # epochs, batch 8 (the last "Num examples" logged is the final stage's).
+  # epochs, batch 8 (the last "Training ..." line is the final stage's).
   import re
-  windows = int(re.findall(r"Num examples = (\d+)", result.stderr)[-1])
-  first = int(re.findall(r"Num examples = (\d+)", result.stderr)[0])
+  found = re.findall(r"Training \d+ steps of batch \d+ \((\d+) examples",
+                     result.stdout)
+  windows, first = int(found[-1]), int(found[0])
   assert windows > first  # train + dev, more than train alone
   assert est_step(out / "final") == int(windows / 8 *
                                         report["chosen_epochs"])

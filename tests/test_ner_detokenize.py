@@ -13,10 +13,12 @@ def test_detokenizer_alignment_rules():
   tags, missing = ner_detokenize.word_tags_from_pieces(sentences, pieces,
                                                        labels)
   assert tags == [["B", "O"], ["O"]] and missing == 0
-  # A file cut short (the original's truncation): missing words become O.
-  tags, missing = ner_detokenize.word_tags_from_pieces(sentences, pieces[:5],
-                                                       labels[:5])
-  assert tags == [["B", "O"], ["O"]] and missing == 1
+  # Files cut short: fewer windows than sentences, the last words without
+  # pieces. No run writes that; it is refused, not scored as O.
+  with pytest.raises(ValueError, match="has no word piece for 1 words from "
+                     "answer line 4 on .1 windows for 2 sentences.: the file "
+                     "is truncated"):
+    ner_detokenize.word_tags_from_pieces(sentences, pieces[:7], labels[:7])
   with pytest.raises(ValueError, match="left over"):
     ner_detokenize.word_tags_from_pieces(sentences[:1], pieces, labels)
 

@@ -13,7 +13,7 @@ def test_format_duration():
 
 def test_progress_hook_logs_every_n_steps_and_the_last():
   logged = []
-  hook = progress.ProgressHook(total_steps=5, batch_size=4, every_n_steps=2,
+  hook = progress.ProgressHook(total_steps=60, batch_size=4, every_n_steps=2,
                                log_fn=logged.append)
   with tf.Graph().as_default():
     step = tf.train.get_or_create_global_step()
@@ -24,11 +24,18 @@ def test_progress_hook_logs_every_n_steps_and_the_last():
       for _ in range(4):
         hook.after_run(None, None)
   assert hook.start_step == 1
-  assert logged[0] == "Resuming training at step 1 of 5"
+  assert logged[0] == "Resuming training at step 1 of 60"
   assert [m.split(",")[0] for m in logged[1:]] == [
-      "step 3/5 (60.0%)", "step 5/5 (100.0%)"]
+      "step 3/60 (5.0%)", "step 5/60 (8.3%)"]
   assert "examples/s, elapsed 0:00:00, ETA" in logged[-1]
   assert len(hook.rates) == 2
+
+
+def test_a_line_every_5_percent_unless_asked_more_often():
+  assert progress.interval(37, 100) == 2  # a short run: ceil(1.85)
+  assert progress.interval(10000, 100) == 100  # --log_every_n_steps
+  assert progress.interval(10000, 1000) == 500
+  assert progress.interval(3, 100) == 1
 
 
 def test_timed_passes_results_through():

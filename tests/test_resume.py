@@ -68,7 +68,7 @@ def test_killed_and_rerun_equals_uninterrupted(tiny_bert_dir, tmp_path):
     latest = tf.train.latest_checkpoint(str(broken))
     assert latest is not None and not latest.endswith("-%d" % 9999)
     rerun = run_tool(args)
-    assert "Resuming training at step" in rerun.stderr
+    assert "Resuming training at step" in rerun.stdout
     a, b = _weights(whole), _weights(broken)
     assert sorted(a) == sorted(b)
     for name in a:

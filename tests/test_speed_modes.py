@@ -83,9 +83,9 @@ def test_ner_trains_packed(trained, tiny_bert_dir):
                      "--learning_rate=1e-3", "--pack_sequences",
                      "--output_dir=" + str(out)] + flags)
   # Every step trains on 16 windows, packed into rows.
-  steps = int(re.search(r"Num steps = (\d+)", result.stderr).group(1))
+  steps = int(re.search(r"Training (\d+) steps", result.stdout).group(1))
   assert "Trained %d steps (%d examples)" % (steps, 16 * steps) in (
-      result.stderr)
+      result.stdout)
   labels = (out / "label_test.txt").read_text().splitlines()
   tokens = (out / "token_test.txt").read_text().splitlines()
   assert labels[0] == "[CLS]" and len(labels) == len(tokens)
@@ -150,7 +150,7 @@ def test_training_with_bucketing_bf16_and_xla(trained, tiny_bert_dir):
                      "--use_fp16", "--use_xla", "--output_dir=" + str(out)] +
                     flags)
   assert tf.train.latest_checkpoint(str(out)).endswith("model.ckpt-2")
-  assert "step 2/2 (100.0%)" in result.stderr
+  assert "step 2/2 (100.0%)" in result.stdout
   reader = tf.train.load_checkpoint(str(out))
   assert np.isfinite(reader.get_tensor("output_weights")).all()
   # Variables stay float32 under the mixed precision rewrite.
