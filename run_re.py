@@ -31,6 +31,7 @@ from absl import flags
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from biocodes import re_datasets
 from biocodes import re_eval
 from biocodes import re_io
 from finetuning import config as run_config
@@ -45,11 +46,6 @@ from finetuning import records
 common_flags.define_common_flags()
 common_flags.define_raw_text_flags()
 FLAGS = flags.FLAGS
-
-# The two entity types each task relates, in the order of the pair.
-ENTITY_TYPES = {"gad": ("GENE", "DISEASE"), "euadr": ("GENE", "DISEASE"),
-                "chemprot": ("CHEMICAL", "GENE")}
-KNOWN_TYPES = ("GENE", "DISEASE", "CHEMICAL")
 
 RawPair = collections.namedtuple(
     "RawPair", ["line", "text", "masked", "entities"])
@@ -79,9 +75,10 @@ def _entity(path, number, text, k, entity):
                             "what the span holds (%r)" %
                             (k, entity["text"], text[start:end]))
   if kind is not None and (not isinstance(kind, str) or
-                           kind.upper() not in KNOWN_TYPES):
+                           kind.upper() not in re_datasets.ENTITY_TYPES):
     raise errors.InputError(path, number, "entities[%d]: type %r is not one "
-                            "of %s" % (k, kind, ", ".join(KNOWN_TYPES)))
+                            "of %s" % (k, kind,
+                                       ", ".join(re_datasets.ENTITY_TYPES)))
   return {"start": start, "end": end, "text": text[start:end],
           "type": kind.upper() if kind else None}
 
@@ -116,8 +113,13 @@ def read_raw_pairs(path, types):
     entities = [_entity(path, number, text, k, e)
                 for k, e in enumerate(found)]
     ignored += sum(1 for e in entities if e["type"] not in types)
-    for a in (e for e in entities if e["type"] == types[0]):
-      for b in (e for e in entities if e["type"] == types[1]):
+    for i, a in enumerate(entities):
+      for j, b in enumerate(entities):
+        # One of the first type with one of the second; of a data set that
+        # relates two entities of one type, each two once.
+        if not (a["type"] == types[0] and b["type"] == types[1]) or (
+            types[0] == types[1] and j <= i):
+          continue
         if a["start"] < b["end"] and b["start"] < a["end"]:
           raise errors.InputError(path, number, "entities %r and %r overlap"
                                   % (a["text"], b["text"]))
@@ -129,12 +131,15 @@ InputExample = collections.namedtuple("InputExample",
 
 
 class ReProcessor(object):
-  """A BioBERT RE data dir. Subclass it for a new dataset (set `labels`)."""
+  """A BioBERT RE data dir of a data set of biocodes/re_datasets.py.
+  Subclass it for another file layout."""
 
-  labels = None
   train_file = "train.tsv"
   dev_file = "dev.tsv"
   test_file = "test.tsv"
+
+  def __init__(self, dataset):
+    self.labels = dataset.labels
 
   def get_labels(self):
     """The task's labels, in the order of the model's outputs."""
@@ -163,22 +168,6 @@ class ReProcessor(object):
     return driver.Split(
         [InputExample("%s-%s" % (set_type, r.index), r.sentence, r.label)
          for r in rows], path)
-
-
-class GadProcessor(ReProcessor):
-  labels = re_io.TASK_LABELS["gad"]
-
-
-class EuadrProcessor(ReProcessor):
-  labels = re_io.TASK_LABELS["euadr"]
-
-
-class ChemprotProcessor(ReProcessor):
-  labels = re_io.TASK_LABELS["chemprot"]
-
-
-PROCESSORS = {"gad": GadProcessor, "euadr": EuadrProcessor,
-              "chemprot": ChemprotProcessor}
 
 
 def convert_examples(examples, label_list, tokenizer, max_seq_length):
@@ -264,11 +253,12 @@ class ReTask(driver.Task):
     for name in needed:
       if not getattr(config, name):
         raise errors.UserError("--%s is required" % name)
-    self.name = config.task_name.lower()
-    if self.name not in PROCESSORS:
-      raise errors.FlagError("task_name", config.task_name,
-                             "one of " + ", ".join(sorted(PROCESSORS)))
-    self.processor = PROCESSORS[self.name]()
+    self.dataset = re_datasets.get(config.task_name)
+    if self.dataset is None:
+      raise errors.FlagError("task_name", config.task_name, "one of " +
+                             ", ".join(sorted(re_datasets.DATASETS)))
+    self.name = self.dataset.name
+    self.processor = ReProcessor(self.dataset)
 
   def read_inputs(self, config):
     inputs = {}
@@ -280,7 +270,7 @@ class ReTask(driver.Task):
       inputs["test"] = self.processor.get_test_examples(config.data_dir)
     if config.task is not None and config.task.raw_text_file:
       inputs["raw"] = read_raw_pairs(config.task.raw_text_file,
-                                     ENTITY_TYPES[self.name])
+                                     self.dataset.entity_types)
     return inputs
 
   def label_list(self, inputs, recorded):
@@ -325,11 +315,11 @@ class ReTask(driver.Task):
   def dev_score(self, context, split):
     results = self._predict(context, split, "dev",
                             context.config.eval_batch_size, "eval.tf_record")
-    task = "chemprot" if self.name == "chemprot" else "binary"
     scores, _ = re_eval.score([r["probabilities"] for r in results],
-                              [ex.label for ex in split.examples], task)
+                              [ex.label for ex in split.examples],
+                              self.dataset)
     scores = dict(scores)
-    return ("micro_f1" if task == "chemprot" else "f1",
+    return (re_datasets.MAIN_SCORE[self.dataset.metric],
             scores.pop("f1 score"), scores)
 
   def predict(self, context, split):
@@ -340,9 +330,9 @@ class ReTask(driver.Task):
     path = context.config.path("test_results.tsv")
     files.atomic_write(path, format_probabilities(probabilities))
     print("Wrote %d predictions to %s" % (len(probabilities), path))
-    task = "chemprot" if self.name == "chemprot" else "binary"
     scores, notes = re_eval.score(probabilities,
-                                  [ex.label for ex in split.examples], task)
+                                  [ex.label for ex in split.examples],
+                                  self.dataset)
     print("***** test scores (biocodes/re_eval.py) *****")
     print(re_eval.format_scores(scores), end="")
     for note in notes:
@@ -377,7 +367,7 @@ class ReTask(driver.Task):
     if not pairs and ignored:
       errors.warn("no entity pair of types %s: entities of an untyped NER "
                   "model get a type from run_ner.py --entity_type=TYPE" %
-                  " and ".join(ENTITY_TYPES[self.name]))
+                  " and ".join(self.dataset.entity_types))
 
 
 def main(_):

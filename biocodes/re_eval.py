@@ -22,6 +22,7 @@ if __name__ == "__main__":  # run as a script: the project root on the path
       __file__))))
 
 from biocodes import metrics  # noqa: E402
+from biocodes import re_datasets  # noqa: E402
 from biocodes import re_io  # noqa: E402
 from finetuning import errors  # noqa: E402
 from finetuning import files  # noqa: E402
@@ -60,7 +61,8 @@ def binary_scores(pred, gold):
 
 
 def chemprot_scores(pred, gold, num_positive=5):
-  """Micro precision/recall/F1 over classes 0..num_positive-1 (CPR:3..9)."""
+  """Micro precision/recall/F1 over classes 0..num_positive-1 (ChemProt:
+  CPR:3..9, every label but the negative "false")."""
   notes = []
   positive = set(range(num_positive))
   tp = sum(1 for p, g in zip(pred, gold) if p == g and p in positive)
@@ -72,18 +74,28 @@ def chemprot_scores(pred, gold, num_positive=5):
   return [("f1 score", f1), ("recall", recall), ("precision", precision)], notes
 
 
+def dataset_of(task):
+  """The data set `--task` names: binary or chemprot (the original's
+  choices, GAD's and ChemProt's scoring) or any re_datasets name."""
+  return (re_datasets.for_metric(re_datasets.BINARY) if task == "binary"
+          else re_datasets.get(task))
+
+
 def score(probabilities, gold_labels, task="binary"):
   """Scores class probabilities (label order of the task) against labels.
+
+  Args:
+    task: a name for `dataset_of`, or a `re_datasets.Dataset`.
 
   Returns:
     (ordered list of (name, value), notes).
   """
-  labels = (re_io.TASK_LABELS["chemprot"] if task == "chemprot" else
-            re_io.TASK_LABELS["gad"])
+  dataset = task if isinstance(task, re_datasets.Dataset) else dataset_of(
+      task)
   pred = [argmax(p) for p in probabilities]
-  gold = [labels.index(label) for label in gold_labels]
-  if task == "chemprot":
-    return chemprot_scores(pred, gold)
+  gold = [dataset.labels.index(label) for label in gold_labels]
+  if dataset.metric == re_datasets.MICRO:
+    return chemprot_scores(pred, gold, len(dataset.labels) - 1)
   return binary_scores(pred, gold)
 
 
@@ -93,8 +105,7 @@ def evaluate(output_path, answer_path, task="binary"):
   Returns:
     (ordered list of (name, value), notes).
   """
-  labels = (re_io.TASK_LABELS["chemprot"] if task == "chemprot" else
-            re_io.TASK_LABELS["gad"])
+  labels = dataset_of(task).labels
   probs = re_io.read_probabilities(output_path)
   rows = re_io.read_rows(answer_path, labels=labels)
   if len(probs) != len(rows):
@@ -119,8 +130,9 @@ def main(argv=None):
                       help="test_results.tsv written by run_re.py")
   parser.add_argument("--answer_path", required=True, help="the test.tsv")
   parser.add_argument("--task", default="binary",
-                      choices=["binary", "chemprot"],
-                      help="binary (GAD, EU-ADR) or chemprot")
+                      choices=["binary"] + list(re_datasets.DATASETS),
+                      help="binary (GAD, EU-ADR) or chemprot, or a data "
+                      "set's name (biocodes/re_datasets.py)")
   parser.add_argument("--json_output", default=None,
                       help="also write the scores to this JSON file")
   args = parser.parse_args(argv)

@@ -12,12 +12,6 @@ import math
 from finetuning import errors
 from finetuning import files
 
-TASK_LABELS = {
-    "gad": ["0", "1"],
-    "euadr": ["0", "1"],
-    "chemprot": ["cpr:3", "cpr:4", "cpr:5", "cpr:6", "cpr:9", "false"],
-}
-
 Row = collections.namedtuple("Row", ["index", "sentence", "label", "line"])
 
 _HEADERS = (["index", "sentence", "label"], ["sentence", "label"])

@@ -25,6 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if __name__ == "__main__":  # run as a script: the project root on the path
   sys.path.insert(0, ROOT)
 
+from biocodes import re_datasets  # noqa: E402
 from biocodes import re_eval  # noqa: E402
 from finetuning import errors  # noqa: E402
 from finetuning import files  # noqa: E402
@@ -85,12 +86,14 @@ def main(argv=None):
   parser.add_argument("--folds", default=None,
                       help="comma-separated folds to run (default: all)")
   args, passthrough = parser.parse_known_args(argv)
-  task = "binary"
+  task = "gad"
   for a in passthrough:
-    if a.startswith("--task_name=") and a.split("=", 1)[1].lower() == (
-        "chemprot"):
-      task = "chemprot"
-  metrics = METRICS if task == "binary" else METRICS[:3]
+    if a.startswith("--task_name="):
+      task = a.split("=", 1)[1]
+  dataset = re_datasets.get(task)
+  task = dataset.name if dataset else task  # run_re.py refuses the unknown
+  metrics = (METRICS[:3] if dataset and dataset.metric == re_datasets.MICRO
+             else METRICS)
   defaults = [f for f in ("do_train", "do_predict")
               if not _has_flag(passthrough, f)]
   try:
