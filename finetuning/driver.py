@@ -147,11 +147,10 @@ def format_eval_results(result):
 
 
 def write_eval_results(output_dir, result, name="eval_results.txt"):
-  """Logs and writes `result` (a dict) to `output_dir/name`."""
-  tf.logging.info("***** Eval results *****")
-  for key in sorted(result.keys()):
-    tf.logging.info("  %s = %s", key, str(result[key]))
+  """Prints and writes `result` (a dict) to `output_dir/name`."""
   path = os.path.join(output_dir, name)
+  console.say("***** Eval results (%s) *****\n%s" % (
+      path, format_eval_results(result).rstrip("\n")))
   files.atomic_write(path, format_eval_results(result))
   return path
 

@@ -158,8 +158,9 @@ def check_output_dir(output_dir, run, training):
         "with it would use a random head. Train first (--do_train=true), or "
         "give the --output_dir of a trained run." % output_dir)
   if latest is not None:
-    console.say("Output dir %s holds this run; continuing from %s" %
-                (output_dir, os.path.basename(latest)))
+    console.say("Output dir %s holds this run; %s %s" % (
+        output_dir, "continuing from" if training else "its latest model is",
+        os.path.basename(latest)))
   return latest
 
 
