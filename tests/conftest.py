@@ -23,6 +23,61 @@ REFERENCE = os.path.join(SHARED, "reference")
 DATA = os.path.join(SHARED, "data")
 
 
+_PROCESS_STARTERS = {"run_tool", "subprocess", "Popen"}
+
+
+def _starts_processes(func, seen):
+  """Whether `func`, or a function of the tests it names, starts a process
+  (names run_tool or subprocess)."""
+  code = getattr(func, "__code__", None)
+  if code is None or code in seen:
+    return False
+  seen.add(code)
+  codes = [code] + [c for c in code.co_consts if hasattr(c, "co_names")]
+  names = {n for c in codes for n in c.co_names}
+  if names & _PROCESS_STARTERS:
+    return True
+  module_globals = getattr(func, "__globals__", {})
+  return any(
+      _starts_processes(module_globals[n], seen) for n in names
+      if callable(module_globals.get(n)) and getattr(
+          module_globals[n], "__module__", "").startswith("tests"))
+
+
+def pytest_collection_modifyitems(items):
+  """Tests that start processes (through their fixtures too) are e2e."""
+  for item in items:
+    info = getattr(item, "_fixtureinfo", None)
+    funcs = [item.function] + [
+        d.func for name, defs in (info.name2fixturedefs.items() if info
+                                  else []) for d in defs
+        if name != "_tiers" and d.func.__module__.startswith("tests")]
+    seen = set()
+    if any(_starts_processes(f, seen) for f in funcs):
+      item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def _tiers(request, monkeypatch):
+  """The fast tier runs in-process: a test not marked e2e that starts a
+  process fails, so that `-m "not e2e"` stays fast and complete."""
+  if request.node.get_closest_marker("e2e"):
+    return
+  import subprocess
+  popen = subprocess.Popen.__init__
+
+  def refuse(self, args, *rest, **kwargs):
+    program = args[0] if isinstance(args, (list, tuple)) else str(
+        args).split()[0]
+    # TensorFlow asks lscpu about the machine; a test runs python or bash.
+    if os.path.basename(str(program)).startswith(("python", "bash", "perl")):
+      raise AssertionError("%s starts a process: mark it e2e" %
+                           request.node.nodeid)
+    return popen(self, args, *rest, **kwargs)
+
+  monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
+
+
 def pytest_runtest_setup(item):
   """bf16_kernels tests are skipped, with the reason, where TensorFlow would
   hand bfloat16 matmuls to a oneDNN capped below them (it aborts): on a

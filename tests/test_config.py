@@ -53,6 +53,24 @@ def test_from_flags_is_typed_and_frozen():
      "number from 0 to 1"),
     ("seed", -1, "--seed=-1: expected a whole number >= 0"),
     ("doc_stride", 0, "--doc_stride=0: expected a whole number >= 1"),
+    ("doc_stride", -5, "--doc_stride=-5: expected a whole number >= 1"),
+    ("max_seq_length", 0, "--max_seq_length=0: expected a whole number >= 3"),
+    ("train_batch_size", -3, "--train_batch_size=-3: expected a whole "
+     "number >= 1"),
+    ("num_train_epochs", float("nan"), "--num_train_epochs=nan: expected a "
+     "finite number > 0"),
+    ("warmup_proportion", 2.0, "--warmup_proportion=2.0: expected a finite "
+     "number from 0 to 1"),
+    ("eval_every_n_steps", -1, "--eval_every_n_steps=-1: expected a whole "
+     "number >= 0"),
+    ("early_stopping_patience", -1, "--early_stopping_patience=-1: expected "
+     "a whole number >= 0"),
+    ("gradient_accumulation_steps", 0, "--gradient_accumulation_steps=0: "
+     "expected a whole number >= 1"),
+    ("log_every_n_steps", 0, "--log_every_n_steps=0: expected a whole number "
+     ">= 1"),
+    ("loss_scale", float("inf"), "--loss_scale=inf: expected a finite number "
+     "> 0"),
 ])
 def test_bad_numbers_name_their_flag(flag, value, message):
   with pytest.raises(errors.FlagError) as e:
@@ -69,3 +87,22 @@ def test_output_dir_and_cache_dir_must_not_be_files(tmp_path):
       run_config.from_flags(_flags(**{flag: str(f)}))
   with pytest.raises(errors.UserError, match="--output_dir is required"):
     run_config.from_flags(_flags(output_dir=None))
+
+
+@pytest.mark.parametrize("flag,value,message", [
+    ("n_best_size", 0, "--n_best_size=0: expected a whole number >= 1"),
+    ("max_answer_length", -1, "--max_answer_length=-1: expected a whole "
+     "number >= 1"),
+    ("list_threshold", 1.5, "--list_threshold=1.5: expected a finite number "
+     "from 0 to 1"),
+    ("yesno_threshold", float("nan"), "--yesno_threshold=nan: expected a "
+     "finite number from 0 to 1"),
+])
+def test_bad_qa_numbers_name_their_flag(flag, value, message):
+  import run_qa
+  values = {f.name: f.default for f in dataclasses.fields(run_qa.QaOptions)}
+  values[flag] = value
+  flags = _flags(**values)
+  with pytest.raises(errors.FlagError) as e:
+    run_config.from_flags(flags, run_qa.QaOptions)
+  assert str(e.value) == message
