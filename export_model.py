@@ -5,9 +5,10 @@
       --export_dir=$EXPORT_DIR [--format=huggingface,saved_model] [--checkpoint=PATH]
 
 Takes the run's model (best/ if --keep_best kept one, else the newest
-checkpoint of --output_dir, or --checkpoint) and writes
+checkpoint of --output_dir, or --checkpoint) and writes, as the run's head
+(finetuning/heads.py) says,
 
-- `<export_dir>/huggingface/`: `config.json` (architectures
+- `<export_dir>/huggingface/`: `config.json` (the head's architecture:
   BertForTokenClassification for NER, BertForSequenceClassification for
   RE and yes/no questions, BertForQuestionAnswering for factoid/list QA;
   `id2label`/`label2id`), `model.safetensors` (written with the
@@ -15,10 +16,10 @@ checkpoint of --output_dir, or --checkpoint) and writes
   `tokenizer_config.json` (the casing) and `special_tokens_map.json`;
 - `<export_dir>/saved_model/`: a TensorFlow SavedModel whose
   `serving_default` signature takes `input_ids`, `input_mask`,
-  `segment_ids` (int32 [batch, length]) and returns `logits` and
-  `probabilities` (NER: per token; RE and yes/no: per example), or for QA
-  `start_logits`,
-  `end_logits`, `start_probabilities`, `end_probabilities`. Call it with
+  `segment_ids` (int32 [batch, length]) and returns the head's outputs:
+  `logits` and `probabilities` (NER: per token; RE and yes/no: per
+  example), or for QA `start_logits`, `end_logits`,
+  `start_probabilities`, `end_probabilities`. Call it with
   `saved_model_cli run --dir <export_dir>/saved_model --tag_set serve
   --signature_def serving_default --input_exprs 'input_ids=[[...]];...'`.
 """
@@ -38,38 +39,25 @@ if __name__ == "__main__":  # run as a script: the project root on the path
 
 from finetuning import errors  # noqa: E402
 from finetuning import files  # noqa: E402
+from finetuning import heads  # noqa: E402
 from finetuning import run_dir  # noqa: E402
 from finetuning import selection  # noqa: E402
 
-TOKEN, SEQUENCE, SPAN = "token", "sequence", "span"
-ARCHITECTURES = {TOKEN: "BertForTokenClassification",
-                 SEQUENCE: "BertForSequenceClassification",
-                 SPAN: "BertForQuestionAnswering"}
 # Our activations -> Hugging Face's ("gelu" here is BERT's tanh form).
 HF_ACTIVATIONS = {"gelu": "gelu_new", "gelu_erf": "gelu", "relu": "relu",
                   "tanh": "tanh"}
 FORMATS = ("huggingface", "saved_model")
 
 
-def head_kind(task):
-  """What the head of a run's task predicts."""
-  if task == "ner":
-    return TOKEN
-  if task == "qa":
-    return SPAN
-  return SEQUENCE  # gad, euadr, chemprot, qa_yesno
+def hf_name(tf_name, head=None):
+  """(Hugging Face name, transpose?) of one of our variables, or None.
 
-
-def hf_name(tf_name):
-  """(Hugging Face name, transpose?) of one of our variables, or None."""
-  if tf_name == "output_weights":
-    return "classifier.weight", False
-  if tf_name == "output_bias":
-    return "classifier.bias", False
-  if tf_name == "cls/squad/output_weights":
-    return "qa_outputs.weight", False
-  if tf_name == "cls/squad/output_bias":
-    return "qa_outputs.bias", False
+  The head's own weights are named by `head` (a `heads.Head`; any
+  registered head's when None), the encoder's by BERT's mapping.
+  """
+  for h in [head] if head else heads.HEADS.values():
+    if tf_name in h.hf_variables:
+      return h.hf_variables[tf_name], False
   if not tf_name.startswith("bert/") or re.search(r"adam_[mv]$|grad_accum$",
                                                   tf_name):
     return None
@@ -91,19 +79,18 @@ def hf_name(tf_name):
 def hf_config(manifest):
   """config.json of the Hugging Face export."""
   bert = manifest["bert_config"]
-  kind = head_kind(manifest["task"])
+  head = heads.of_run(manifest)
   config = {k: bert[k] for k in (
       "vocab_size", "hidden_size", "num_hidden_layers",
       "num_attention_heads", "intermediate_size", "hidden_dropout_prob",
       "attention_probs_dropout_prob", "max_position_embeddings",
       "type_vocab_size", "initializer_range")}
-  config.update(architectures=[ARCHITECTURES[kind]], model_type="bert",
+  config.update(architectures=[head.hf_architecture], model_type="bert",
                 hidden_act=HF_ACTIVATIONS[bert.get("hidden_act", "gelu")],
                 layer_norm_eps=1e-12, pad_token_id=0,
                 position_embedding_type="absolute")
-  labels = manifest.get("labels") or (["start", "end"] if kind == SPAN
-                                      else None)
-  if kind != SPAN and labels:
+  labels = manifest.get("labels")
+  if labels:
     config["id2label"] = {str(i): l for i, l in enumerate(labels)}
     config["label2id"] = {l: i for i, l in enumerate(labels)}
   return config
@@ -162,11 +149,11 @@ def export_huggingface(manifest, checkpoint, vocab_file, target):
   reader = tf.train.load_checkpoint(checkpoint)
   # Token classification and question answering in transformers have no
   # pooler: it is left out, so that loading reports nothing unexpected.
-  pooler = head_kind(manifest["task"]) == SEQUENCE
+  head = heads.of_run(manifest)
   tensors = {}
   for name in sorted(reader.get_variable_to_shape_map()):
-    mapped = hf_name(name)
-    if mapped is None or (not pooler and
+    mapped = hf_name(name, head)
+    if mapped is None or (not head.uses_pooler and
                           mapped[0].startswith("bert.pooler.")):
       continue
     value = reader.get_tensor(name).astype(np.float32)
@@ -198,26 +185,15 @@ def export_saved_model(manifest, checkpoint, target):
   """Writes the SavedModel with its serving_default signature."""
   import tensorflow.compat.v1 as tf
   import modeling
-  from finetuning import heads
   tf.disable_v2_behavior()
-  kind = head_kind(manifest["task"])
+  head = heads.of_run(manifest)
   config = modeling.BertConfig.from_dict(manifest["bert_config"])
   with tf.Graph().as_default() as graph:
     inputs = {name: tf.placeholder(tf.int32, [None, None], name=name)
               for name in ("input_ids", "input_mask", "segment_ids")}
     model = modeling.BertModel(config, False, inputs["input_ids"],
                                inputs["input_mask"], inputs["segment_ids"])
-    if kind == SPAN:
-      start, end = heads.span_logits(model.get_sequence_output())
-      outputs = {"start_logits": start, "end_logits": end,
-                 "start_probabilities": tf.nn.softmax(start, axis=-1),
-                 "end_probabilities": tf.nn.softmax(end, axis=-1)}
-    else:
-      layer = (model.get_sequence_output() if kind == TOKEN else
-               model.get_pooled_output())
-      logits = heads.output_logits(layer, len(manifest["labels"]), False)
-      outputs = {"logits": logits,
-                 "probabilities": tf.nn.softmax(logits, axis=-1)}
+    outputs = head.serving(model, len(manifest.get("labels") or []))
     saver = tf.train.Saver(tf.global_variables())
     with tf.Session(graph=graph) as sess:
       saver.restore(sess, checkpoint)

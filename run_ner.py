@@ -45,8 +45,6 @@ from finetuning import estimator as est
 from finetuning import feature_cache
 from finetuning import files
 from finetuning import flags as common_flags
-from finetuning import heads
-from finetuning import packing
 from finetuning import records
 
 common_flags.define_common_flags(
@@ -225,28 +223,6 @@ def convert_examples(examples, label_list, tokenizer, max_seq_length):
   return features, windows, n_split
 
 
-def head_fn_builder(num_labels):
-  """The NER head: per-token softmax, loss summed over all positions."""
-
-  def head_fn(model, features, is_training):
-    logits = heads.output_logits(model.get_sequence_output(), num_labels,
-                                 is_training)
-    log_probs, per_position_loss = heads.cross_entropy(
-        logits, features["label_ids"], num_labels)
-    loss = tf.reduce_sum(per_position_loss)
-    if packing.POSITION_IDS in features:
-      # Packed rows: a row's sum would mix examples; the predictor cuts
-      # per-position outputs back into examples.
-      predictions = {"log_probs": log_probs,
-                     "position_loss": per_position_loss}
-    else:
-      predictions = {"log_probs": log_probs,
-                     "loss": tf.reduce_sum(per_position_loss, axis=-1)}
-    return est.HeadOutput(loss, predictions, loss_is_sum=True)
-
-  return head_fn
-
-
 def decode_window(window, log_probs, label_list, tag_ids):
   """The label of every piece of a window.
 
@@ -360,6 +336,7 @@ class NerTask(driver.Task):
   """Named entity recognition on BioBERT's NER files."""
 
   name = "ner"
+  head = "token_classifier"
   fields = {"input_ids": records.SEQUENCE,
             "input_mask": records.SEQUENCE,
             "segment_ids": records.SEQUENCE,
@@ -429,9 +406,6 @@ class NerTask(driver.Task):
     tf.logging.info("%d of %d training sentences are longer than %d pieces "
                     "and were split into windows", info["sentences_split"],
                     len(examples), config.max_seq_length)
-
-  def head_fn(self, labels):
-    return head_fn_builder(len(labels))
 
   def _tag(self, context, examples, batch_size, record_name):
     features, windows, n_split = convert_examples(

@@ -41,7 +41,6 @@ from finetuning import errors
 from finetuning import estimator as est
 from finetuning import files
 from finetuning import flags as common_flags
-from finetuning import heads
 from finetuning import records
 
 common_flags.define_common_flags(max_seq_length=384, train_batch_size=32,
@@ -447,28 +446,6 @@ def feature_dicts(features, is_training):
     yield d
 
 
-def head_fn(model, features, is_training):
-  """Start and end logits: `cls/squad/output_weights [2, hidden]`."""
-  del is_training
-  start_logits, end_logits = heads.span_logits(model.get_sequence_output())
-  loss = None
-  if "start_positions" in features:
-    seq_length = tf.shape(start_logits)[1]
-
-    def compute_loss(logits, positions):
-      one_hot_positions = tf.one_hot(positions, depth=seq_length,
-                                     dtype=tf.float32)
-      log_probs = tf.nn.log_softmax(logits, axis=-1)
-      return -tf.reduce_mean(tf.reduce_sum(one_hot_positions * log_probs,
-                                           axis=-1))
-
-    loss = (compute_loss(start_logits, features["start_positions"]) +
-            compute_loss(end_logits, features["end_positions"])) / 2.0
-  predictions = {"unique_ids": features["unique_ids"],
-                 "start_logits": start_logits, "end_logits": end_logits}
-  return est.HeadOutput(loss, predictions)
-
-
 def _get_best_indexes(logits, n_best_size):
   """The indexes of the n largest logits, largest first (stable on ties)."""
   order = sorted(enumerate(logits), key=lambda x: x[1], reverse=True)
@@ -698,6 +675,7 @@ class QaTask(driver.Task):
   """Extractive question answering (SQuAD format, BioASQ factoid)."""
 
   name = "qa"
+  head = "span"
 
   def record_fields(self, training):
     fields = {"unique_ids": records.SCALAR, "input_ids": records.SEQUENCE,
@@ -782,9 +760,6 @@ class QaTask(driver.Task):
   def report_training(self, examples, info, config):
     tf.logging.info("%d training questions make %d windows",
                     len(examples), info["num_features"])
-
-  def head_fn(self, labels):
-    return head_fn
 
   def _nbest(self, context, split, batch_size, record_name):
     """(predictions, nbest, null odds) of a split's questions."""
@@ -926,6 +901,7 @@ class YesNoTask(QaTask):
   """BioASQ yes/no questions: a classifier over (question, snippet) pairs."""
 
   name = "qa_yesno"
+  head = "sequence_classifier"
   fields = {"input_ids": records.SEQUENCE, "input_mask": records.SEQUENCE,
             "segment_ids": records.SEQUENCE, "label_ids": records.SCALAR}
 
@@ -952,9 +928,6 @@ class YesNoTask(QaTask):
   def report_training(self, examples, info, config):
     tf.logging.info("%d (question, snippet) pairs, %d yes", len(examples),
                     sum(ex.label == "yes" for ex in examples))
-
-  def head_fn(self, labels):
-    return heads.classifier_head_fn(len(labels))
 
   def _yes_probabilities(self, context, split, batch_size, record_name):
     config, options = context.config, context.config.task

@@ -40,7 +40,6 @@ from finetuning import errors
 from finetuning import feature_cache
 from finetuning import files
 from finetuning import flags as common_flags
-from finetuning import heads
 from finetuning import records
 
 common_flags.define_common_flags()
@@ -237,6 +236,7 @@ def one_class_warning(probabilities, labels):
 class ReTask(driver.Task):
   """Sentence classification of masked entity pairs (GAD, EU-ADR, ChemProt)."""
 
+  head = "sequence_classifier"
   fields = {"input_ids": records.SEQUENCE,
             "input_mask": records.SEQUENCE,
             "segment_ids": records.SEQUENCE,
@@ -289,9 +289,6 @@ class ReTask(driver.Task):
   def report_training(self, examples, info, config):
     _report_cut(info["cut"], len(examples), "training",
                 config.max_seq_length)
-
-  def head_fn(self, labels):
-    return heads.classifier_head_fn(len(labels))
 
   def _predict(self, context, split, what, batch_size, record_name):
     seq = context.config.max_seq_length

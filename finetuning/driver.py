@@ -28,6 +28,7 @@ from finetuning import devices
 from finetuning import errors
 from finetuning import estimator as est
 from finetuning import files
+from finetuning import heads
 from finetuning import model_files
 from finetuning import predictor as predictor_lib
 from finetuning import progress
@@ -55,12 +56,14 @@ class Task(object):
 
   Attributes:
     name: recorded in run_manifest.json ("ner", "gad", "qa", ...).
+    head: the name of its head in `heads.HEADS` (recorded too).
     fields: {feature name: records.SEQUENCE or records.SCALAR}.
     packable: its features are all sequences and its head is per position,
       so --pack_sequences can put several in a row.
   """
 
   name = None
+  head = None
   fields = {}
   packable = False
 
@@ -105,8 +108,9 @@ class Task(object):
     """Logs what building the training features did (cuts, windows...)."""
 
   def head_fn(self, labels):
-    """The head: `head_fn(model, features, is_training)` -> HeadOutput."""
-    raise NotImplementedError
+    """The head: `head_fn(model, features, is_training)` -> HeadOutput
+    (by default the registered head `self.head`)."""
+    return heads.HEADS[self.head].build(len(labels or []))
 
   def evaluate(self, context, split):
     """Scores the dev split; returns the eval_results dict, or None."""
@@ -184,7 +188,8 @@ def run(task, config):
           "and %s is empty" % (dev.path if dev else "the task has none"))
   manifest = run_dir.describe_run(
       task.name, labels, bert_config, config.max_seq_length,
-      config.do_lower_case, config.vocab_file, config.init_checkpoint)
+      config.do_lower_case, config.vocab_file, config.init_checkpoint,
+      head=task.head)
   latest = run_dir.check_output_dir(config.output_dir, manifest,
                                     training=config.do_train)
   best = selection.best_checkpoint(config.output_dir)

@@ -1,13 +1,40 @@
-"""What the NER and RE heads share: the output projection and the loss.
+"""The task heads: one registry that training, prediction and export ask.
 
-Variables `output_weights [num_labels, hidden]` and `output_bias
-[num_labels]` at the top scope, as in BioBERT's fine-tuned checkpoints.
+A `Head` says how to build the head on the encoder (training and
+prediction), what a SavedModel serves, and how the head looks in Hugging
+Face's format (the architecture and its own weights' names). A task names
+its head (`Task.head`), run_manifest.json records it, export_model.py reads
+it back. Adding a head is one `Head(...)` in HEADS (docs/extending.md).
+
+The classifier heads keep BioBERT's variables `output_weights [num_labels,
+hidden]` and `output_bias [num_labels]` at the top scope; the span head
+BERT's SQuAD `cls/squad/output_weights [2, hidden]` and `.../output_bias`.
 """
+
+import collections
 
 import tensorflow.compat.v1 as tf
 
 import modeling
 from finetuning import estimator
+from finetuning import packing
+
+Head = collections.namedtuple(
+    "Head", ["name", "build", "serving", "hf_architecture", "hf_variables",
+             "uses_pooler"])
+Head.__doc__ = """A task head.
+
+name: recorded in run_manifest.json.
+build(num_labels): `head_fn(model, features, is_training)` -> HeadOutput,
+  for training and prediction.
+serving(model, num_labels): {output name: Tensor} of an exported
+  SavedModel, from the model's inputs alone.
+hf_architecture: the transformers class written in config.json.
+hf_variables: {our variable: Hugging Face weight name} of the head's own
+  weights (stored [out, in], as transformers stores linear layers).
+uses_pooler: whether the head reads the pooled [CLS] output (exported with
+  the pooler; transformers' token and span classes have none).
+"""
 
 
 def output_logits(layer, num_labels, is_training, dropout_prob=0.1):
@@ -87,3 +114,92 @@ def span_logits(sequence_output):
   logits = tf.transpose(logits, [2, 0, 1])
   start_logits, end_logits = tf.unstack(logits, axis=0)
   return start_logits, end_logits
+
+
+def token_classifier_head_fn(num_labels):
+  """Per-token softmax (run_ner.py), the loss summed over all positions."""
+
+  def head_fn(model, features, is_training):
+    logits = output_logits(model.get_sequence_output(), num_labels,
+                           is_training)
+    log_probs, per_position_loss = cross_entropy(
+        logits, features["label_ids"], num_labels)
+    loss = tf.reduce_sum(per_position_loss)
+    if packing.POSITION_IDS in features:
+      # Packed rows: a row's sum would mix examples; the predictor cuts
+      # per-position outputs back into examples.
+      predictions = {"log_probs": log_probs,
+                     "position_loss": per_position_loss}
+    else:
+      predictions = {"log_probs": log_probs,
+                     "loss": tf.reduce_sum(per_position_loss, axis=-1)}
+    return estimator.HeadOutput(loss, predictions, loss_is_sum=True)
+
+  return head_fn
+
+
+def span_head_fn(num_labels=None):
+  """Start and end logits over the positions (run_qa.py, BERT's SQuAD)."""
+  del num_labels
+
+  def head_fn(model, features, is_training):
+    del is_training
+    start_logits, end_logits = span_logits(model.get_sequence_output())
+    loss = None
+    if "start_positions" in features:
+      seq_length = tf.shape(start_logits)[1]
+
+      def compute_loss(logits, positions):
+        one_hot_positions = tf.one_hot(positions, depth=seq_length,
+                                       dtype=tf.float32)
+        log_probs = tf.nn.log_softmax(logits, axis=-1)
+        return -tf.reduce_mean(tf.reduce_sum(one_hot_positions * log_probs,
+                                             axis=-1))
+
+      loss = (compute_loss(start_logits, features["start_positions"]) +
+              compute_loss(end_logits, features["end_positions"])) / 2.0
+    predictions = {"unique_ids": features["unique_ids"],
+                   "start_logits": start_logits, "end_logits": end_logits}
+    return estimator.HeadOutput(loss, predictions)
+
+  return head_fn
+
+
+def _class_outputs(layer_of):
+  def serving(model, num_labels):
+    logits = output_logits(layer_of(model), num_labels, False)
+    return {"logits": logits, "probabilities": tf.nn.softmax(logits, axis=-1)}
+  return serving
+
+
+def _span_outputs(model, num_labels=None):
+  del num_labels
+  start, end = span_logits(model.get_sequence_output())
+  return {"start_logits": start, "end_logits": end,
+          "start_probabilities": tf.nn.softmax(start, axis=-1),
+          "end_probabilities": tf.nn.softmax(end, axis=-1)}
+
+
+_CLASSIFIER_WEIGHTS = {"output_weights": "classifier.weight",
+                       "output_bias": "classifier.bias"}
+
+HEADS = collections.OrderedDict((h.name, h) for h in [
+    Head("token_classifier", token_classifier_head_fn,
+         _class_outputs(lambda m: m.get_sequence_output()),
+         "BertForTokenClassification", _CLASSIFIER_WEIGHTS, False),
+    Head("sequence_classifier", classifier_head_fn,
+         _class_outputs(lambda m: m.get_pooled_output()),
+         "BertForSequenceClassification", _CLASSIFIER_WEIGHTS, True),
+    Head("span", span_head_fn, _span_outputs, "BertForQuestionAnswering",
+         {"cls/squad/output_weights": "qa_outputs.weight",
+          "cls/squad/output_bias": "qa_outputs.bias"}, False),
+])
+
+
+def of_run(manifest):
+  """The head of a recorded run (runs recorded before heads were named:
+  by their task)."""
+  name = manifest.get("head") or {"ner": "token_classifier",
+                                  "qa": "span"}.get(manifest["task"],
+                                                    "sequence_classifier")
+  return HEADS[name]

@@ -29,7 +29,7 @@ REQUIRED_KEYS = ("task", "labels", "bert_config", "max_seq_length",
 
 
 def describe_run(task, labels, bert_config, max_seq_length, do_lower_case,
-                 vocab_file=None, init_checkpoint=None):
+                 vocab_file=None, init_checkpoint=None, head=None):
   """What identifies a run: a JSON-able dict.
 
   Args:
@@ -41,6 +41,7 @@ def describe_run(task, labels, bert_config, max_seq_length, do_lower_case,
     vocab_file: recorded by the SHA-256 of its content.
     init_checkpoint: recorded by the SHA-256 of its .index file (so a
       checkpoint moved elsewhere is still the same one).
+    head: the name of the task's head (`heads.HEADS`), or None.
   """
   if hasattr(bert_config, "to_dict"):
     bert_config = bert_config.to_dict()
@@ -51,6 +52,8 @@ def describe_run(task, labels, bert_config, max_seq_length, do_lower_case,
       "max_seq_length": int(max_seq_length),
       "do_lower_case": bool(do_lower_case),
   }
+  if head:
+    run["head"] = head
   if vocab_file:
     run["vocab_sha256"] = files.file_digest(vocab_file)
   if init_checkpoint is not None:

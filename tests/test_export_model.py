@@ -105,9 +105,13 @@ def test_names_of_every_head():
       "bert.embeddings.word_embeddings.weight", False)
   assert export_model.hf_name("output_weights/adam_m") is None
   assert export_model.hf_name("global_step") is None
-  assert [export_model.head_kind(t) for t in ("ner", "gad", "qa",
-                                              "qa_yesno")] == [
-      "token", "sequence", "span", "sequence"]
+  # Runs recorded before the head was: by their task.
+  from finetuning import heads
+  assert [heads.of_run({"task": t}).name for t in (
+      "ner", "gad", "qa", "qa_yesno")] == [
+          "token_classifier", "sequence_classifier", "span",
+          "sequence_classifier"]
+  assert heads.of_run({"task": "ner", "head": "span"}).name == "span"
 
 
 def test_bad_export_requests(re_run, tmp_path):
