@@ -44,14 +44,9 @@ from finetuning import errors
 from finetuning import estimator as est
 from finetuning import feature_cache
 from finetuning import files
-from finetuning import flags as common_flags
 from finetuning import records
+from finetuning.options import option
 
-common_flags.define_common_flags(
-    task_name="NER", do_train=True, do_predict=True, do_lower_case=False,
-    num_train_epochs=10.0)
-common_flags.define_raw_text_flags()
-FLAGS = flags.FLAGS
 
 PAD, CLS, SEP, X = "[PAD]", "[CLS]", "[SEP]", "X"
 ORIGINAL_TAGS = ["B", "I", "O"]
@@ -62,30 +57,27 @@ Window = collections.namedtuple("Window",
                                 ["tokens", "is_first", "example_index"])
 
 
-flags.DEFINE_bool(
-    "select_epochs_on_dev", False,
-    "The BioBERT paper's protocol in one command: train on train.tsv with a "
-    "dev evaluation (entity F1 on devel.tsv) after every epoch up to "
-    "--num_train_epochs, take the best epoch count, train on train_dev.tsv "
-    "for that many epochs (<output_dir>/final) and predict test.tsv; "
-    "<output_dir>/protocol_report.json has the dev curve, the chosen epochs "
-    "and the test scores.")
-
-
-flags.DEFINE_string(
-    "entity_type", None,
-    "--raw_text_file: the type written for the entities of a model trained "
-    "on untyped B/I/O tags (e.g. DISEASE), so that run_re.py "
-    "--raw_text_file can pair them. A typed model's own types are kept.")
-
-
 @dataclasses.dataclass(frozen=True)
-class NerOptions:
+class NerOptions(run_config.RawTextOptions):
   """The flags of run_ner.py beyond the common ones."""
-  raw_text_file: Optional[str] = None
-  raw_output_file: Optional[str] = None
-  select_epochs_on_dev: bool = False
-  entity_type: Optional[str] = None
+  select_epochs_on_dev: bool = option(
+      False, "The BioBERT paper's protocol in one command: train on "
+      "train.tsv with a dev evaluation (entity F1 on devel.tsv) after every "
+      "epoch up to --num_train_epochs, take the best epoch count, train on "
+      "train_dev.tsv for that many epochs (<output_dir>/final) and predict "
+      "test.tsv; <output_dir>/protocol_report.json has the dev curve, the "
+      "chosen epochs and the test scores.")
+  entity_type: Optional[str] = option(
+      None, "--raw_text_file: the type written for the entities of a model "
+      "trained on untyped B/I/O tags (e.g. DISEASE), so that run_re.py "
+      "--raw_text_file can pair them. A typed model's own types are kept.")
+
+
+# The original run_ner.py's defaults.
+run_config.define_flags(NerOptions, task_name="NER", do_train=True,
+                        do_predict=True, do_lower_case=False,
+                        num_train_epochs=10.0)
+FLAGS = flags.FLAGS
 
 
 class NerProcessor(object):

@@ -40,91 +40,75 @@ from finetuning import driver
 from finetuning import errors
 from finetuning import estimator as est
 from finetuning import files
-from finetuning import flags as common_flags
 from finetuning import records
+from finetuning.options import option
 
-common_flags.define_common_flags(max_seq_length=384, train_batch_size=32,
-                                 predict_batch_size=8, learning_rate=5e-5,
-                                 num_train_epochs=3.0)
-flags.DEFINE_string("train_file", None,
-                    "SQuAD-format JSON for training. E.g., "
-                    "BioASQ-train-factoid-4b.json")
-flags.DEFINE_string("predict_file", None,
-                    "SQuAD-format JSON for predictions. E.g., "
-                    "BioASQ-test-factoid-4b-1.json")
-flags.DEFINE_integer("doc_stride", 128,
-                     "When splitting up a long document into chunks, how much "
-                     "stride to take between chunks.")
-flags.DEFINE_integer("max_query_length", 64,
-                     "The maximum number of tokens for the question. Longer "
-                     "questions are truncated to this length.")
-flags.DEFINE_integer("n_best_size", 20,
-                     "The total number of n-best predictions to generate in "
-                     "the nbest_predictions.json output file.")
-flags.DEFINE_integer("max_answer_length", 30,
-                     "The maximum length of an answer that can be "
-                     "generated, in word pieces.")
-flags.DEFINE_bool("verbose_logging", False,
-                  "Log warnings about answers that cannot be mapped back to "
-                  "the original text.")
-flags.DEFINE_bool("version_2_with_negative", False,
-                  "If true, the SQuAD examples contain some that do not have "
-                  "an answer.")
-flags.DEFINE_float("null_score_diff_threshold", 0.0,
-                   "If null_score - best_non_null is greater than the "
-                   "threshold predict null.")
-flags.DEFINE_string("golden_file", None,
-                    "BioASQ golden JSON: after prediction, write the BioASQ "
-                    "answer file and print factoid SAcc/LAcc/MRR.")
-flags.DEFINE_string(
-    "dev_file", None,
-    "Development questions (SQuAD-format JSON, BioASQ ids) with "
-    "--dev_golden_file: scored with the BioASQ rules by --do_eval and by "
-    "--eval_every_epoch / --eval_every_n_steps (factoid: MRR, list: F1, "
-    "yes/no: macro F1).")
-flags.DEFINE_string("dev_golden_file", None,
-                    "BioASQ golden JSON of --dev_file.")
-flags.DEFINE_bool("check_bioasq_ids", True,
-                  "Require BioASQ qas ids (<24-character id>_<3 digits>). "
-                  "Set false for plain SQuAD data.")
-flags.DEFINE_enum("question_type", "factoid", ["factoid", "list", "yesno"],
-                  "factoid: extractive answers, the top 5 in the BioASQ "
-                  "form (the original). list: the same model, the answers "
-                  "above --list_threshold. yesno: a yes/no classifier over "
-                  "(question, snippet) pairs, averaged per question.")
-flags.DEFINE_float("list_threshold",
-                   bioasq_form.LIST_THRESHOLD,
-                   "List questions: keep an answer whose probability summed "
-                   "over the question's snippets, divided by their number, "
-                   "is at least this.")
-flags.DEFINE_integer("list_max", bioasq_form.LIST_MAX,
-                     "List questions: at most this many answers.")
-flags.DEFINE_float("yesno_threshold", 0.5,
-                   "Yes/no questions: answer yes when the mean probability "
-                   "of yes over the question's snippets is at least this.")
-FLAGS = flags.FLAGS
+
+
+# Options of the extractive model (factoid and list questions) only.
+EXTRACTIVE_ONLY = ("doc_stride", "n_best_size", "max_answer_length",
+                   "version_2_with_negative", "null_score_diff_threshold",
+                   "list_threshold", "list_max", "verbose_logging")
 
 
 @dataclasses.dataclass(frozen=True)
 class QaOptions:
   """The flags of run_qa.py beyond the common ones."""
-  train_file: Optional[str] = None
-  predict_file: Optional[str] = None
-  doc_stride: int = 128
-  max_query_length: int = 64
-  n_best_size: int = 20
-  max_answer_length: int = 30
-  verbose_logging: bool = False
-  version_2_with_negative: bool = False
-  null_score_diff_threshold: float = 0.0
-  golden_file: Optional[str] = None
-  check_bioasq_ids: bool = True
-  dev_file: Optional[str] = None
-  dev_golden_file: Optional[str] = None
-  question_type: str = "factoid"
-  list_threshold: float = bioasq_form.LIST_THRESHOLD
-  list_max: int = bioasq_form.LIST_MAX
-  yesno_threshold: float = 0.5
+  train_file: Optional[str] = option(
+      None, "SQuAD-format JSON for training. E.g., "
+      "BioASQ-train-factoid-4b.json")
+  predict_file: Optional[str] = option(
+      None, "SQuAD-format JSON for predictions. E.g., "
+      "BioASQ-test-factoid-4b-1.json")
+  doc_stride: int = option(
+      128, "When splitting up a long document into chunks, how much stride "
+      "to take between chunks.")
+  max_query_length: int = option(
+      64, "The maximum number of tokens for the question. Longer questions "
+      "are truncated to this length.")
+  n_best_size: int = option(
+      20, "The total number of n-best predictions to generate in the "
+      "nbest_predictions.json output file.")
+  max_answer_length: int = option(
+      30, "The maximum length of an answer that can be generated, in word "
+      "pieces.")
+  verbose_logging: bool = option(
+      False, "Log warnings about answers that cannot be mapped back to the "
+      "original text.")
+  version_2_with_negative: bool = option(
+      False, "If true, the SQuAD examples contain some that do not have an "
+      "answer.")
+  null_score_diff_threshold: float = option(
+      0.0, "If null_score - best_non_null is greater than the threshold "
+      "predict null.")
+  golden_file: Optional[str] = option(
+      None, "BioASQ golden JSON: after prediction, write the BioASQ answer "
+      "file and print factoid SAcc/LAcc/MRR.")
+  check_bioasq_ids: bool = option(
+      True, "Require BioASQ qas ids (<24-character id>_<3 digits>). Set "
+      "false for plain SQuAD data.")
+  dev_file: Optional[str] = option(
+      None, "Development questions (SQuAD-format JSON, BioASQ ids) with "
+      "--dev_golden_file: scored with the BioASQ rules by --do_eval and by "
+      "--eval_every_epoch / --eval_every_n_steps (factoid: MRR, list: F1, "
+      "yes/no: macro F1).")
+  dev_golden_file: Optional[str] = option(
+      None, "BioASQ golden JSON of --dev_file.")
+  question_type: str = option(
+      "factoid", "factoid: extractive answers, the top 5 in the BioASQ form "
+      "(the original). list: the same model, the answers above "
+      "--list_threshold. yesno: a yes/no classifier over (question, "
+      "snippet) pairs, averaged per question.",
+      choices=["factoid", "list", "yesno"])
+  list_threshold: float = option(
+      bioasq_form.LIST_THRESHOLD, "List questions: keep an answer whose "
+      "probability summed over the question's snippets, divided by their "
+      "number, is at least this.")
+  list_max: int = option(bioasq_form.LIST_MAX,
+                         "List questions: at most this many answers.")
+  yesno_threshold: float = option(
+      0.5, "Yes/no questions: answer yes when the mean probability of yes "
+      "over the question's snippets is at least this.")
 
   def validate(self, config):
     """Raises FlagError for a value that cannot work."""
@@ -139,6 +123,19 @@ class QaOptions:
       raise errors.UserError(
           "The max_seq_length (%d) must be greater than max_query_length "
           "(%d) + 3" % (config.max_seq_length, self.max_query_length))
+    if self.question_type == "yesno":
+      unused = sorted(set(EXTRACTIVE_ONLY) & config.given)
+      if unused:
+        errors.warn("%s: not used by --question_type=yesno (a classifier of "
+                    "each (question, snippet) pair, cut to --max_seq_length)"
+                    % ", ".join("--" + n for n in unused))
+
+
+# The original run_qa.py's defaults.
+run_config.define_flags(QaOptions, max_seq_length=384, train_batch_size=32,
+                        predict_batch_size=8, learning_rate=5e-5,
+                        num_train_epochs=3.0)
+FLAGS = flags.FLAGS
 
 
 SquadExample = collections.namedtuple(
@@ -717,16 +714,14 @@ class QaTask(driver.Task):
     if config.do_predict:
       inputs["test"] = driver.Split(
           self.read_examples(options.predict_file, False, options),
-          options.predict_file)
+          options.predict_file,
+          bioasq_eval.load_questions(options.golden_file, "golden")
+          if options.golden_file else None)
     if config.do_eval or config.evaluates_during_training:
       inputs["dev"] = driver.Split(
           self.read_examples(options.dev_file, False, options),
-          options.dev_file)
-      self.dev_golden = bioasq_eval.load_questions(options.dev_golden_file,
-                                                   "golden")
-    self.golden = None
-    if options.golden_file:
-      self.golden = bioasq_eval.load_questions(options.golden_file, "golden")
+          options.dev_file,
+          bioasq_eval.load_questions(options.dev_golden_file, "golden"))
     return inputs
 
   def read_examples(self, path, training, options):
@@ -792,7 +787,7 @@ class QaTask(driver.Task):
     answers, _ = self.bioasq_answers(context, split,
                                      context.config.eval_batch_size,
                                      "dev.tf_record")
-    return bioasq_eval.score(self.dev_golden, answers["questions"])
+    return bioasq_eval.score(split.golden, answers["questions"])
 
   def evaluate(self, context, split):
     scores = self._dev_scores(context, split)
@@ -816,7 +811,7 @@ class QaTask(driver.Task):
       answers, with_prob = bioasq_form.transform(
           nbest, options.question_type, options.list_threshold,
           options.list_max)
-      score_bioasq(answers, with_prob, self.golden, config.output_dir,
+      score_bioasq(answers, with_prob, split.golden, config.output_dir,
                    options.question_type)
 
 
@@ -954,7 +949,8 @@ class YesNoTask(QaTask):
     print("Wrote yesno_predictions.json (%d pairs, %d questions) to %s" %
           (len(qas_ids), len(decisions), config.output_dir))
     answers, with_prob = yesno_answer_files(decisions)
-    score_bioasq(answers, with_prob, self.golden, config.output_dir, "yesno")
+    score_bioasq(answers, with_prob, split.golden, config.output_dir,
+                 "yesno")
 
 
 def main(_):

@@ -39,22 +39,20 @@ from finetuning import driver
 from finetuning import errors
 from finetuning import feature_cache
 from finetuning import files
-from finetuning import flags as common_flags
 from finetuning import records
 
-common_flags.define_common_flags()
-common_flags.define_raw_text_flags()
-FLAGS = flags.FLAGS
 
 RawPair = collections.namedtuple(
     "RawPair", ["line", "text", "masked", "entities"])
 
 
 @dataclasses.dataclass(frozen=True)
-class ReOptions:
+class ReOptions(run_config.RawTextOptions):
   """The flags of run_re.py beyond the common ones."""
-  raw_text_file: Optional[str] = None
-  raw_output_file: Optional[str] = None
+
+
+run_config.define_flags(ReOptions)  # the original run_re.py's defaults
+FLAGS = flags.FLAGS
 
 
 def _entity(path, number, text, k, entity):
@@ -242,23 +240,30 @@ class ReTask(driver.Task):
             "segment_ids": records.SEQUENCE,
             "label_ids": records.SCALAR}
 
+  def __init__(self, dataset):
+    self.dataset = dataset
+    self.name = dataset.name
+    self.processor = ReProcessor(dataset)
+
+  @classmethod
+  def of_config(cls, config):
+    """The task of --task_name; FlagError for an unknown one."""
+    if not config.task_name:
+      raise errors.UserError("--task_name is required")
+    dataset = re_datasets.get(config.task_name)
+    if dataset is None:
+      raise errors.FlagError("task_name", config.task_name, "one of " +
+                             ", ".join(sorted(re_datasets.DATASETS)))
+    return cls(dataset)
+
   def check_config(self, config):
     raw = config.task is not None and config.task.raw_text_file
     if not (config.do_train or config.do_eval or config.do_predict or raw):
       raise errors.UserError("At least one of `do_train`, `do_eval`, "
                              "`do_predict' or `raw_text_file` must be set.")
-    needed = ["task_name"]
-    if config.do_train or config.do_eval or config.do_predict:
-      needed.append("data_dir")
-    for name in needed:
-      if not getattr(config, name):
-        raise errors.UserError("--%s is required" % name)
-    self.dataset = re_datasets.get(config.task_name)
-    if self.dataset is None:
-      raise errors.FlagError("task_name", config.task_name, "one of " +
-                             ", ".join(sorted(re_datasets.DATASETS)))
-    self.name = self.dataset.name
-    self.processor = ReProcessor(self.dataset)
+    if (config.do_train or config.do_eval or config.do_predict) and not (
+        config.data_dir):
+      raise errors.UserError("--data_dir is required")
 
   def read_inputs(self, config):
     inputs = {}
@@ -368,7 +373,8 @@ class ReTask(driver.Task):
 
 
 def main(_):
-  driver.run(ReTask(), run_config.from_flags(FLAGS, ReOptions))
+  config = run_config.from_flags(FLAGS, ReOptions)
+  driver.run(ReTask.of_config(config), config)
 
 
 if __name__ == "__main__":

@@ -14,47 +14,122 @@ from typing import Any, Optional
 from absl import flags
 
 from finetuning import errors
+from finetuning import feature_cache
 from finetuning import files
+from finetuning import options
+from finetuning.options import option
 
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
-  """The common flags of the three runners (original names and meanings)."""
-  output_dir: str
-  data_dir: Optional[str] = None
-  bert_config_file: Optional[str] = None
-  vocab_file: Optional[str] = None
-  init_checkpoint: Optional[str] = None
-  task_name: Optional[str] = None
-  do_lower_case: bool = True
-  max_seq_length: int = 128
-  do_train: bool = False
-  do_eval: bool = False
-  do_predict: bool = False
-  train_batch_size: int = 32
-  eval_batch_size: int = 8
-  predict_batch_size: int = 8
-  learning_rate: float = 5e-5
-  num_train_epochs: float = 3.0
-  warmup_proportion: float = 0.1
-  save_checkpoints_steps: int = 1000
-  keep_checkpoint_max: int = 5
-  gradient_accumulation_steps: int = 1
-  seed: Optional[int] = None
-  log_every_n_steps: int = 100
-  bucket_by_length: bool = True
-  pack_sequences: bool = False
-  use_fp16: bool = False
-  loss_scale: float = 1024.0
-  use_xla: bool = False
-  distribution_strategy: str = "none"
-  cache_dir: str = ""
-  eval_every_n_steps: int = 0
-  eval_every_epoch: bool = False
-  keep_best: bool = False
-  early_stopping_patience: int = 0
+  """The options every runner shares, with the original names and meanings.
+
+  Each is a flag (`options.define_flags`); a runner changes only defaults.
+  """
+  # Paths.
+  output_dir: str = option(
+      None, "Where checkpoints, predictions and the run record are written.")
+  data_dir: Optional[str] = option(
+      None, "The input data dir. Should contain the .tsv files for the task.")
+  bert_config_file: Optional[str] = option(
+      None, "The config json file of the pre-trained BERT model.")
+  vocab_file: Optional[str] = option(
+      None, "The vocabulary file of the BERT model.")
+  init_checkpoint: Optional[str] = option(
+      None, "Initial checkpoint (usually from a pre-trained BERT model).")
+  task_name: Optional[str] = option(None, "The name of the task.")
+  # Model input.
+  do_lower_case: bool = option(
+      True, "Lower case the input text. True for uncased models, False for "
+      "cased ones (BioBERT is cased).")
+  max_seq_length: int = option(
+      128, "Maximum total input length in WordPiece tokens, [CLS] and [SEP] "
+      "included.")
+  # What to do.
+  do_train: bool = option(False, "Whether to run training.")
+  do_eval: bool = option(False, "Whether to run eval on the dev set.")
+  do_predict: bool = option(False,
+                            "Whether to run prediction on the test set.")
+  # Optimisation.
+  train_batch_size: int = option(32, "Total batch size for training.")
+  eval_batch_size: int = option(8, "Total batch size for eval.")
+  predict_batch_size: int = option(8, "Total batch size for predict.")
+  learning_rate: float = option(5e-5, "The initial learning rate for Adam.")
+  num_train_epochs: float = option(
+      3.0, "Total number of training epochs to perform.")
+  warmup_proportion: float = option(
+      0.1, "Proportion of training to perform linear learning rate warmup "
+      "for. E.g., 0.1 = 10% of training.")
+  save_checkpoints_steps: int = option(
+      1000, "How often to save the model checkpoint.")
+  keep_checkpoint_max: int = option(5, "How many recent checkpoints to keep.")
+  gradient_accumulation_steps: int = option(
+      1, "Add up the gradients of K batches of --train_batch_size before "
+      "each update: the update of a K times larger batch in the memory of "
+      "one. Steps, --save_checkpoints_steps and the learning-rate schedule "
+      "count updates.")
+  seed: Optional[int] = option(
+      None, "Random seed (graph-level seed and data shuffling) for "
+      "reproducible runs. Unset: a different run each time, as the "
+      "original.")
+  log_every_n_steps: int = option(
+      100, "How often training prints progress, speed and ETA (a short run: "
+      "about every 5 % of its steps).")
+  # Speed (README "Speed").
+  bucket_by_length: bool = option(
+      True, "Store examples unpadded and batch them by similar length, each "
+      "batch padded only to its longest member (a multiple of 8): the same "
+      "predictions, much less compute on padding; training batches are made "
+      "of examples of similar length. --bucket_by_length=false: pad every "
+      "example to --max_seq_length and batch in the shuffled order, exactly "
+      "as the original.")
+  pack_sequences: bool = option(
+      False, "run_ner.py: pack several sentences into each row of "
+      "--max_seq_length (positions restart, each sentence attends to itself "
+      "only). A training batch holds the same --train_batch_size sentences as "
+      "a padded one; predictions equal the padded ones up to float rounding. "
+      "Overrides --bucket_by_length.")
+  use_fp16: bool = option(
+      False, "Mixed precision: float16 with loss scaling on a GPU "
+      "(TensorFlow's graph rewrite), bfloat16 on a CPU that supports it "
+      "(AVX512_BF16 / AMX; the dense layers, attention and GELU compute in "
+      "bfloat16, the rest in float32). Variables stay float32.")
+  loss_scale: float = option(1024.0,
+                             "Static loss scale for --use_fp16 on a GPU.")
+  use_xla: bool = option(False, "Compile the graph with XLA.")
+  distribution_strategy: str = option(
+      "none", "none: the original single-device training. one_device: one "
+      "GPU (or the CPU). mirrored: all local GPUs. multi_worker_mirrored: "
+      "several machines described by TF_CONFIG. With a strategy, "
+      "--train_batch_size is per replica: the global batch is "
+      "train_batch_size x replicas, and the number of steps is divided by "
+      "the number of replicas.",
+      choices=["none", "one_device", "mirrored", "multi_worker_mirrored"])
+  cache_dir: str = option(
+      feature_cache.DEFAULT_CACHE_DIR, "Where tokenized training features "
+      "are kept, keyed by the input file's and the vocab's content, casing, "
+      "max_seq_length and labels, so that a re-run skips tokenization. "
+      "Empty: no cache (write train.tf_record into --output_dir, as the "
+      "original).")
+  # Choosing the model on the development set (README "Choosing the model
+  # on dev").
+  eval_every_n_steps: int = option(
+      0, "Score the dev set with the task's real metric (NER entity F1, RE "
+      "F1) every N training steps: printed, appended to dev_scores.jsonl "
+      "and written for TensorBoard. 0: only at the end (--do_eval).")
+  eval_every_epoch: bool = option(
+      False, "Score the dev set after every epoch (as --eval_every_n_steps "
+      "with the steps of one epoch).")
+  keep_best: bool = option(
+      False, "Keep the checkpoint with the best dev score in "
+      "<output_dir>/best/; evaluation, prediction and export use it from "
+      "then on. Needs dev evaluations during training.")
+  early_stopping_patience: int = option(
+      0, "Stop training after this many dev evaluations without improvement "
+      "(0: never).")
   task: Any = None
-  # The flags named on the command line (the rest kept their defaults).
+  # The flags named on the command line (the rest kept their defaults),
+  # the task's too.
   given: frozenset = frozenset()
 
   @property
@@ -66,6 +141,51 @@ class RunConfig:
   def path(self, name):
     """`name` inside the output dir."""
     return os.path.join(self.output_dir, name)
+
+
+@dataclasses.dataclass(frozen=True)
+class RawTextOptions:
+  """Tagging raw text with a trained model (run_ner.py, run_re.py)."""
+  raw_text_file: Optional[str] = option(
+      None, "Raw text to predict with the model in --output_dir. "
+      "run_ner.py: plain text, one sentence or paragraph a line; writes JSON "
+      "Lines of the entities found. run_re.py: JSON Lines {\"text\": ..., "
+      "\"entities\": [{\"start\", \"end\", \"type\"}, ...]} (run_ner.py's "
+      "raw_text_predictions.jsonl, typed; see its --entity_type); every pair "
+      "of entities of the task's two types is masked as the data sets mask "
+      "them (@GENE$, @DISEASE$, @CHEMICAL$) and classified.")
+  raw_output_file: Optional[str] = option(
+      None, "Where --raw_text_file results go (default: <output_dir>/"
+      "raw_text_predictions.jsonl for run_ner.py, raw_re_predictions.jsonl "
+      "for run_re.py).")
+
+
+@dataclasses.dataclass(frozen=True)
+class CompatOptions:
+  """Flags of the TPU-era scripts, accepted so that old commands run."""
+  iterations_per_loop: int = option(
+      1000, "Accepted for compatibility (TPU only); ignored.")
+  use_tpu: bool = option(False, "Accepted for compatibility; TPUs are not "
+                         "supported.")
+  tpu_name: Optional[str] = option(None, "Accepted for compatibility; "
+                                   "ignored.")
+  tpu_zone: Optional[str] = option(None, "Accepted for compatibility; "
+                                   "ignored.")
+  gcp_project: Optional[str] = option(None, "Accepted for compatibility; "
+                                      "ignored.")
+  master: Optional[str] = option(None, "Accepted for compatibility; "
+                                 "ignored.")
+  num_tpu_cores: int = option(8, "Accepted for compatibility; ignored.")
+
+
+def define_flags(task_options=None, **defaults):
+  """The flags of a runner: the common ones with this runner's `defaults`
+  (the original scripts' differ), the compatibility ones, and those of its
+  `task_options` dataclass."""
+  options.define_flags(RunConfig, defaults)
+  options.define_flags(CompatOptions)
+  if task_options is not None:
+    options.define_flags(task_options)
 
 
 def _check(flag, value, ok, expected):
@@ -164,18 +284,18 @@ def from_flags(flag_values, task_options=None):
     task_options: the runner's frozen dataclass of its own flags (each field
       named as its flag), or None. Its `validate()` is called if it has one.
   """
-  names = [f.name for f in dataclasses.fields(RunConfig)
-           if f.name not in ("task", "given")]
-  values = {name: getattr(flag_values, name) for name in names}
+  values = options.values(RunConfig, flag_values)
   values["output_dir"] = values["output_dir"] or ""
   values["cache_dir"] = values["cache_dir"] or ""
   task = None
+  names = list(values)
   if task_options is not None:
-    task = task_options(**{f.name: getattr(flag_values, f.name)
-                           for f in dataclasses.fields(task_options)})
+    task_values = options.values(task_options, flag_values)
+    task = task_options(**task_values)
+    names += list(task_values)
   given = frozenset(
-      name for name in names if isinstance(flag_values, flags.FlagValues) and
-      name in flag_values and flag_values[name].present)
+      name for name in names if isinstance(flag_values, flags.FlagValues)
+      and name in flag_values and flag_values[name].present)
   config = RunConfig(task=task, given=given, **values)
   validate(config)
   if task is not None and hasattr(task, "validate"):

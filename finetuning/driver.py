@@ -37,8 +37,11 @@ from finetuning import run_dir
 from finetuning import selection
 from finetuning import training as training_lib
 
-Split = collections.namedtuple("Split", ["examples", "path"])
-Split.__doc__ = """The examples of one input file (path: the file they came from)."""
+Split = collections.namedtuple("Split", ["examples", "path", "golden"],
+                               defaults=[None])
+Split.__doc__ = """The examples of one input file (path: the file they came
+from; golden: the answers a task scores them against, when they come from
+another file, as BioASQ's golden JSON)."""
 
 Context = collections.namedtuple("Context",
                                  ["config", "tokenizer", "labels", "predict"])
@@ -362,7 +365,7 @@ def help_text(program):
     parts += ["Flags of %s:" % os.path.basename(program), listing(module),
               ""]
   parts += ["Flags common to run_ner.py, run_re.py and run_qa.py:",
-            listing("finetuning.flags"), "",
+            listing("finetuning.config"), "",
             "TensorFlow's own log goes to <output_dir>/%s; --verbosity=0 "
             "also prints it." % console.LOG_NAME]
   return "\n".join(parts)

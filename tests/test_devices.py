@@ -69,3 +69,15 @@ def test_mixed_precision_by_device():
   expected = ("float16" if devices.have_gpu() else
               "bfloat16" if devices.cpu_supports_bf16() else None)
   assert devices.mixed_precision(True) == expected
+
+
+def test_bfloat16_only_where_onednn_may_use_it():
+  capped = devices.onednn_isa_capped_below_bf16
+  assert capped({"ONEDNN_MAX_CPU_ISA": "AVX2"})
+  assert capped({"DNNL_MAX_CPU_ISA": "avx512_core_vnni"})
+  assert not capped({})
+  assert not capped({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_AMX"})
+  assert not capped({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"})
+  # Without oneDNN, TensorFlow's own kernels run bfloat16.
+  assert not capped({"ONEDNN_MAX_CPU_ISA": "AVX2",
+                     "TF_ENABLE_ONEDNN_OPTS": "0"})

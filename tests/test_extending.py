@@ -45,7 +45,7 @@ def test_a_new_re_data_set_is_one_row(tiny_bert_dir, tmp_path, monkeypatch):
       tiny_bert_dir, out, data_dir=str(data), task_name="ddi", do_train=True,
       do_predict=True, num_train_epochs=1.0, cache_dir="", max_seq_length=32,
       task=run_re.ReOptions(raw_text_file=raw))
-  driver.run(run_re.ReTask(), config)
+  driver.run(run_re.ReTask.of_config(config), config)
   manifest = json.load(open(os.path.join(out, "run_manifest.json")))
   assert manifest["task"] == "ddi" and manifest["labels"] == DDI.labels
   probabilities = [[float(x) for x in l.split("\t")] for l in

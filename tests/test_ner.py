@@ -253,10 +253,11 @@ def test_entities_and_offsets():
 def test_tag_only_in_test_data_is_an_error(tmp_path):
   f = tmp_path / "test.tsv"
   f.write_text("BRCA1\tB-Gene\n", encoding="utf-8")
-  examples, path = run_ner.NerProcessor().get_test_examples(str(tmp_path))
+  split = run_ner.NerProcessor().get_test_examples(str(tmp_path))
   with pytest.raises(errors.InputError, match=r"test.tsv:1: tag 'B-Gene' is "
                      r"not in the label list"):
-    run_ner.check_tags(examples, path, run_ner.label_list_from_tags(["B"]))
+    run_ner.check_tags(split.examples, split.path,
+                       run_ner.label_list_from_tags(["B"]))
 
 
 def test_missing_data_file_exits_2_before_writing(tiny_bert_dir, tmp_path):
