@@ -93,6 +93,13 @@ def pytest_runtest_setup(item):
                                os.environ.get("DNNL_MAX_CPU_ISA")))
 
 
+def pytest_sessionfinish(session):
+  """The feature caches of the run go with it."""
+  del session
+  import shutil
+  shutil.rmtree(os.environ["XDG_CACHE_HOME"], ignore_errors=True)
+
+
 def pytest_sessionstart(session):
   """../shared (reference outputs, benchmark data) is required: fail early."""
   del session
