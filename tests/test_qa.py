@@ -7,7 +7,7 @@ import pytest
 
 from biocodes import bioasq_eval
 from finetuning import errors
-import run_qa
+from qa import squad
 from tests import bioasq_fixture
 from tests.conftest import REFERENCE
 from tests.helpers import bert_flags, run_tool
@@ -122,38 +122,38 @@ def test_qa_bad_input_errors(tiny_bert_dir, tmp_path):
 def test_plain_squad_ids_with_flag(tmp_path):
   path = tmp_path / "t.json"
   path.write_text(json.dumps(_one(qas_id="squad-1")))
-  examples, skipped = run_qa.read_squad_examples(str(path), True,
+  examples, skipped = squad.read_squad_examples(str(path), True,
                                                  check_bioasq_ids=False)
   assert [e.qas_id for e in examples] == ["squad-1"] and skipped == []
   assert examples[0].start_position == 0 and examples[0].end_position == 0
   with pytest.raises(errors.InputError, match="not of the form"):
-    run_qa.read_squad_examples(str(path), True)
+    squad.read_squad_examples(str(path), True)
 
 
 def test_get_final_text_restores_original_spelling():
-  assert run_qa.get_final_text("steve smith", "Steve Smith's", True) == (
+  assert squad.get_final_text("steve smith", "Steve Smith's", True) == (
       "Steve Smith")
-  assert run_qa.get_final_text("il - 6", "(IL-6)", True) == "IL-6"
-  assert run_qa.get_final_text("nothing", "IL-6", True) == "IL-6"
-  assert run_qa.detokenize_pieces(["il", "-", "6", "##a"]) == "il - 6a"
+  assert squad.get_final_text("il - 6", "(IL-6)", True) == "IL-6"
+  assert squad.get_final_text("nothing", "IL-6", True) == "IL-6"
+  assert squad.detokenize_pieces(["il", "-", "6", "##a"]) == "il - 6a"
 
 
 def test_split_context_and_max_context():
-  tokens, offsets = run_qa.split_context("a  bc\td")
+  tokens, offsets = squad.split_context("a  bc\td")
   assert tokens == ["a", "bc", "d"]
   assert offsets == [0, 0, 0, 1, 1, 1, 2]
-  spans = [run_qa.DocSpan(0, 5), run_qa.DocSpan(3, 5), run_qa.DocSpan(6, 5)]
+  spans = [squad.DocSpan(0, 5), squad.DocSpan(3, 5), squad.DocSpan(6, 5)]
   # Position 4: 1 left/0 right in span 0, 1 left/3 right in span 1.
-  assert run_qa._check_is_max_context(spans, 1, 4)
-  assert not run_qa._check_is_max_context(spans, 0, 4)
+  assert squad._check_is_max_context(spans, 1, 4)
+  assert not squad._check_is_max_context(spans, 0, 4)
 
 
 def test_sliding_windows_cover_long_context(tiny_bert_dir):
   import tokenization
   tok = tokenization.FullTokenizer(tiny_bert_dir["vocab"], False)
   words = ["w%d" % i for i in range(40)]
-  ex = run_qa.SquadExample("q", "Which?", words, None, None, None, False)
-  feats = run_qa.convert_examples_to_features([ex], tok, 32, 8, 8, False)
+  ex = squad.SquadExample("q", "Which?", words, None, None, None, False)
+  feats = squad.convert_examples_to_features([ex], tok, 32, 8, 8, False)
   assert len(feats) > 1
   # Every context piece is the max-context position of exactly one window.
   owners = {}

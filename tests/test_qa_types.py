@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-import run_qa
+from qa import bioasq
 from tests import bioasq_fixture
 from tests.bioasq_fixture import qid
 from tests.helpers import bert_flags, run_tool
@@ -62,17 +62,17 @@ def test_yesno_aggregation():
   ids = [qid(1) + "_001", qid(1) + "_002", qid(2) + "_001", qid(3) + "_001",
          qid(3) + "_002", qid(3) + "_003"]
   probs = [0.9, 0.2, 0.5, 0.1, 0.3, 0.8]
-  decisions = run_qa.aggregate_yesno(ids, probs, threshold=0.5)
+  decisions = bioasq.aggregate_yesno(ids, probs, threshold=0.5)
   assert list(decisions) == [qid(1), qid(2), qid(3)]
   assert decisions[qid(1)] == (pytest.approx(0.55), "yes")
   assert decisions[qid(2)] == (0.5, "yes")  # the threshold counts as yes
   assert decisions[qid(3)] == (pytest.approx(0.4), "no")
-  answers, with_prob = run_qa.yesno_answer_files(decisions)
+  answers, with_prob = bioasq.yesno_answer_files(decisions)
   assert answers["questions"][2] == {"type": "yesno", "id": qid(3),
                                      "ideal_answer": "Dummy",
                                      "exact_answer": "no"}
   assert with_prob["questions"][0]["probability_yes"] == pytest.approx(0.55)
-  assert run_qa.aggregate_yesno(ids, probs, threshold=0.6)[qid(2)][1] == "no"
+  assert bioasq.aggregate_yesno(ids, probs, threshold=0.6)[qid(2)][1] == "no"
 
 
 def test_yesno_training_file_needs_yes_or_no(tmp_path):
@@ -83,7 +83,7 @@ def test_yesno_training_file_needs_yes_or_no(tmp_path):
   from finetuning import errors
   with pytest.raises(errors.InputError, match=qid(1) + "_001.*a yes/no "
                      "question needs"):
-    run_qa.read_yesno_examples(str(path), True)
+    bioasq.read_yesno_examples(str(path), True)
 
 
 def test_dev_evaluation_during_training(tiny_bert_dir, tmp_path, converted):

@@ -1,0 +1,1 @@
+"""BioASQ question answering: SQuAD processing, BioASQ files, the tasks."""
