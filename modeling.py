@@ -8,9 +8,7 @@ the variable names that the original ``tf.contrib``/``tf.layers`` code created,
 so that ``model.ckpt-1000000`` files load unchanged.
 """
 
-import contextlib
 import copy
-import functools
 import json
 import math
 
@@ -104,9 +102,9 @@ class BertModel(object):
                token_type_ids=None,
                use_one_hot_embeddings=False,
                scope=None,
-               compute_dtype=tf.float32,
                position_ids=None,
-               attention_mask=None):
+               attention_mask=None,
+               numerics=None):
     """Builds the graph of the encoder.
 
     Args:
@@ -119,13 +117,6 @@ class BertModel(object):
       use_one_hot_embeddings: (optional) bool. Look up word embeddings by a
         one-hot matmul instead of `tf.gather` (faster on TPUs).
       scope: (optional) variable scope. Defaults to "bert".
-      compute_dtype: (optional) tf.bfloat16 runs the encoder's dense
-        layers, attention matmuls and activations in bfloat16 (mixed
-        precision). Variables, embeddings, the residual stream, layer norms,
-        the pooler and every output stay float32, and so does the attention
-        softmax in training (in prediction it runs in bfloat16, whose
-        probabilities the next matmul reads anyway). Default float32: the
-        original graph, op for op.
       position_ids: (optional) int32 Tensor [batch_size, seq_length]: the
         position of each token (default 0, 1, 2, ... in every row). Packed
         rows restart it for each example (finetuning/packing.py).
@@ -133,20 +124,12 @@ class BertModel(object):
         seq_length], 1 where a position may attend to another; replaces
         the mask made from `input_mask` (for packed rows:
         `create_attention_mask_from_example_ids`).
+      numerics: (optional) `numerics.Numerics`: how the layers compute
+        (bfloat16, dropout keyed to the training step). Default: the
+        original float32 graph, op for op.
     """
     config = copy.deepcopy(config)
-    # 16-bit compute (faster; float rounding differs): in training, GELU and
-    # layer norms with their gradients written out; in prediction, layer
-    # norms by oneDNN's kernel, the query, key and value projections joined
-    # and the attention softmax in the compute dtype. Float32 keeps the
-    # original graph.
-    sixteen_bit = compute_dtype != tf.float32
-    if not sixteen_bit:
-      layer_norm_kind = "original"
-    elif is_training:
-      layer_norm_kind = "written_out_gradient"
-    else:
-      layer_norm_kind = "fused" if fused_layer_norm_available() else "original"
+    self.numerics = numerics
     if not is_training:
       config.hidden_dropout_prob = 0.0
       config.attention_probs_dropout_prob = 0.0
@@ -181,8 +164,7 @@ class BertModel(object):
             max_position_embeddings=config.max_position_embeddings,
             dropout_prob=config.hidden_dropout_prob,
             position_ids=position_ids,
-            layer_norm_kind=layer_norm_kind)
-
+            numerics=numerics)
 
       with tf.variable_scope("encoder"):
         if attention_mask is None:
@@ -195,18 +177,12 @@ class BertModel(object):
             num_hidden_layers=config.num_hidden_layers,
             num_attention_heads=config.num_attention_heads,
             intermediate_size=config.intermediate_size,
-            intermediate_act_fn=(
-                training_gelu(get_activation(config.hidden_act))
-                if sixteen_bit and is_training else
-                get_activation(config.hidden_act)),
+            intermediate_act_fn=get_activation(config.hidden_act),
             hidden_dropout_prob=config.hidden_dropout_prob,
             attention_probs_dropout_prob=config.attention_probs_dropout_prob,
             initializer_range=config.initializer_range,
             do_return_all_layers=True,
-            compute_dtype=compute_dtype,
-            layer_norm_kind=layer_norm_kind,
-            softmax_dtype=tf.float32 if is_training else compute_dtype,
-            joined_projections=sixteen_bit and not is_training)
+            numerics=numerics)
 
       self.sequence_output = self.all_encoder_layers[-1]
       with tf.variable_scope("pooler"):
@@ -253,45 +229,6 @@ def gelu_erf(x):
   (`hidden_act: "gelu_erf"` in their bert_config.json).
   """
   return 0.5 * x * (1.0 + tf.math.erf(x / np.sqrt(2.0)))
-
-
-def training_gelu(activation):
-  """`gelu` or `gelu_erf` for a 16-bit training graph: the value computed in
-  float32 from the 16-bit input and rounded once, the derivative written out.
-
-  TensorFlow differentiates the GELU formula op by op in bfloat16, about
-  ten element-wise passes over the [tokens, intermediate_size]
-  activations. Here the derivative is written out, reuses the cdf (and
-  tanh) of the forward pass, and is computed in float32, whose element-wise
-  kernels run faster on a CPU than bfloat16's: forward and backward over
-  [1280, 1536] took 3.8 ms instead of 5.9 on the benchmark machine. Other
-  activations are returned as they are.
-  """
-  if activation not in (gelu, gelu_erf):
-    return activation
-  exact = activation is gelu_erf
-
-  @tf.custom_gradient
-  def fast_gelu(x):
-    x32 = tf.cast(x, tf.float32)
-    if exact:
-      cdf = 0.5 * (1.0 + tf.math.erf(x32 * (1.0 / np.sqrt(2.0))))
-    else:
-      t = tf.tanh(np.sqrt(2 / np.pi) * (x32 + 0.044715 * x32 * x32 * x32))
-      cdf = 0.5 * (1.0 + t)
-
-    def grad(dy):
-      if exact:  # d/dx x Phi(x) = Phi(x) + x phi(x)
-        slope = cdf + x32 * (np.sqrt(0.5 / np.pi) *
-                             tf.exp(-0.5 * tf.square(x32)))
-      else:  # d/dx 0.5 x (1 + tanh(u)), u = c (x + 0.044715 x^3)
-        slope = cdf + (0.5 * x32 * (1.0 - tf.square(t)) * np.sqrt(2 / np.pi) *
-                       (1.0 + 3 * 0.044715 * tf.square(x32)))
-      return tf.cast(tf.cast(dy, tf.float32) * slope, x.dtype)
-
-    return tf.cast(x32 * cdf, x.dtype), grad
-
-  return fast_gelu
 
 
 def get_activation(activation_string):
@@ -348,137 +285,25 @@ def get_assignment_map_from_checkpoint(tvars, init_checkpoint):
   return (ordered, initialized_variable_names)
 
 
-_STEP_SEED = []  # [seed, step tensor, dropouts so far] inside step_seeded
-
-
-@contextlib.contextmanager
-def step_seeded_dropout(seed, step):
-  """Dropout masks that are a function of (seed, step, which dropout).
-
-  Inside this context `dropout` draws stateless masks from `seed`, the
-  training step `step` (a tensor) and the dropout's place in the graph, so
-  a run resumed from a checkpoint at step k draws exactly the masks an
-  uninterrupted run drew at step k (stateful random ops would restart their
-  streams in the new session).
-  """
-  _STEP_SEED.append([int(seed), step, 0])
-  try:
-    yield
-  finally:
-    _STEP_SEED.pop()
-
-
-def dropout(input_tensor, dropout_prob):
+def dropout(input_tensor, dropout_prob, numerics=None):
   """Dropout with a *drop* probability; a no-op when it is None or 0.
 
-  Float32 tensors: TensorFlow's dropout, as in the original. Tensors of a
-  16-bit compute dtype (bfloat16): `half_word_dropout`.
+  TensorFlow's dropout, as in the original, or the `numerics`' dropout.
   """
   if dropout_prob is None or dropout_prob == 0.0:
     return input_tensor
-  sixteen_bit = input_tensor.dtype.base_dtype in (tf.bfloat16, tf.float16)
-  if not _STEP_SEED and not sixteen_bit:
-    return tf.nn.dropout(input_tensor, rate=dropout_prob)
-  seed = (_next_step_seed() if _STEP_SEED else
-          tf.random.uniform([2], maxval=tf.int64.max, dtype=tf.int64))
-  if sixteen_bit:
-    return half_word_dropout(input_tensor, dropout_prob, seed)
-  return tf.nn.experimental.stateless_dropout(input_tensor, rate=dropout_prob,
-                                              seed=seed)
+  if numerics is not None:
+    return numerics.dropout(input_tensor, dropout_prob)
+  return tf.nn.dropout(input_tensor, rate=dropout_prob)
 
 
-def _next_step_seed():
-  """The stateless seed of the next dropout inside `step_seeded_dropout`."""
-  state = _STEP_SEED[-1]
-  seed, step, n = state
-  state[2] += 1
-  return tf.stack([tf.constant((seed * 1009 + n) % (1 << 62), tf.int64),
-                   tf.cast(step, tf.int64)])
-
-
-def half_word_dropout(input_tensor, dropout_prob, seed):
-  """Stateless dropout whose mask takes 16 random bits per value.
-
-  TensorFlow's dropout draws a whole random number per value; in bfloat16
-  that number has 7 random bits, so a drop probability of 0.1 drops 13/128
-  (0.1016) of the values. Here each 32-bit random word gives two values'
-  masks: a value is dropped when its 16 bits are below
-  round(dropout_prob * 65536), so the drop probability is within 1/131072
-  of `dropout_prob`, from half the random numbers (drawing them took 7 % of
-  the op time of a bfloat16 training step). Kept values are scaled by
-  1 / (1 - dropout_prob), as in `tf.nn.dropout`.
-
-  The values are multiplied by the mask (0 or the scale), so the gradient
-  is one multiplication too: the same numbers as selecting the scaled
-  values (bit for bit, up to the sign of a dropped zero; a dropped
-  infinity becomes NaN), in half the time of a select and its gradient
-  (bfloat16 MiniLM training about 3 % faster).
-
-  Args:
-    input_tensor: the values, any shape.
-    dropout_prob: the drop probability, in [0, 1).
-    seed: int64 [2], the stateless seed.
-  """
-  shape = tf.shape(input_tensor)
-  size = tf.size(input_tensor)
-  words = tf.random.stateless_uniform(
-      [(size + 1) // 2], seed=seed, minval=None, maxval=None,
-      dtype=tf.uint32)
-  halves = tf.reshape(tf.bitcast(words, tf.uint16), [-1])[:size]
-  keep = tf.reshape(halves, shape) >= int(round(dropout_prob * 65536))
-  mask = tf.cast(keep, input_tensor.dtype) * tf.cast(
-      1.0 / (1.0 - dropout_prob), input_tensor.dtype)
-  return input_tensor * mask
-
-
-@tf.RegisterGradient("BiasAddSummedInFloat")
-def _bias_add_summed_in_float(op, grad):
-  """BiasAdd's gradient, the bias part a float-accumulated sum in 16 bits.
-
-  TensorFlow's BiasAddGrad kernel adds bfloat16 values up in bfloat16: over
-  1,600 tokens its sums were off by up to 5 % of the largest (7.9 in 155),
-  where `tf.reduce_sum` accumulates in float32 and rounds once (0.29, half a
-  bfloat16 step). Float32 gradients keep BiasAddGrad.
-  """
-  data_format = op.get_attr("data_format")
-  if (grad.dtype.base_dtype == tf.float32 or
-      data_format not in (b"NHWC", "NHWC")):
-    return grad, tf.raw_ops.BiasAddGrad(out_backprop=grad,
-                                        data_format=data_format)
-  rows = (list(range(grad.shape.ndims - 1)) if grad.shape.ndims is not None
-          else tf.range(tf.rank(grad) - 1))
-  return grad, tf.reduce_sum(grad, rows)
-
-
-@contextlib.contextmanager
-def bias_gradients_summed_in_float():
-  """Inside this context, BiasAdd ops get `_bias_add_summed_in_float`.
-
-  For 16-bit training (bfloat16): its bias gradients are exact sums rounded
-  once, instead of BiasAddGrad's bfloat16 running sums; the float32 ones
-  are unchanged.
-  """
-  with tf.get_default_graph().gradient_override_map(
-      {"BiasAdd": "BiasAddSummedInFloat"}):
-    yield
-
-
-LAYER_NORM_KINDS = ("original", "written_out_gradient", "fused")
-
-
-def layer_norm(input_tensor, name=None, kind="original"):
+def layer_norm(input_tensor, name=None, numerics=None):
   """Layer norm over the last axis, epsilon 1e-12, variables beta and gamma.
 
-  Same variables (`<name>/beta`, `<name>/gamma`) and, with `kind`
-  "original", the computation of the `tf.contrib.layers.layer_norm` call of
-  the original code. The same numbers up to float rounding, faster, for
-  16-bit compute: "written_out_gradient" (training),
-  `layer_norm_with_gradient`; "fused" (prediction), `fused_layer_norm`
-  (where `fused_layer_norm_available`).
+  Same variables (`<name>/beta`, `<name>/gamma`) and computation as the
+  `tf.contrib.layers.layer_norm` call of the original code, in float32
+  whatever the input's dtype (`numerics` may compute it otherwise).
   """
-  if kind not in LAYER_NORM_KINDS:
-    raise ValueError("layer norm kind %r is not one of %s" %
-                     (kind, ", ".join(LAYER_NORM_KINDS)))
   with tf.variable_scope(name, default_name="LayerNorm"):
     params_shape = input_tensor.shape[-1:]
     beta = tf.get_variable(
@@ -487,78 +312,21 @@ def layer_norm(input_tensor, name=None, kind="original"):
     gamma = tf.get_variable(
         "gamma", shape=params_shape, dtype=tf.float32,
         initializer=tf.ones_initializer())
-    compute_dtype = input_tensor.dtype
     x = tf.cast(input_tensor, tf.float32)
-    if kind == "written_out_gradient":
-      return tf.cast(layer_norm_with_gradient(x, gamma, beta), compute_dtype)
-    if kind == "fused":
-      return tf.cast(fused_layer_norm(x, gamma, beta), compute_dtype)
-    mean, variance = tf.nn.moments(x, [-1], keepdims=True)
-    out = tf.nn.batch_normalization(
-        x, mean, variance, offset=beta, scale=gamma, variance_epsilon=1e-12)
-    return tf.cast(out, compute_dtype)
-
-
-@tf.custom_gradient
-def layer_norm_with_gradient(x, gamma, beta):
-  """Layer norm (epsilon 1e-12) of float32 `x` with its gradient written out.
-
-  TensorFlow differentiates the layer norm op by op; the written-out
-  gradient, from the normalized values and 1/std of the forward pass,
-  dx = (dy g - mean(dy g) - x^ mean(dy g x^)) / std, takes fewer passes
-  over the [tokens, hidden] values (bfloat16 MiniLM training 3 % faster).
-  The same numbers up to float rounding.
-  """
-  mean, variance = tf.nn.moments(x, [-1], keepdims=True)
-  inv_std = tf.math.rsqrt(variance + 1e-12)
-  normalized = (x - mean) * inv_std
-
-  def grad(dy):
-    scaled = dy * gamma
-    dx = inv_std * (
-        scaled - tf.reduce_mean(scaled, -1, keepdims=True) -
-        normalized * tf.reduce_mean(scaled * normalized, -1, keepdims=True))
-    rows = list(range(x.shape.ndims - 1))
-    return dx, tf.reduce_sum(dy * normalized, rows), tf.reduce_sum(dy, rows)
-
-  return normalized * gamma + beta, grad
-
-
-def fused_layer_norm(x, gamma, beta):
-  """Layer norm (epsilon 1e-12) of float32 `x` by oneDNN's kernel, no gradient.
-
-  TensorFlow's op-by-op layer norm makes about eight passes over the
-  values; oneDNN's kernel (`_MklLayerNorm`, which TensorFlow's x86 builds
-  register but Grappler only fuses for constant gamma and beta) makes two:
-  0.16 ms instead of 0.56 ms over [1024, 384] values, the same numbers up to
-  float rounding (2e-6 apart). For prediction; see
-  `fused_layer_norm_available`.
-  """
-  flat = tf.reshape(x, [-1, x.shape[-1]])
-  op = tf.get_default_graph().create_op(
-      "_MklLayerNorm", [flat, tf.identity(gamma), tf.identity(beta)],
-      [tf.float32], name="fused_layer_norm",
-      attrs={"T": tf.AttrValue(type=tf.float32.as_datatype_enum),
-             "epsilon": tf.AttrValue(f=1e-12)})
-  return tf.reshape(op.outputs[0], tf.shape(x))
-
-
-@functools.lru_cache(maxsize=None)
-def fused_layer_norm_available():
-  """Whether this TensorFlow has a CPU kernel for `fused_layer_norm`."""
-  from tensorflow.python.framework import kernels  # pylint: disable=g-import-not-at-top
-  registered = kernels.get_registered_kernels_for_op("_MklLayerNorm")
-  return any(k.device_type == "CPU" and
-             any(tf.float32.as_datatype_enum in c.allowed_values.list.type
-                 for c in k.constraint)
-             for k in registered.kernel)
+    if numerics is not None:
+      out = numerics.normalize(x, gamma, beta)
+    else:
+      mean, variance = tf.nn.moments(x, [-1], keepdims=True)
+      out = tf.nn.batch_normalization(
+          x, mean, variance, offset=beta, scale=gamma, variance_epsilon=1e-12)
+    return tf.cast(out, input_tensor.dtype)
 
 
 def layer_norm_and_dropout(input_tensor, dropout_prob, name=None,
-                           layer_norm_kind="original"):
+                           numerics=None):
   """Runs layer normalization followed by dropout."""
-  output_tensor = layer_norm(input_tensor, name, layer_norm_kind)
-  return dropout(output_tensor, dropout_prob)
+  output_tensor = layer_norm(input_tensor, name, numerics)
+  return dropout(output_tensor, dropout_prob, numerics)
 
 
 def create_initializer(initializer_range=0.02):
@@ -566,73 +334,27 @@ def create_initializer(initializer_range=0.02):
   return tf.truncated_normal_initializer(stddev=initializer_range)
 
 
-_CAST_ONCE = []  # inside cast_weights_once: {variable name: its copy}
-
-
-@contextlib.contextmanager
-def cast_weights_once():
-  """Dense weights in a compute dtype other than float32, cast only once.
-
-  Outside this context a dense layer computing in bfloat16 casts its
-  float32 kernel and bias at every run of the graph (for BERT-base, 85 M
-  values per batch). Inside it, each cast is a local variable, initialized
-  from the weight by `tf.local_variables_initializer()` (after the model is
-  restored), and the layer reads that copy: for prediction, where the
-  weights do not change. The numbers are the same as casting every time.
-  """
-  _CAST_ONCE.append({})
-  try:
-    yield
-  finally:
-    _CAST_ONCE.pop()
-
-
-def _in_dtype(variable, dtype):
-  """`variable` as `dtype`: itself, a cast, or its copy (cast_weights_once)."""
-  if variable.dtype.base_dtype == dtype:
-    return variable
-  return _cast_copy(variable.op.name, lambda: tf.cast(variable, dtype), dtype)
-
-
-def _joined_in_dtype(variables, dtype, name):
-  """`variables` concatenated along their last axis, as `dtype`: a cast of
-  the concatenation, or its copy `<name>_<dtype>` (cast_weights_once)."""
-  return _cast_copy(name, lambda: tf.cast(tf.concat(variables, -1), dtype),
-                    dtype)
-
-
-def _cast_copy(name, cast, dtype):
-  """`cast()`, or inside cast_weights_once the local variable it initializes
-  (one per `name`)."""
-  if not _CAST_ONCE:
-    return cast()
-  copies = _CAST_ONCE[-1]
-  if name not in copies:
-    copies[name] = tf.Variable(
-        cast(), trainable=False, collections=[tf.GraphKeys.LOCAL_VARIABLES],
-        name=name.rsplit("/", 1)[-1] + "_" + dtype.name)
-  return copies[name]
-
-
 def dense(input_tensor, units, activation=None, kernel_initializer=None,
-          name=None):
+          name=None, numerics=None):
   """A fully connected layer with variables `<name>/kernel` and `<name>/bias`.
 
   Equivalent to `tf.layers.dense` on a 2-D input, whose default name "dense"
-  the original checkpoints carry.
+  the original checkpoints carry. The float32 weights are read in the
+  input's dtype (as the `numerics` provide them).
   """
   with tf.variable_scope(name, default_name="dense"):
-    kernel, bias = _dense_variables(input_tensor.shape[-1], units,
-                                    kernel_initializer)
-    kernel = _in_dtype(kernel, input_tensor.dtype)
-    bias = _in_dtype(bias, input_tensor.dtype)
+    kernel, bias = dense_variables(input_tensor.shape[-1], units,
+                                   kernel_initializer)
+    if input_tensor.dtype.base_dtype != tf.float32:
+      kernel = numerics.weight(kernel, input_tensor.dtype)
+      bias = numerics.weight(bias, input_tensor.dtype)
     output = tf.nn.bias_add(tf.matmul(input_tensor, kernel), bias)
     if activation is not None:
       output = activation(output)
     return output
 
 
-def _dense_variables(in_units, units, kernel_initializer):
+def dense_variables(in_units, units, kernel_initializer):
   """The float32 variables `kernel` [in_units, units] and `bias` [units] of
   a dense layer, in the current variable scope."""
   kernel = tf.get_variable(
@@ -690,11 +412,10 @@ def embedding_postprocessor(input_tensor,
                             max_position_embeddings=512,
                             dropout_prob=0.1,
                             position_ids=None,
-                            layer_norm_kind="original"):
+                            numerics=None):
   """Adds token type and position embeddings, then layer norm and dropout.
 
   Positions are 0, 1, 2, ... in every row, or `position_ids` when given.
-  `layer_norm_kind`: see `layer_norm`.
   """
   input_shape = get_shape_list(input_tensor, expected_rank=3)
   batch_size = input_shape[0]
@@ -740,8 +461,7 @@ def embedding_postprocessor(input_tensor,
                                        position_broadcast_shape)
     output += tf.cast(position_embeddings, output.dtype)
 
-  output = layer_norm_and_dropout(output, dropout_prob,
-                                  layer_norm_kind=layer_norm_kind)
+  output = layer_norm_and_dropout(output, dropout_prob, numerics=numerics)
   return output
 
 
@@ -789,23 +509,15 @@ def attention_layer(from_tensor,
                     batch_size=None,
                     from_seq_length=None,
                     to_seq_length=None,
-                    compute_dtype=tf.float32,
-                    softmax_dtype=tf.float32,
-                    joined_projections=False):
+                    numerics=None):
   """Multi-headed scaled dot-product attention from `from_tensor` to `to_tensor`.
 
   Masked positions (mask 0) get -10000 added to their scores before the
-  softmax, so they receive (almost) no attention. With a `compute_dtype`
-  other than float32 the projections and matmuls run in it, the softmax in
-  `softmax_dtype` (float32, or the compute dtype: no casts of the scores
-  and probabilities); the result is in `compute_dtype`.
-
-  `joined_projections` (self-attention without projection activations):
-  the query, key and value projections as one matmul over their three
-  kernels side by side, then one transpose; the same variables. For
-  16-bit prediction, where the joined kernel is cast once: bfloat16
-  MiniLM prediction about 2.5 % faster (one [384, 1152] matmul instead of
-  three [384, 384] ones), the same numbers up to float rounding.
+  softmax, so they receive (almost) no attention. `numerics` (optional):
+  the projections and matmuls run in its compute dtype, the softmax and
+  dropout as it says, and the query, key and value projections of
+  self-attention may be one matmul (`bfloat16_kernels.joined_projections`,
+  the same variables); the result is in the compute dtype.
 
   Returns:
     float Tensor [batch_size, from_seq_length, num_heads * size_per_head], or
@@ -819,6 +531,7 @@ def attention_layer(from_tensor,
         input_tensor, [batch_size, seq_length, num_attention_heads, width])
     return tf.transpose(output_tensor, [0, 2, 1, 3])
 
+  compute_dtype = numerics.compute_dtype if numerics else tf.float32
   self_attention = to_tensor is from_tensor
   from_tensor = tf.cast(from_tensor, compute_dtype)  # no-op in float32
   to_tensor = (from_tensor if self_attention else
@@ -845,26 +558,29 @@ def attention_layer(from_tensor,
   from_tensor_2d = reshape_to_matrix(from_tensor)
   to_tensor_2d = reshape_to_matrix(to_tensor)
 
-  if joined_projections:
+  if numerics is not None and numerics.joined_projections:
     if not self_attention or query_act or key_act or value_act:
       raise ValueError("joined projections need self-attention without "
                        "projection activations")
-    query_layer, key_layer, value_layer = _joined_projections(
+    query_layer, key_layer, value_layer = numerics.joined_projections_of(
         from_tensor_2d, batch_size, from_seq_length, num_attention_heads,
         size_per_head, create_initializer(initializer_range))
   else:
     query_layer = dense(
         from_tensor_2d, num_attention_heads * size_per_head,
         activation=query_act, name="query",
-        kernel_initializer=create_initializer(initializer_range))
+        kernel_initializer=create_initializer(initializer_range),
+        numerics=numerics)
     key_layer = dense(
         to_tensor_2d, num_attention_heads * size_per_head,
         activation=key_act, name="key",
-        kernel_initializer=create_initializer(initializer_range))
+        kernel_initializer=create_initializer(initializer_range),
+        numerics=numerics)
     value_layer = dense(
         to_tensor_2d, num_attention_heads * size_per_head,
         activation=value_act, name="value",
-        kernel_initializer=create_initializer(initializer_range))
+        kernel_initializer=create_initializer(initializer_range),
+        numerics=numerics)
 
     query_layer = transpose_for_scores(query_layer, batch_size,
                                        num_attention_heads, from_seq_length,
@@ -886,11 +602,12 @@ def attention_layer(from_tensor,
     adder = (1.0 - tf.cast(attention_mask, attention_scores.dtype)) * -10000.0
     attention_scores += adder
 
-  # The softmax in softmax_dtype (casts to the same dtype are no-ops).
-  attention_probs = tf.cast(
-      tf.nn.softmax(tf.cast(attention_scores, softmax_dtype)),
-      attention_scores.dtype)
-  attention_probs = dropout(attention_probs, attention_probs_dropout_prob)
+  if numerics is not None:
+    attention_probs = numerics.softmax(attention_scores)
+  else:
+    attention_probs = tf.nn.softmax(attention_scores)
+  attention_probs = dropout(attention_probs, attention_probs_dropout_prob,
+                            numerics)
 
   context_layer = tf.matmul(attention_probs, value_layer)
   context_layer = tf.transpose(context_layer, [0, 2, 1, 3])
@@ -906,29 +623,6 @@ def attention_layer(from_tensor,
   return context_layer
 
 
-def _joined_projections(tensor_2d, batch_size, seq_length, num_attention_heads,
-                        size_per_head, kernel_initializer):
-  """Query, key and value [batch, heads, seq, size_per_head] of `tensor_2d`
-  by one matmul (`attention_layer`'s `joined_projections`), from the
-  variables `query/`, `key/` and `value/` `kernel` and `bias`."""
-  width = num_attention_heads * size_per_head
-  kernels, biases = [], []
-  for name in ("query", "key", "value"):
-    with tf.variable_scope(name):
-      kernel, bias = _dense_variables(tensor_2d.shape[-1], width,
-                                      kernel_initializer)
-    kernels.append(kernel)
-    biases.append(bias)
-  scope = tf.get_variable_scope().name + "/query_key_value_"
-  joined = tf.nn.bias_add(
-      tf.matmul(tensor_2d, _joined_in_dtype(kernels, tensor_2d.dtype,
-                                            scope + "kernel")),
-      _joined_in_dtype(biases, tensor_2d.dtype, scope + "bias"))
-  joined = tf.reshape(joined, [batch_size, seq_length, 3, num_attention_heads,
-                               size_per_head])
-  return tf.unstack(tf.transpose(joined, [2, 0, 3, 1, 4]))
-
-
 def transformer_model(input_tensor,
                       attention_mask=None,
                       hidden_size=768,
@@ -940,17 +634,12 @@ def transformer_model(input_tensor,
                       attention_probs_dropout_prob=0.1,
                       initializer_range=0.02,
                       do_return_all_layers=False,
-                      compute_dtype=tf.float32,
-                      layer_norm_kind="original",
-                      softmax_dtype=tf.float32,
-                      joined_projections=False):
+                      numerics=None):
   """The Transformer encoder of "Attention is All You Need", as in BERT.
 
-  `compute_dtype` (e.g. tf.bfloat16): the dense layers, attention and GELU
-  run in it; the residual stream and layer norms stay float32.
-  `layer_norm_kind`: how the layer norms compute (`layer_norm`).
-  `softmax_dtype`: the attention softmax's (`attention_layer`).
-  `joined_projections`: see `attention_layer`.
+  `numerics` (optional, `numerics.Numerics`): the dense layers, attention
+  and activation run in its compute dtype; the residual stream and layer
+  norms stay float32.
 
   Returns:
     The final layer [batch_size, seq_length, hidden_size], or the list of all
@@ -970,6 +659,10 @@ def transformer_model(input_tensor,
   if input_width != hidden_size:
     raise ValueError("The width of the input tensor (%d) != hidden size (%d)" %
                      (input_width, hidden_size))
+
+  compute_dtype = numerics.compute_dtype if numerics else tf.float32
+  if numerics is not None:
+    intermediate_act_fn = numerics.activation(intermediate_act_fn)
 
   # Layers run on 2-D [batch*seq, width] tensors to avoid reshapes per layer.
   prev_output = reshape_to_matrix(input_tensor)
@@ -993,33 +686,35 @@ def transformer_model(input_tensor,
               batch_size=batch_size,
               from_seq_length=seq_length,
               to_seq_length=seq_length,
-              compute_dtype=compute_dtype,
-              softmax_dtype=softmax_dtype,
-              joined_projections=joined_projections)
+              numerics=numerics)
 
         with tf.variable_scope("output"):
           attention_output = dense(
               attention_output, hidden_size,
-              kernel_initializer=create_initializer(initializer_range))
-          attention_output = dropout(attention_output, hidden_dropout_prob)
+              kernel_initializer=create_initializer(initializer_range),
+              numerics=numerics)
+          attention_output = dropout(attention_output, hidden_dropout_prob,
+                                     numerics)
           attention_output = layer_norm(
               tf.cast(attention_output, layer_input.dtype) + layer_input,
-              kind=layer_norm_kind)
+              numerics=numerics)
 
       with tf.variable_scope("intermediate"):
         intermediate_output = dense(
             tf.cast(attention_output, compute_dtype), intermediate_size,
             activation=intermediate_act_fn,
-            kernel_initializer=create_initializer(initializer_range))
+            kernel_initializer=create_initializer(initializer_range),
+            numerics=numerics)
 
       with tf.variable_scope("output"):
         layer_output = dense(
             intermediate_output, hidden_size,
-            kernel_initializer=create_initializer(initializer_range))
-        layer_output = dropout(layer_output, hidden_dropout_prob)
+            kernel_initializer=create_initializer(initializer_range),
+            numerics=numerics)
+        layer_output = dropout(layer_output, hidden_dropout_prob, numerics)
         layer_output = layer_norm(
             tf.cast(layer_output, attention_output.dtype) + attention_output,
-            kind=layer_norm_kind)
+            numerics=numerics)
         prev_output = layer_output
         all_layer_outputs.append(layer_output)
 

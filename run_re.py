@@ -25,7 +25,6 @@ import dataclasses
 import json
 import math
 import os
-from typing import Optional
 
 from absl import flags
 import numpy as np

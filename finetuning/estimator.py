@@ -11,6 +11,7 @@ import contextlib
 import tensorflow.compat.v1 as tf
 
 import modeling
+import numerics as numerics_lib
 import optimization
 from finetuning import devices
 from finetuning import errors
@@ -95,17 +96,14 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
                      num_train_steps, num_warmup_steps,
                      use_one_hot_embeddings=False, loss_scale=None,
                      use_xla=False, seed=None, gradient_accumulation_steps=1,
-                     compute_dtype=tf.float32, fused_optimizer=False):
+                     precision=None):
   """Returns an Estimator `model_fn`: BERT encoder + the task's head.
 
   Features must hold `input_ids`, `input_mask` and `segment_ids`, plus what
-  the head reads. With a `seed`, training dropout is keyed to the step
-  (`modeling.step_seeded_dropout`), so that a resumed run is exact.
-  `compute_dtype` tf.bfloat16: the encoder computes in bfloat16; in training
-  its bias gradients are float32 sums
-  (`modeling.bias_gradients_summed_in_float`).
-  `fused_optimizer`: the update by fused kernels
-  (`optimization.AdamWeightDecayOptimizer(fused=True)`; float rounding).
+  the head reads. The graph's numerics (`numerics.Numerics.of`) follow
+  from `precision` ("bfloat16": the encoder computes in bfloat16) and the
+  mode; with a `seed`, training dropout is keyed to the step, so that a
+  resumed run is exact.
   """
 
   def model_fn(features, labels, mode):  # no params: none are passed
@@ -117,23 +115,14 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
     is_training = (mode == tf.estimator.ModeKeys.TRAIN)
     xla_scope = (tf.xla.experimental.jit_scope() if use_xla else
                  contextlib.nullcontext())
-    seeded = (modeling.step_seeded_dropout(
-        seed, tf.train.get_or_create_global_step())
-              if is_training and seed is not None else
-              contextlib.nullcontext())
+    numerics = numerics_lib.Numerics.of(
+        precision, is_training, seed,
+        tf.train.get_or_create_global_step()
+        if is_training and seed is not None else None)
     # Packed rows (finetuning/packing.py): positions restart per example,
     # and each example attends to itself only.
     packed = packing.POSITION_IDS in features
-    # Prediction reads the weights cast to the compute dtype once, after
-    # the restore (the Predictor and the Estimator run the local
-    # initializer then), not at every batch.
-    cast_once = (modeling.cast_weights_once() if not is_training and
-                 compute_dtype != tf.float32 else contextlib.nullcontext())
-    # 16-bit training: bias gradients summed in float32.
-    float_bias_sums = (modeling.bias_gradients_summed_in_float()
-                       if is_training and compute_dtype != tf.float32 else
-                       contextlib.nullcontext())
-    with xla_scope, seeded, cast_once, float_bias_sums:
+    with xla_scope, numerics.scope():
       model = modeling.BertModel(
           config=bert_config,
           is_training=is_training,
@@ -141,10 +130,10 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
           input_mask=features["input_mask"],
           token_type_ids=features["segment_ids"],
           use_one_hot_embeddings=use_one_hot_embeddings,
-          compute_dtype=compute_dtype,
           position_ids=features.get(packing.POSITION_IDS),
           attention_mask=(modeling.create_attention_mask_from_example_ids(
-              features["input_mask"]) if packed else None))
+              features["input_mask"]) if packed else None),
+          numerics=numerics)
       head = head_fn(model, features, is_training)
     restore_from_checkpoint(init_checkpoint)
 
@@ -153,7 +142,7 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
           head.loss, learning_rate, num_train_steps, num_warmup_steps, False,
           loss_scale=loss_scale,
           gradient_accumulation_steps=gradient_accumulation_steps,
-          loss_is_sum=head.loss_is_sum, fused=fused_optimizer)
+          loss_is_sum=head.loss_is_sum, fused=numerics.fused_optimizer)
       return tf.estimator.EstimatorSpec(
           mode=mode, loss=head.loss, train_op=train_op)
     return tf.estimator.EstimatorSpec(mode=mode, predictions=head.predictions)
@@ -171,12 +160,7 @@ def model_fn_of(config, bert_config, head_fn, num_train_steps=0,
       loss_scale=config.loss_scale if precision == "float16" else None,
       use_xla=config.use_xla, seed=config.seed,
       gradient_accumulation_steps=config.gradient_accumulation_steps,
-      compute_dtype=(tf.bfloat16 if precision == "bfloat16" else
-                     tf.float32),
-      # bfloat16 changes the float rounding anyway; the fused update saves
-      # ~20 passes over every weight a step (faithful float32 keeps the
-      # original's formulas).
-      fused_optimizer=(precision == "bfloat16"))
+      precision=precision)
 
 
 def create_estimator(config, bert_config, head_fn, num_train_steps=0,

@@ -37,10 +37,12 @@ uses_pooler: whether the head reads the pooled [CLS] output (exported with
 """
 
 
-def output_logits(layer, num_labels, is_training, dropout_prob=0.1):
+def output_logits(layer, num_labels, is_training, dropout_prob=0.1,
+                  numerics=None):
   """Logits of `layer` (any rank, last axis hidden) for `num_labels` classes.
 
-  Dropout `dropout_prob` is applied in training, as the original heads did.
+  Dropout `dropout_prob` is applied in training, as the original heads did
+  (by the encoder's `numerics`).
   """
   hidden_size = layer.shape[-1]
   output_weights = tf.get_variable(
@@ -49,7 +51,7 @@ def output_logits(layer, num_labels, is_training, dropout_prob=0.1):
   output_bias = tf.get_variable(
       "output_bias", [num_labels], initializer=tf.zeros_initializer())
   if is_training:
-    layer = modeling.dropout(layer, dropout_prob)
+    layer = modeling.dropout(layer, dropout_prob, numerics)
   flat = tf.reshape(layer, [-1, hidden_size])
   logits = tf.matmul(flat, tf.cast(output_weights, flat.dtype),
                      transpose_b=True)
@@ -81,7 +83,7 @@ def classifier_head_fn(num_labels):
 
   def head_fn(model, features, is_training):
     logits = output_logits(model.get_pooled_output(), num_labels,
-                           is_training)
+                           is_training, numerics=model.numerics)
     _, per_example_loss = cross_entropy(logits, features["label_ids"],
                                         num_labels)
     loss = tf.reduce_mean(per_example_loss)
@@ -121,7 +123,7 @@ def token_classifier_head_fn(num_labels):
 
   def head_fn(model, features, is_training):
     logits = output_logits(model.get_sequence_output(), num_labels,
-                           is_training)
+                           is_training, numerics=model.numerics)
     log_probs, per_position_loss = cross_entropy(
         logits, features["label_ids"], num_labels)
     loss = tf.reduce_sum(per_position_loss)

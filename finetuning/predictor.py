@@ -77,7 +77,7 @@ class Predictor(object):
       self.session = tf.Session(graph=self.graph, config=session_config)
       saver.restore(self.session, checkpoint)
       # After the restore: local variables hold weights cast once to the
-      # compute dtype (modeling.cast_weights_once).
+      # compute dtype (numerics.Numerics.weights_cast_once).
       self.session.run(init_locals)
     self.graph.finalize()
 

@@ -77,7 +77,8 @@ def test_bias_gradients_of_16_bit_training_are_summed_in_float(
   config = modeling.BertConfig.from_json_file(tiny_bert_dir["config"])
   model_fn = est.model_fn_builder(config, toy_task.head,
                                   tiny_bert_dir["ckpt"], 1e-4, 10, 1,
-                                  compute_dtype=dtype)
+                                  precision=("bfloat16" if dtype == tf.bfloat16
+                                             else None))
   with tf.Graph().as_default() as graph:
     features = {"input_ids": tf.zeros([2, 8], tf.int32),
                 "input_mask": tf.ones([2, 8], tf.int32),

@@ -33,7 +33,7 @@ def _trained(tiny_bert_dir, tmp_path, bucketed, use_fp16, steps):
 def test_same_outputs_as_the_estimator(tiny_bert_dir, tmp_path, bucketed,
                                        use_fp16):
   # bfloat16: both read the weights cast once after the restore
-  # (modeling.cast_weights_once), the Estimator through its local init op.
+  # (Numerics.weights_cast_once), the Estimator through its local init op.
   config, bert, fmt, estimator = _trained(tiny_bert_dir, tmp_path, bucketed,
                                           use_fp16, steps=4)
   features = toy_task.features(n=11, seed=9)
