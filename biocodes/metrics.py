@@ -1,4 +1,7 @@
-"""Precision, recall and F1 from counts: the one formula every scorer uses."""
+"""Precision, recall and F1 from counts (the one formula every scorer
+uses), and the mean ± sd of repeated runs."""
+
+import math
 
 
 def prf(correct, predicted, gold, scale=1.0):
@@ -12,3 +15,12 @@ def prf(correct, predicted, gold, scale=1.0):
   f1 = (2 * precision * recall / (precision + recall)
         if precision + recall > 0 else 0.0)
   return precision, recall, f1
+
+
+def mean_sd(values):
+  """(mean, sample standard deviation); sd is 0 for a single value."""
+  n = len(values)
+  mean = sum(values) / n
+  if n < 2:
+    return mean, 0.0
+  return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))

@@ -16,7 +16,6 @@ started again.
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -25,6 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if __name__ == "__main__":  # run as a script: the project root on the path
   sys.path.insert(0, ROOT)
 
+from biocodes import metrics as metrics_lib  # noqa: E402
 from biocodes import re_datasets  # noqa: E402
 from biocodes import re_eval  # noqa: E402
 from finetuning import errors  # noqa: E402
@@ -47,22 +47,13 @@ def fold_dirs(data_dir):
   return folds
 
 
-def mean_sd(values):
-  """(mean, sample standard deviation); sd is 0 for a single value."""
-  n = len(values)
-  mean = sum(values) / n
-  if n < 2:
-    return mean, 0.0
-  return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-
-
 def summary(per_fold, metrics):
   """TSV text: a row per fold, then mean and sd rows (percentages)."""
   lines = ["fold\t" + "\t".join(metrics)]
   for fold, scores in per_fold:
     lines.append(fold + "\t" + "\t".join("%.2f" % (100 * scores[m])
                                          for m in metrics))
-  stats = {m: mean_sd([s[m] for _, s in per_fold]) for m in metrics}
+  stats = {m: metrics_lib.mean_sd([s[m] for _, s in per_fold]) for m in metrics}
   lines.append("mean\t" + "\t".join("%.2f" % (100 * stats[m][0])
                                     for m in metrics))
   lines.append("sd\t" + "\t".join("%.2f" % (100 * stats[m][1])

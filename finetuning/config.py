@@ -57,6 +57,9 @@ class RunConfig:
   learning_rate: float = option(5e-5, "The initial learning rate for Adam.")
   num_train_epochs: float = option(
       3.0, "Total number of training epochs to perform.")
+  max_train_steps: int = option(
+      0, "Train at most this many steps (0: no limit; a budget for large "
+      "data sets). Warmup and decay are over the steps trained.")
   warmup_proportion: float = option(
       0.1, "Proportion of training to perform linear learning rate warmup "
       "for. E.g., 0.1 = 10% of training.")
@@ -225,6 +228,7 @@ def validate(config):
     check_positive_int(name, getattr(config, name))
   check_positive_int("max_seq_length", config.max_seq_length, 3)
   check_positive_int("eval_every_n_steps", config.eval_every_n_steps, 0)
+  check_positive_int("max_train_steps", config.max_train_steps, 0)
   check_positive_int("early_stopping_patience",
                      config.early_stopping_patience, 0)
   if config.do_train and (config.keep_best or config.early_stopping_patience

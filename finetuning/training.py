@@ -73,6 +73,9 @@ def plan_training(config, record_format, input_files, labels, build,
   num_train_steps, num_warmup_steps = est.train_steps(
       num_examples, config.train_batch_size, config.num_train_epochs,
       config.warmup_proportion, replicas, config.gradient_accumulation_steps)
+  if 0 < config.max_train_steps < num_train_steps:
+    num_train_steps = config.max_train_steps
+    num_warmup_steps = int(num_train_steps * config.warmup_proportion)
   steps_per_epoch = num_examples / (config.train_batch_size * replicas *
                                     config.gradient_accumulation_steps)
   return TrainingPlan(key, cached, features, info, num_train_steps,

@@ -64,6 +64,8 @@ def test_from_flags_is_typed_and_frozen():
      "number from 0 to 1"),
     ("eval_every_n_steps", -1, "--eval_every_n_steps=-1: expected a whole "
      "number >= 0"),
+    ("max_train_steps", -1, "--max_train_steps=-1: expected a whole "
+     "number >= 0"),
     ("early_stopping_patience", -1, "--early_stopping_patience=-1: expected "
      "a whole number >= 0"),
     ("gradient_accumulation_steps", 0, "--gradient_accumulation_steps=0: "

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from biocodes import re_eval
-from biocodes import run_re_folds
+from biocodes import metrics
 from tests.conftest import DATA
 from tests.helpers import run_tool
 from tests.test_re import _gad_slice, _re_flags
@@ -29,7 +29,7 @@ def test_fold_runner_on_two_folds(tiny_bert_dir, tmp_path):
   summary = json.loads((out / "folds_summary.json").read_text())
   assert sorted(summary["folds"]) == ["1", "2"]
   f1s = [summary["folds"][f]["f1 score"] for f in ("1", "2")]
-  mean, sd = run_re_folds.mean_sd(f1s)
+  mean, sd = metrics.mean_sd(f1s)
   assert summary["mean"]["f1 score"] == pytest.approx(mean)
   assert summary["sd"]["f1 score"] == pytest.approx(sd)
   tsv = (out / "folds_summary.tsv").read_text().splitlines()
@@ -43,6 +43,6 @@ def test_fold_runner_on_two_folds(tiny_bert_dir, tmp_path):
 
 
 def test_mean_sd():
-  assert run_re_folds.mean_sd([0.5]) == (0.5, 0.0)
-  mean, sd = run_re_folds.mean_sd([0.2, 0.4, 0.6])
+  assert metrics.mean_sd([0.5]) == (0.5, 0.0)
+  mean, sd = metrics.mean_sd([0.2, 0.4, 0.6])
   assert mean == pytest.approx(0.4) and sd == pytest.approx(0.2)

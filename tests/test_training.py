@@ -104,3 +104,17 @@ def test_prepare_training_counts_steps_and_builds_once(tiny_bert_dir,
                                     count_examples=lambda i: i["questions"])
   assert calls == [1]  # the second call used the cache
   assert (again.num_train_steps, again.num_warmup_steps) == (6, 1)
+
+
+def test_max_train_steps_caps_steps_and_warmup(tiny_bert_dir, tmp_path):
+  fmt = records.RecordFormat(toy_task.FIELDS, toy_task.SEQ)
+  build = lambda: (toy_task.features(), {})
+  plans = {}
+  for cap in (0, 5, 100):
+    config = toy_task.config(tiny_bert_dir, str(tmp_path), cache_dir="",
+                             num_train_epochs=3.0, warmup_proportion=0.2,
+                             max_train_steps=cap)
+    plan = training.plan_training(config, fmt, [], None, build)
+    plans[cap] = (plan.num_train_steps, plan.num_warmup_steps)
+  # 24 features, batch 4, 3 epochs: 18 steps, 3 of warmup.
+  assert plans == {0: (18, 3), 5: (5, 1), 100: (18, 3)}

@@ -1,0 +1,198 @@
+#!/usr/bin/env python
+"""The paper's table in one command: every data set, fold and seed of a suite.
+
+    python run_suite.py --suite=suites/biobert.toml --bert_dir=$BIOBERT_DIR \
+      --data_dir=./datasets --output_dir=suite_out
+
+Each job is one ordinary run of run_ner.py, run_re.py or run_qa.py in
+suite_out/<task>/<dataset>/<fold>/seed<k>/, scheduled by Dask distributed:
+a local cluster by default, or --scheduler_address=tcp://host:8786 for a
+running one. The same command again runs only what is not finished (an
+interrupted run resumes from its checkpoint), then writes report.md,
+report.csv, report.json and report.png. Suite files: suites/*.toml and
+suite_runner/spec.py.
+"""
+
+import argparse
+import glob
+import json
+import os
+import sys
+import time
+
+import finetuning  # noqa: F401  first: quiets TensorFlow's C++ start-up lines
+from finetuning import errors
+from finetuning import files
+from suite_runner import engine
+from suite_runner import report as report_lib
+from suite_runner import spec
+from suite_runner import tasks
+
+RUN_FILE = "suite_run.json"
+
+
+def model_flags(bert_dir, init_checkpoint=None):
+  """--vocab_file, --bert_config_file, --init_checkpoint of `bert_dir`."""
+  if not os.path.isdir(bert_dir):
+    raise errors.UserError("--bert_dir=%s: not a directory" % bert_dir)
+  bert_dir = os.path.abspath(bert_dir)
+  for name in ("vocab.txt", "bert_config.json"):
+    if not os.path.exists(os.path.join(bert_dir, name)):
+      raise errors.UserError("--bert_dir=%s: no %s" % (bert_dir, name))
+  if init_checkpoint is None:
+    prefixes = sorted(p[:-len(".index")] for p in
+                      glob.glob(os.path.join(bert_dir, "*.index")))
+    if len(prefixes) != 1:
+      raise errors.UserError(
+          "--bert_dir=%s: expected one checkpoint (model.ckpt*.index), found "
+          "%d; name it with --init_checkpoint" % (bert_dir, len(prefixes)))
+    init_checkpoint = prefixes[0]
+  return {"vocab_file": os.path.join(bert_dir, "vocab.txt"),
+          "bert_config_file": os.path.join(bert_dir, "bert_config.json"),
+          "init_checkpoint": os.path.abspath(init_checkpoint)}
+
+
+def check_same_suite(output_dir, recorded):
+  """Records the model of this suite's output dir; refuses another."""
+  path = os.path.join(output_dir, RUN_FILE)
+  if os.path.exists(path):
+    with open(path, encoding="utf-8") as f:
+      before = json.load(f)
+    if before != recorded:
+      raise errors.UserError(
+          "--output_dir=%s holds a suite of another model (%s: %s); use a "
+          "new --output_dir" % (output_dir, RUN_FILE, before))
+  else:
+    files.atomic_write(path, json.dumps(recorded, indent=2, sort_keys=True)
+                       + "\n")
+
+
+def job_line(job, result, values):
+  """One line for a finished job: its path, its scores and its time."""
+  if result["returncode"] != 0:
+    return "%s  FAILED (exit %d): see %s" % (
+        job.path, result["returncode"], os.path.join(job.path,
+                                                     engine.LOG))
+  task = tasks.TASKS[job.task]
+  scores = "  ".join("%s %.2f" % (task.metrics[m].label, v)
+                     for m, v in (values or {}).items() if v is not None)
+  return "%s  %s  (%.0f s)" % (job.path, scores, result["seconds"])
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(
+      description=__doc__.split("\n")[0],
+      formatter_class=argparse.RawDescriptionHelpFormatter,
+      epilog=__doc__.split("\n", 2)[2])
+  parser.add_argument("--suite", required=True, help="the suite file (TOML)")
+  parser.add_argument("--bert_dir", required=True,
+                      help="vocab.txt, bert_config.json and one checkpoint")
+  parser.add_argument("--init_checkpoint", default=None,
+                      help="the checkpoint when --bert_dir holds several")
+  parser.add_argument("--data_dir", required=True,
+                      help="the data sets, in download.sh's layout")
+  parser.add_argument("--output_dir", required=True)
+  parser.add_argument("--scheduler_address", default=None,
+                      help="a running Dask scheduler (default: a local "
+                      "cluster)")
+  parser.add_argument("--workers", type=int, default=None,
+                      help="workers of the local cluster (default: one per "
+                      "GPU, else one using every core)")
+  parser.add_argument("--report_only", action="store_true",
+                      help="write the report of what has finished; run "
+                      "nothing")
+  args = parser.parse_args(argv)
+  try:
+    if args.workers is not None and args.workers < 1:
+      raise errors.UserError("--workers=%d: expected a whole number >= 1" %
+                             args.workers)
+    suite = spec.read(args.suite, os.path.abspath(args.data_dir))
+    flags = model_flags(args.bert_dir, args.init_checkpoint)
+    output_dir = os.path.abspath(args.output_dir)
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+      raise errors.UserError("--output_dir=%s: not a directory" % output_dir)
+  except errors.UserError as e:
+    sys.stderr.write("error: %s\n" % e)
+    return 2
+  os.makedirs(output_dir, exist_ok=True)
+  try:
+    check_same_suite(output_dir, flags)
+  except errors.UserError as e:
+    sys.stderr.write("error: %s\n" % e)
+    return 2
+  for name, why in suite.skipped:
+    print("skipped %s: %s" % (name, why))
+  jobs = [j._asdict() for j in suite.jobs]
+  pending = [j for j in jobs if not engine.is_done(output_dir, j)]
+  failed = []
+  if not suite.jobs:
+    print("The suite names no data set whose files are here.")
+  elif args.report_only:
+    print("%d of %d jobs finished; writing the report only." %
+          (len(jobs) - len(pending), len(jobs)))
+  elif not pending:
+    print("Nothing to run: all %d jobs are finished in %s." %
+          (len(jobs), output_dir))
+  else:
+    failed = _run(pending, len(jobs), flags, output_dir, args)
+  rows = report_lib.collect(suite.jobs, output_dir)
+  notes = ["Model: %s. Protocol: %s. %d runs." % (
+      flags["init_checkpoint"], suite.protocol, len(suite.jobs))]
+  notes += ["Skipped %s: %s." % s for s in suite.skipped]
+  report_lib.write(rows, output_dir, "Suite report: %s" %
+                   os.path.basename(args.suite), notes)
+  with open(os.path.join(output_dir, "report.md"), encoding="utf-8") as f:
+    print(f.read(), end="")
+  print("Report: %s (report.md, .csv, .json, .png)" % output_dir)
+  return 1 if failed else 0
+
+
+def _run(pending, total, flags, output_dir, args):
+  """Runs the pending jobs; prints a line for each; the failed ones."""
+  client, cluster = engine.client_for(args.scheduler_address, args.workers)
+  workers = max(len(client.scheduler_info().get("workers", {})), 1)
+  print("Running %d of %d jobs on %s (%d worker%s); logs in each job's %s" % (
+      len(pending), total, args.scheduler_address or "a local cluster",
+      workers, "" if workers == 1 else "s", engine.LOG), flush=True)
+  done, failed, begin = total - len(pending), [], time.time()
+  by_path = {j["path"]: spec.Job(**j) for j in pending}
+
+  def on_result(job, result):
+    nonlocal done
+    done += 1
+    job = by_path[job["path"]]
+    values = tasks.read_metrics(tasks.TASKS[job.task],
+                                os.path.join(output_dir, job.path),
+                                job.metrics)
+    if result["returncode"] != 0:
+      failed.append(job)
+    finished_here = done - (total - len(pending))
+    left = total - done
+    eta = (time.time() - begin) / finished_here * left
+    print("[%d/%d] %s%s" % (done, total, job_line(job, result, values),
+                            "  ETA %s" % _duration(eta) if left else ""),
+          flush=True)
+
+  try:
+    engine.run(pending, flags, output_dir, client, on_result)
+  finally:
+    client.close()
+    if cluster is not None:
+      cluster.close()
+  print("Ran %d jobs in %s%s" % (len(pending), _duration(time.time() - begin),
+                                 ", %d failed" % len(failed) if failed else
+                                 ""))
+  return failed
+
+
+def _duration(seconds):
+  seconds = int(round(seconds))
+  if seconds < 60:
+    return "%d s" % seconds
+  if seconds < 3600:
+    return "%d min %02d s" % divmod(seconds, 60)
+  return "%d h %02d min" % (seconds // 3600, seconds % 3600 // 60)
+
+
+if __name__ == "__main__":
+  sys.exit(main())

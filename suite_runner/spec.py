@@ -1,0 +1,270 @@
+"""A suite file (TOML): what to run, read and checked before anything runs.
+
+    seeds = [1, 2, 3]            # every job, unless a data set says otherwise
+    protocol = "fixed"           # or "paper": NER chooses epochs on dev, retrains
+    [flags]                      # runner flags for every job
+    max_seq_length = 128
+    [ner]                        # runner flags for every NER job
+    learning_rate = 5e-5
+    [ner.NCBI-disease]           # a data set of suite_runner/datasets.toml
+    num_train_epochs = 10
+    [re.GAD]
+    folds = [1, 2, 3]            # a subset of the data set's folds
+    max_steps = 300              # at most this many steps (--max_train_steps)
+
+Besides runner flags (the runner's own names), a data set may set `seeds`,
+`folds`, `metrics` (what the report shows) and `max_steps`. Every unknown
+key, data set, task or metric is an error naming the file and line. The
+jobs: one ordinary run of run_ner.py, run_re.py or run_qa.py per data set,
+fold and seed, in `<output_dir>/<task>/<dataset>/<fold>/seed<k>/`.
+"""
+
+import collections
+import os
+import re
+import tomllib
+
+from finetuning import errors
+from suite_runner import tasks
+
+DATASETS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                             "datasets.toml")
+PROTOCOLS = ("fixed", "paper")
+SUITE_KEYS = ("seeds", "folds", "metrics", "max_steps")
+# Flags the suite sets itself.
+RESERVED = ("output_dir", "seed", "vocab_file", "bert_config_file",
+            "init_checkpoint")
+# Flags naming files under --data_dir.
+PATH_FLAGS = ("data_dir", "train_file", "predict_file", "golden_file",
+              "dev_file", "dev_golden_file")
+SINGLE_SPLIT = "all"
+
+Job = collections.namedtuple(
+    "Job", ["task", "dataset", "fold", "seed", "flags", "metrics", "path"])
+Job.__doc__ = """One run.
+
+task: a tasks.Task name; dataset; fold ("all" for one split); seed;
+flags: {runner flag: value} (paths absolute); metrics: what the report
+shows; path: the run's folder relative to the suite's output dir.
+"""
+
+Suite = collections.namedtuple("Suite", ["jobs", "skipped", "protocol"])
+Suite.__doc__ = """jobs: the Jobs to run, in order; skipped: (data set,
+why) of the data sets whose files are missing; protocol."""
+
+
+def key_lines(text):
+  """{(table..., key): line} and {(table...,): line} of a TOML text."""
+  lines, table = {}, ()
+  for number, line in enumerate(text.splitlines(), 1):
+    header = re.match(r"\s*\[([^\[\]]+)\]\s*(#.*)?$", line)
+    if header:
+      table = tuple(p.strip().strip('"') for p in
+                    re.findall(r'"[^"]*"|[^.]+', header.group(1)))
+      for n in range(1, len(table) + 1):  # [a.b] also places a
+        lines.setdefault(table[:n], number)
+      continue
+    key = re.match(r'\s*("[^"]*"|[A-Za-z0-9_-]+)\s*=', line)
+    if key:
+      lines.setdefault(table + (key.group(1).strip('"'),), number)
+  return lines
+
+
+def _load(path):
+  """(parsed TOML, key lines) of `path`; errors with the file and line."""
+  try:
+    with open(path, "rb") as f:
+      data = f.read()
+  except OSError as e:
+    raise errors.UserError("--suite=%s: %s" % (path, e.strerror))
+  try:
+    text = data.decode("utf-8")
+    parsed = tomllib.loads(text)
+  except UnicodeDecodeError:
+    raise errors.UserError("%s: not UTF-8 text" % path)
+  except tomllib.TOMLDecodeError as e:
+    where = re.search(r"\(at line (\d+), column \d+\)", str(e))
+    line = where.group(1) if where else max(len(text.splitlines()), 1)
+    message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)",
+                     "", str(e))
+    raise errors.UserError("%s:%s: not valid TOML: %s" % (path, line,
+                                                         message))
+  return parsed, key_lines(text)
+
+
+def known_datasets():
+  """{name: its table in datasets.toml}."""
+  parsed, _ = _load(DATASETS_FILE)
+  return parsed
+
+
+class _Errors(object):
+  """Collects `file:line: message` errors; raises them all at once."""
+
+  def __init__(self, path, lines):
+    self.path, self.lines, self.messages = path, lines, []
+
+  def add(self, where, message):
+    line = None
+    for n in range(len(where), 0, -1):
+      line = self.lines.get(tuple(where[:n]))
+      if line:
+        break
+    self.messages.append("%s:%s: %s" % (self.path, line or 1, message))
+
+  def raise_any(self):
+    if self.messages:
+      raise errors.UserError("\n".join(self.messages))
+
+
+def _int_list(value):
+  return (isinstance(value, list) and value and
+          all(isinstance(v, int) and not isinstance(v, bool) for v in value))
+
+
+def read(path, data_dir):
+  """The Suite of suite file `path`, with paths under `data_dir`.
+
+  Raises:
+    UserError listing every problem as `file:line: what`.
+  """
+  parsed, lines = _load(path)
+  datasets = known_datasets()
+  problems = _Errors(path, lines)
+  seeds = parsed.get("seeds", [1])
+  if not _int_list(seeds):
+    problems.add(("seeds",), "seeds: expected a list of whole numbers, "
+                 "e.g. [1, 2, 3]")
+    seeds = [1]
+  protocol = parsed.get("protocol", "fixed")
+  if protocol not in PROTOCOLS:
+    problems.add(("protocol",), "protocol %r: expected one of %s" %
+                 (protocol, ", ".join(PROTOCOLS)))
+  common = parsed.get("flags", {})
+  if not isinstance(common, dict):
+    problems.add(("flags",), "flags: expected a table of runner flags")
+    common = {}
+  top = {"seeds", "protocol", "flags"} | set(tasks.TASKS)
+  for key in parsed:
+    if key not in top:
+      problems.add((key,), "unknown key or task %r: expected %s" %
+                   (key, ", ".join(sorted(top))))
+  names = {t: tasks.option_names(tasks.TASKS[t]) for t in tasks.TASKS
+           if t in parsed}
+  jobs, skipped = [], []
+  for task_name in tasks.TASKS:
+    section = parsed.get(task_name)
+    if section is None:
+      continue
+    task = tasks.TASKS[task_name]
+    flags = {k: v for k, v in section.items() if not isinstance(v, dict)}
+    for key, value in list(common.items()) + list(flags.items()):
+      where = (("flags", key) if key in common and key not in flags
+               else (task_name, key))
+      _check_flag(problems, where, key, names[task_name])
+    for name, table in section.items():
+      if not isinstance(table, dict):
+        continue
+      where = (task_name, name)
+      known = datasets.get(name)
+      if known is None:
+        problems.add(where, "unknown data set %r: expected one of %s "
+                     "(suite_runner/datasets.toml)" % (
+                         name, ", ".join(sorted(datasets))))
+        continue
+      if known["task"] != task_name:
+        problems.add(where, "data set %s is a %s data set, not %s" %
+                     (name, known["task"], task_name))
+        continue
+      for key, value in table.items():
+        if key not in SUITE_KEYS:
+          _check_flag(problems, where + (key,), key, names[task_name])
+      run = dict(common)
+      run.update(flags)
+      run.update({k: v for k, v in table.items() if k not in SUITE_KEYS})
+      jobs_of, why = _jobs(problems, where, task, name, known, table, run,
+                           seeds, protocol, data_dir)
+      if why:
+        skipped.append((name, why))
+      jobs.extend(jobs_of)
+  problems.raise_any()
+  return Suite(jobs, skipped, protocol)
+
+
+def _check_flag(problems, where, key, names):
+  if key in RESERVED:
+    problems.add(where, "%s: set by run_suite.py itself, not in the suite "
+                 "file" % key)
+  elif key not in names:
+    problems.add(where, "unknown key %r: expected a flag of the runner or "
+                 "one of %s" % (key, ", ".join(SUITE_KEYS)))
+
+
+def _jobs(problems, where, task, name, known, table, run, seeds, protocol,
+          data_dir):
+  """(jobs of one data set, why it is skipped or None)."""
+  seeds = table.get("seeds", seeds)
+  if not _int_list(seeds):
+    problems.add(where + ("seeds",), "seeds: expected a list of whole numbers")
+    return [], None
+  n_folds = known.get("folds")
+  folds = table.get("folds", list(range(1, n_folds + 1)) if n_folds else None)
+  if folds is not None and (not n_folds or not _int_list(folds) or
+                            any(not 1 <= f <= n_folds for f in folds)):
+    problems.add(where + ("folds",), "folds: %s" % (
+        "expected a list of folds between 1 and %d" % n_folds if n_folds
+        else "%s has a single split" % name))
+    return [], None
+  metrics = table.get("metrics", task.default_metrics)
+  if (not isinstance(metrics, list) or not metrics or
+      any(m not in task.metrics for m in metrics)):
+    problems.add(where + ("metrics",), "metrics %r: expected a list of %s" %
+                 (metrics, ", ".join(task.metrics)))
+    return [], None
+  max_steps = table.get("max_steps")
+  if max_steps is not None and (not isinstance(max_steps, int) or
+                                max_steps < 1):
+    problems.add(where + ("max_steps",), "max_steps: expected a whole number "
+                 ">= 1")
+    return [], None
+  if max_steps is not None and protocol == "paper":
+    problems.add(where + ("max_steps",), "max_steps: the paper's protocol "
+                 "chooses the number of epochs itself")
+    return [], None
+  if protocol == "paper" and task.name == "ner":
+    run["select_epochs_on_dev"] = True
+  for key in ("task_name",):
+    if key in known:
+      run.setdefault(key, known[key])
+  jobs = []
+  for fold in folds or [None]:
+    flags = dict(run)
+    for key in PATH_FLAGS:
+      value = flags.get(key, known.get(key))
+      if value is None:
+        continue
+      value = value.replace("{fold}", str(fold)) if fold else value
+      flags[key] = os.path.join(data_dir, value)
+      missing = _missing(task, key, flags[key])
+      if missing:
+        return [], "%s not found" % missing
+    if max_steps is not None:
+      flags["max_train_steps"] = max_steps
+    fold_name = str(fold) if fold else SINGLE_SPLIT
+    for seed in seeds:
+      jobs.append(Job(task.name, name, fold_name, seed, flags, list(metrics),
+                      os.path.join(task.name, name, fold_name,
+                                   "seed%d" % seed)))
+  return jobs, None
+
+
+def _missing(task, key, path):
+  """The file a job needs under `path` that is not there, or None."""
+  if key == "data_dir":
+    need = {"ner": ["train_dev.tsv", "test.tsv"],
+            "re": ["train.tsv", "test.tsv"]}.get(task.name, [])
+    for name in need:
+      if not os.path.exists(os.path.join(path, name)):
+        return os.path.join(path, name)
+    return None
+  return None if os.path.exists(path) else path

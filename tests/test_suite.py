@@ -1,0 +1,260 @@
+"""run_suite.py: a suite on a local Dask cluster of two workers, its report,
+the second invocation, a worker killed mid-suite, and bad suite files."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from finetuning import errors
+from suite_runner import spec
+from tests.conftest import SHARED
+from tests.helpers import ROOT, run_tool, write_file
+
+SUITE = """\
+seeds = [1, 2]
+
+[flags]
+max_seq_length = 32
+train_batch_size = 2
+learning_rate = 1e-3
+num_train_epochs = 3.0
+save_checkpoints_steps = 10
+do_lower_case = false
+
+[ner.NCBI-disease]
+max_steps = 30
+[ner.s800]
+max_steps = 30
+
+[re.GAD]
+folds = [1, 2]
+seeds = [1]
+max_steps = 30
+do_lower_case = true
+"""
+
+REPORTS = ("report.json", "report.csv", "report.md")
+
+
+def _head(src, dst, n_sentences=None, n_lines=None):
+  """The first sentences (blank-line separated) or lines of `src`."""
+  with open(src, encoding="utf-8") as f:
+    text = f.read()
+  if n_sentences:
+    text = "\n\n".join(text.split("\n\n")[:n_sentences]) + "\n\n"
+  else:
+    text = "".join(text.splitlines(True)[:n_lines])
+  os.makedirs(os.path.dirname(dst), exist_ok=True)
+  write_file(dst, text)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, tiny_bert_dir):
+  """A data dir in download.sh's layout (slices of ../shared/data), the
+  suite file and the model dir."""
+  root = tmp_path_factory.mktemp("suite")
+  data = root / "data"
+  for name in ("NCBI-disease", "s800"):
+    for split, n in (("train_dev.tsv", 40), ("test.tsv", 20)):
+      _head(os.path.join(SHARED, "data", "NER", name, split),
+            str(data / "NER" / name / split), n_sentences=n)
+  for fold in ("1", "2"):
+    _head(os.path.join(SHARED, "data", "RE", "GAD", fold, "train.tsv"),
+          str(data / "RE" / "GAD" / fold / "train.tsv"), n_lines=60)
+    _head(os.path.join(SHARED, "data", "RE", "GAD", fold, "test.tsv"),
+          str(data / "RE" / "GAD" / fold / "test.tsv"), n_lines=21)
+  suite = write_file(root / "suite.toml", SUITE)
+  return {"root": root, "data": str(data), "suite": suite,
+          "bert": tiny_bert_dir["dir"]}
+
+
+def _args(world, out, *extra):
+  return ["run_suite.py", "--suite=" + world["suite"],
+          "--bert_dir=" + world["bert"], "--data_dir=" + world["data"],
+          "--output_dir=" + str(out), "--workers=2"] + list(extra)
+
+
+def _reports(out):
+  return {name: (out / name).read_bytes() for name in REPORTS}
+
+
+@pytest.fixture(scope="module")
+def finished(world):
+  out = world["root"] / "whole"
+  result = run_tool(_args(world, out), timeout=900)
+  return out, result
+
+
+def test_suite_runs_every_job_and_reports_its_scores(finished):
+  out, result = finished
+  assert "Running 6 of 6 jobs on a local cluster (2 workers)" in result.stdout
+  for path in ("ner/NCBI-disease/all/seed1", "ner/NCBI-disease/all/seed2",
+               "ner/s800/all/seed1", "ner/s800/all/seed2", "re/GAD/1/seed1",
+               "re/GAD/2/seed1"):
+    assert ("] %s  " % path) in result.stdout  # its one-line summary
+    assert (out / path / "suite_job.json").exists()
+    assert (out / path / "run_manifest.json").exists()
+  report = json.loads((out / "report.json").read_text())
+  by_name = {d["dataset"]: d for d in report["datasets"]}
+  assert list(by_name) == ["NCBI-disease", "s800", "GAD"]
+  # The report's numbers are those of each run's own score file.
+  expected = {}
+  for name, task, pattern, key, scale in (
+      ("NCBI-disease", "ner", "ner/NCBI-disease/all/seed%d", None, 1),
+      ("s800", "ner", "ner/s800/all/seed%d", None, 1)):
+    expected[name] = [json.loads((out / (pattern % s) / "ner_scores.json")
+                                 .read_text())["entity_level"]["f1"]
+                      for s in (1, 2)]
+  expected["GAD"] = [100 * json.loads(
+      (out / "re/GAD" / f / "seed1" / "re_scores.json").read_text())[
+          "f1 score"] for f in ("1", "2")]
+  for name, values in expected.items():
+    stats = by_name[name]["metrics"][0]
+    assert stats["n"] == 2 and by_name[name]["missing"] == 0
+    assert stats["min"] == min(values) and stats["max"] == max(values)
+    assert stats["best"]["value"] == max(values)
+    # The same sum in the same order; approx only for the last bit.
+    assert stats["mean"] == pytest.approx(sum(values) / 2, abs=1e-12)
+    run_values = [r["scores"][stats["metric"]]
+                  for r in by_name[name]["runs"]]
+    assert sorted(run_values) == sorted(values)
+  assert [p["value"] for p in by_name["NCBI-disease"]["metrics"][0][
+      "published"]] == [89.71, 88.30]
+  ner_mean = (by_name["NCBI-disease"]["metrics"][0]["mean"] +
+              by_name["s800"]["metrics"][0]["mean"]) / 2
+  macro = report["macro_average"]
+  assert macro["per_task"]["ner"] == pytest.approx(ner_mean, abs=1e-12)
+  assert macro["value"] == pytest.approx(
+      (ner_mean + by_name["GAD"]["metrics"][0]["mean"]) / 2, abs=1e-12)
+  csv_lines = (out / "report.csv").read_text().splitlines()
+  assert csv_lines[0].startswith("task,dataset,metric,n,missing,mean,sd")
+  assert len(csv_lines) == 4
+  assert (out / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  assert "| NER | NCBI-disease | entity F1 | 2 |" in (out / "report.md"
+                                                     ).read_text()
+
+
+def test_second_invocation_runs_nothing_and_says_so(world, finished):
+  out, _ = finished
+  before = _reports(out)
+  again = run_tool(_args(world, out), timeout=300)
+  assert "Nothing to run: all 6 jobs are finished in %s." % out in again.stdout
+  assert "Running" not in again.stdout
+  assert _reports(out) == before
+
+
+def _runner_pids(out):
+  """{pid: parent pid} of the runner processes writing into `out`."""
+  found = {}
+  for pid in os.listdir("/proc"):
+    if not pid.isdigit():
+      continue
+    try:
+      with open("/proc/%s/cmdline" % pid, "rb") as f:
+        cmdline = f.read().decode("utf-8", "replace")
+      with open("/proc/%s/stat" % pid) as f:
+        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+    except OSError:
+      continue
+    if "--output_dir=%s/" % out in cmdline and "run_suite" not in cmdline:
+      found[int(pid)] = ppid
+  return found
+
+
+def test_killed_worker_gives_the_same_report(world, finished):
+  whole, _ = finished
+  out = world["root"] / "killed"
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  suite = subprocess.Popen([sys.executable] + _args(world, out), cwd=ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, env=env)
+  killed = None
+  deadline = time.time() + 300
+  while killed is None and time.time() < deadline and suite.poll() is None:
+    for pid, worker in _runner_pids(out).items():
+      with open("/proc/%d/cmdline" % pid, "rb") as f:
+        run_dir = f.read().decode().split("--output_dir=")[1].split("\0")[0]
+      if (os.path.exists(os.path.join(run_dir, "model.ckpt-10.index")) and
+          not os.path.exists(os.path.join(run_dir, "suite_job.json"))):
+        os.kill(worker, signal.SIGKILL)  # the Dask worker running the job
+        killed = run_dir
+        break
+    time.sleep(0.05)
+  output, _ = suite.communicate(timeout=900)
+  assert killed, "no job was caught mid-training:\n" + output
+  assert suite.returncode == 0, output
+  # The job was run again elsewhere and resumed from its checkpoint.
+  with open(os.path.join(killed, "suite_job.log")) as f:
+    assert re.search(r"Resuming training at step (10|20) of 30\n", f.read())
+  assert _reports(out) == _reports(whole)
+
+
+@pytest.mark.parametrize("text,messages", [
+    ("seeds = [1]\n[ner.NCBI-disease]\nlearning_rat = 1e-4\n",
+     ["suite.toml:3: unknown key 'learning_rat'"]),
+    ("[ner.NCBI-diseases]\n", ["suite.toml:1: unknown data set "
+                               "'NCBI-diseases'"]),
+    ("seeds = [1]\n\n[ranking.NCBI-disease]\n",
+     ["suite.toml:3: unknown key or task 'ranking'"]),
+    ("[re.GAD]\nmetrics = [\"f2\"]\n",
+     ["suite.toml:2: metrics ['f2']: expected a list of f1, micro_f1"]),
+    ("[re.NCBI-disease]\n", ["suite.toml:1: data set NCBI-disease is a ner "
+                             "data set, not re"]),
+    ("[re.GAD]\nfolds = [0, 11]\n",
+     ["suite.toml:2: folds: expected a list of folds between 1 and 10"]),
+    ("[ner.s800]\noutput_dir = \"x\"\n",
+     ["suite.toml:2: output_dir: set by run_suite.py itself"]),
+    ("protocol = \"best\"\n[ner.s800]\nmax_steps = 0\n",
+     ["suite.toml:1: protocol 'best': expected one of fixed, paper",
+      "suite.toml:3: max_steps: expected a whole number >= 1"]),
+    ("seeds = [1\n", ["suite.toml:1: not valid TOML"]),
+])
+def test_bad_suite_files_are_refused_with_file_and_line(world, tmp_path,
+                                                        text, messages):
+  path = write_file(tmp_path / "suite.toml", text)
+  with pytest.raises(errors.UserError) as e:
+    spec.read(path, world["data"])
+  for message in messages:
+    assert (str(tmp_path) + "/" + message) in str(e.value)
+
+
+def test_bad_suite_file_stops_before_anything_is_written(world, tmp_path):
+  path = write_file(tmp_path / "bad.toml", "[ner.s800]\nlearning_rat = 1\n")
+  out = tmp_path / "out"
+  result = run_tool(["run_suite.py", "--suite=" + path,
+                     "--bert_dir=" + world["bert"],
+                     "--data_dir=" + world["data"],
+                     "--output_dir=" + str(out)], expect_ok=False)
+  assert result.returncode == 2
+  assert result.stderr == ("error: %s:2: unknown key 'learning_rat': "
+                           "expected a flag of the runner or one of seeds, "
+                           "folds, metrics, max_steps\n" % path)
+  assert not out.exists()
+
+
+def test_missing_data_set_is_reported_and_skipped(world):
+  suite = spec.read(os.path.join(ROOT, "suites", "biobert.toml"),
+                    world["data"])
+  skipped = dict(suite.skipped)
+  assert skipped["BC4CHEMD"] == "%s/NER/BC4CHEMD/train_dev.tsv not found" % (
+      world["data"])
+  # GAD's folds 3-10 are not in this data dir: the data set is skipped
+  # whole rather than run on some folds.
+  assert skipped["GAD"] == "%s/RE/GAD/3/train.tsv not found" % world["data"]
+  assert sorted({j.dataset for j in suite.jobs}) == ["NCBI-disease", "s800"]
+
+
+def test_max_steps_is_the_runners_step_cap(world):
+  suite = spec.read(world["suite"], world["data"])
+  job = next(j for j in suite.jobs if j.dataset == "NCBI-disease")
+  assert job.flags["max_train_steps"] == 30  # the runner's own cap
+  assert job.flags["num_train_epochs"] == 3.0
+  assert job.path == os.path.join("ner", "NCBI-disease", "all", "seed1")
+  assert job.flags["data_dir"] == os.path.join(world["data"], "NER",
+                                               "NCBI-disease")
