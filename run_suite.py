@@ -23,6 +23,7 @@ import time
 import finetuning  # noqa: F401  first: quiets TensorFlow's C++ start-up lines
 from finetuning import errors
 from finetuning import files
+from finetuning import cluster
 from suite_runner import engine
 from suite_runner import report as report_lib
 from suite_runner import spec
@@ -149,7 +150,7 @@ def main(argv=None):
 
 def _run(pending, total, flags, output_dir, args):
   """Runs the pending jobs; prints a line for each; the failed ones."""
-  client, cluster = engine.client_for(args.scheduler_address, args.workers)
+  client, local = cluster.client_for(args.scheduler_address, args.workers)
   workers = max(len(client.scheduler_info().get("workers", {})), 1)
   print("Running %d of %d jobs on %s (%d worker%s); logs in each job's %s" % (
       len(pending), total, args.scheduler_address or "a local cluster",
@@ -177,8 +178,8 @@ def _run(pending, total, flags, output_dir, args):
     engine.run(pending, flags, output_dir, client, on_result)
   finally:
     client.close()
-    if cluster is not None:
-      cluster.close()
+    if local is not None:
+      local.close()
   print("Ran %d jobs in %s%s" % (len(pending), _duration(time.time() - begin),
                                  ", %d failed" % len(failed) if failed else
                                  ""))

@@ -1,5 +1,6 @@
 """Reading the user's text and JSON files with located errors; atomic writes."""
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,6 +24,14 @@ def atomic_write(path, data, mode="w"):
   (or none) in place. The file gets the permissions an ordinary `open`
   would give it (0666 less the umask).
   """
+  with atomic_file(path, mode) as f:
+    f.write(data)
+
+
+@contextlib.contextmanager
+def atomic_file(path, mode="w"):
+  """A file to write `path` with, piece by piece: `atomic_write`'s temp
+  file, renamed to `path` when the block ends without an exception."""
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
   fd, tmp = tempfile.mkstemp(
@@ -31,7 +40,7 @@ def atomic_write(path, data, mode="w"):
     os.chmod(tmp, 0o666 & ~umask())
     encoding = None if "b" in mode else "utf-8"
     with open(fd, mode, encoding=encoding) as f:
-      f.write(data)
+      yield f
     os.replace(tmp, path)
   except BaseException:
     if os.path.exists(tmp):

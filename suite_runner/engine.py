@@ -16,12 +16,12 @@ workers share the code, the environment and the output dir.
 import ctypes
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 
+from finetuning import cluster
 from finetuning import files
 
 DONE = "suite_job.json"
@@ -57,17 +57,12 @@ def _die_with_parent():
   libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def _worker_slot():
-  """(index, count) of this worker on a local cluster, or None."""
+def _worker_name():
   try:
     from distributed import get_worker  # pylint: disable=g-import-not-at-top
-    worker = get_worker()
+    return get_worker().name
   except (ImportError, ValueError):
     return None
-  slot = os.environ.get("SUITE_SLOTS")
-  if slot is None or not isinstance(worker.name, int):
-    return None
-  return worker.name, int(slot)
 
 
 def execute(job, model_flags, output_dir):
@@ -76,16 +71,10 @@ def execute(job, model_flags, output_dir):
   run_dir = os.path.join(output_dir, job["path"])
   os.makedirs(run_dir, exist_ok=True)
   env = dict(os.environ)
-  affinity = None
-  slot = _worker_slot()
-  if slot is not None:
-    index, count = slot
-    if os.environ.get("SUITE_GPUS"):
-      env["CUDA_VISIBLE_DEVICES"] = str(index)
-    elif count > 1:
-      cores = sorted(os.sched_getaffinity(0))
-      share = max(len(cores) // count, 1)
-      affinity = set(cores[index * share:(index + 1) * share]) or set(cores)
+  share = cluster.worker_share()
+  affinity = share.get("cores")
+  if "gpu" in share:
+    env["CUDA_VISIBLE_DEVICES"] = str(share["gpu"])
 
   def start():
     _die_with_parent()
@@ -103,37 +92,7 @@ def execute(job, model_flags, output_dir):
         {"job": job, "seconds": round(seconds, 1)}, indent=2,
         sort_keys=True) + "\n")
   return {"path": job["path"], "returncode": code, "seconds": seconds,
-          "worker": None if slot is None else slot[0], "started": begin}
-
-
-def gpu_count():
-  """How many NVIDIA GPUs this machine shows (0 without nvidia-smi)."""
-  if not shutil.which("nvidia-smi"):
-    return 0
-  try:
-    out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True,
-                         timeout=30).stdout
-  except (OSError, subprocess.SubprocessError):
-    return 0
-  return sum(1 for line in out.splitlines() if line.startswith("GPU "))
-
-
-def client_for(scheduler_address=None, workers=None):
-  """(Dask client, cluster or None): the cluster at `scheduler_address`, or
-  a local one of `workers` workers (default: one per GPU, else one)."""
-  import logging  # pylint: disable=g-import-not-at-top
-  from distributed import Client, LocalCluster  # pylint: disable=g-import-not-at-top
-  if scheduler_address:
-    return Client(scheduler_address), None
-  gpus = gpu_count()
-  n = workers or max(gpus, 1)
-  os.environ["SUITE_SLOTS"] = str(n)  # read by the workers (`execute`)
-  if gpus:
-    os.environ["SUITE_GPUS"] = "1"
-  cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                         dashboard_address=None, silence_logs=logging.ERROR,
-                         worker_class="distributed.Nanny")
-  return Client(cluster), cluster
+          "worker": _worker_name(), "started": begin}
 
 
 def run(jobs, model_flags, output_dir, client, on_result):
