@@ -252,6 +252,20 @@ def decode(windows, results, label_list):
   return window_labels, tags, float(np.mean(losses)) if losses else 0.0
 
 
+def word_probabilities(windows, results, label_list):
+  """{example index: the probability of each word's chosen tag}, in the
+  order of `decode`'s tags (the probability at the word's first piece)."""
+  tag_ids = word_tag_ids(label_list)
+  found = collections.defaultdict(list)
+  for window, r in zip(windows, results):
+    log_probs = r["log_probs"]
+    for pos, first in enumerate(window.is_first):
+      if first:
+        found[window.example_index].append(
+            float(np.exp(np.max(log_probs[pos][tag_ids]))))
+  return found
+
+
 def token_level_scores(examples, predicted, label_list):
   """Token-level precision/recall/F1, macro-averaged over B and I labels.
 
@@ -311,16 +325,21 @@ def split_words_with_offsets(text):
   return words
 
 
-def entities(line, words, tags, untyped=None):
+def entities(line, words, tags, untyped=None, word_scores=None):
   """Entities of one tagged line (conlleval's chunks), as JSON-able dicts.
 
   `untyped`: the type given to entities of plain B/I/O tags (else None).
+  `word_scores`: a number per word (`word_probabilities`); each entity's
+  "score" is then the mean over its words.
   """
   found = []
   for typ, first, end in chunks.chunks(tags):
     start, stop = words[first][1], words[end - 1][2]
-    found.append({"start": start, "end": stop, "text": line[start:stop],
-                  "type": typ or untyped or None})
+    entity = {"start": start, "end": stop, "text": line[start:stop],
+              "type": typ or untyped or None}
+    if word_scores is not None:
+      entity["score"] = float(np.mean(word_scores[first:end]))
+    found.append(entity)
   return found
 
 

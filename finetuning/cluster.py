@@ -14,6 +14,7 @@ workers on a CPU.
 import os
 import shutil
 import subprocess
+import warnings
 
 SLOTS = "BIOBERT_DASK_SLOTS"  # set by client_for, read by the workers
 GPUS = "BIOBERT_DASK_GPUS"
@@ -43,9 +44,12 @@ def client_for(scheduler_address=None, workers=None):
   os.environ[SLOTS] = str(n)  # inherited by the local workers
   if gpus:
     os.environ[GPUS] = "1"
-  cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                         dashboard_address=None, silence_logs=logging.ERROR,
-                         worker_class="distributed.Nanny")
+  with warnings.catch_warnings():
+    # Another local cluster has port 8787: this one takes any free port.
+    warnings.filterwarnings("ignore", message="Port .* is already in use")
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=logging.ERROR,
+                           worker_class="distributed.Nanny")
   return Client(cluster), cluster
 
 

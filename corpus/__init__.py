@@ -1,0 +1,1 @@
+"""tag_corpus.py's parts: readers, sentences, tagging, writers, shards."""

@@ -1,0 +1,198 @@
+"""Tagging one input file into one output shard, resumable exactly.
+
+A shard is made of parts of `part_size` records (documents and malformed
+records, in file order). Each part is tagged and written atomically to
+`<output_dir>/.parts/<shard>/part-NNNNN.json`; a killed run leaves whole
+parts only. The next run skips the records of the parts there are, tags
+the rest, then writes the shard from all its parts (atomically), records
+the shard's counts in `<output_dir>/.done/<shard>.json` and removes the
+parts. Part boundaries do not depend on when the run was stopped, and a
+sentence's tags do not depend on its batch mates, so a resumed shard is
+byte for byte the uninterrupted one.
+
+`tag_shard` runs on a Dask worker; the models are loaded once per worker
+process (`models_of`).
+"""
+
+import functools
+import glob
+import itertools
+import json
+import os
+import shutil
+import time
+
+from corpus import annotate
+from corpus import documents
+from corpus import readers
+from corpus import tagging
+from corpus import writers
+from finetuning import files
+
+PARTS = ".parts"
+DONE = ".done"
+TOPIC = "tag_corpus"  # the progress events workers send to the client
+
+
+def shard_name(path, fmt):
+  """The output shard of input `path` in output format `fmt`."""
+  name = os.path.basename(path)
+  if name.endswith(".gz"):
+    name = name[:-3]
+  for ext in (".bioc.xml", ".bioc.json", ".xml", ".json", ".jsonl", ".txt",
+              ".pubtator"):
+    if name.endswith(ext):
+      name = name[:-len(ext)]
+      break
+  return name + writers.EXTENSIONS[fmt]
+
+
+def done_path(output_dir, shard):
+  return os.path.join(output_dir, DONE, shard + ".json")
+
+
+def is_done(output_dir, shard):
+  return (os.path.exists(done_path(output_dir, shard)) and
+          os.path.exists(os.path.join(output_dir, shard)))
+
+
+@functools.lru_cache(maxsize=1)
+def models_of(models, re_model, vocab_file, use_fp16, batch_size):
+  """(NER models, RE model or None), loaded once per process for one
+  setting (the worker keeps them between shards)."""
+  ner = [tagging.NerModel(tagging.ModelSpec(*m), vocab_file, use_fp16,
+                          batch_size) for m in models]
+  relation = (tagging.ReModel(re_model, vocab_file, use_fp16, batch_size)
+              if re_model else None)
+  return ner, relation
+
+
+def _parts(parts_dir):
+  """The part files there are, in order (a gap ends them: never happens
+  with atomic writes, but a later part is then redone)."""
+  found = []
+  for k in itertools.count():
+    path = os.path.join(parts_dir, "part-%05d.json" % k)
+    if not os.path.exists(path):
+      return found
+    found.append(path)
+
+
+def _chunks(iterable, size):
+  iterator = iter(iterable)
+  while True:
+    chunk = list(itertools.islice(iterator, size))
+    if not chunk:
+      return
+    yield chunk
+
+
+def _parent_alive(pid):
+  if pid is None:
+    return True
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    return True
+  return True
+
+
+def tag_shard(job, settings, report=None):
+  """Tags input `job["input"]` (read as `job["format"]`) into shard
+  `job["shard"]`; returns its summary (counts, errors, seconds), or None
+  when the command that asked for it is gone (`settings["parent_pid"]`).
+
+  `settings`: output_dir, format, models ((name, run dir, type) tuples),
+  re_model, vocab_file, use_fp16, batch_size, part_size, date, parent_pid.
+  `report(event)`: called after each part with its counts.
+  """
+  begin = time.time()
+  output_dir = settings["output_dir"]
+  shard = job["shard"]
+  parts_dir = os.path.join(output_dir, PARTS, shard)
+  existing = _parts(parts_dir)
+  skip = 0
+  for path in existing:
+    with open(path, encoding="utf-8") as f:
+      skip += json.load(f)["records"]
+  ner, relation = None, None
+  records = readers.read(job["input"], job["format"])
+  for chunk in _chunks(itertools.islice(records, skip, None),
+                       settings["part_size"]):
+    if ner is None:
+      ner, relation = models_of(tuple(settings["models"]),
+                                settings["re_model"], settings["vocab_file"],
+                                settings["use_fp16"], settings["batch_size"])
+    started = time.time()
+    docs = [r for r in chunk if not isinstance(r, documents.Malformed)]
+    malformed = [r._asdict() for r in chunk
+                 if isinstance(r, documents.Malformed)]
+    tagged, counts = annotate.annotate(docs, ner, relation)
+    counts["errors"] = len(malformed)
+    part = {"records": len(chunk), "documents": tagged, "errors": malformed,
+            "counts": counts, "seconds": round(time.time() - started, 3)}
+    if not _parent_alive(settings.get("parent_pid")):
+      return None  # the command was killed: its next run redoes this part
+    path = os.path.join(parts_dir, "part-%05d.json" % len(existing))
+    files.atomic_write(path, json.dumps(part, ensure_ascii=False) + "\n")
+    existing.append(path)
+    if report:
+      report({"shard": shard, "documents": counts["documents"],
+              "sentences": counts["sentences"], "errors": len(malformed)})
+  summary = _write_shard(output_dir, shard, existing, settings)
+  summary["seconds"] = round(time.time() - begin, 3)
+  files.atomic_write(done_path(output_dir, shard),
+                     json.dumps(summary, indent=1, sort_keys=True) + "\n")
+  os.replace(os.path.join(output_dir, PARTS, shard + ".tmp"),
+             os.path.join(output_dir, shard))
+  shutil.rmtree(parts_dir, ignore_errors=True)
+  try:
+    os.rmdir(os.path.join(output_dir, PARTS))  # when no other shard has parts
+  except OSError:
+    pass
+  return summary
+
+
+def _read_parts(paths, key):
+  for path in paths:
+    with open(path, encoding="utf-8") as f:
+      yield from json.load(f)[key]
+
+
+def _write_shard(output_dir, shard, parts, settings):
+  """Writes the shard from its parts to `.parts/<shard>.tmp` (renamed into
+  place by the caller after the summary); returns the summary."""
+  with files.atomic_file(os.path.join(output_dir, PARTS,
+                                      shard + ".tmp")) as f:
+    writers.write(settings["format"], _read_parts(parts, "documents"), f,
+                  settings["date"])
+  totals = {"documents": 0, "sentences": 0, "entities": {}, "relations": 0,
+            "errors": 0}
+  part_seconds = 0.0
+  for path in parts:
+    with open(path, encoding="utf-8") as f:
+      part = json.load(f)
+    for key in ("documents", "sentences", "relations", "errors"):
+      totals[key] += part["counts"][key]
+    for typ, n in part["counts"]["entities"].items():
+      totals["entities"][typ] = totals["entities"].get(typ, 0) + n
+    part_seconds += part["seconds"]
+  return {"shard": shard, "counts": totals,
+          "errors": list(_read_parts(parts, "errors")),
+          "tagging_seconds": round(part_seconds, 3)}
+
+
+def expand_inputs(patterns):
+  """The files of comma-separated glob patterns, in order, each once."""
+  found = []
+  for pattern in patterns.split(","):
+    pattern = pattern.strip()
+    if not pattern:
+      continue
+    matches = sorted(glob.glob(os.path.expanduser(pattern)))
+    if not matches:
+      return None, pattern
+    found.extend(m for m in matches if m not in found)
+  return found, None

@@ -1,0 +1,130 @@
+"""Writers of tagged documents: BioC JSON and XML, PubTator, JSON Lines.
+
+Every writer takes an iterable of tagged documents (`annotate.annotate`'s
+dicts) and writes one shard to an open text file, one document at a time:
+
+  bioc_json  a BioC JSON collection; each annotation has infons type,
+             model and score, one location (offset, length) and its text;
+             each relation infons type, model, score and two nodes
+             (roles Arg1 and Arg2);
+  bioc_xml   the same in BioC XML (the `bioc` package's writer);
+  pubtator   `id|t|title`, `id|a|rest`, then one line per annotation
+             (id, start, end, text, type, "-": no concept id) and relation
+             (id, type, Arg1 id, Arg2 id), a blank line after each document;
+  jsonl      the tagged document as it is, one a line.
+"""
+
+import json
+
+EXTENSIONS = {"bioc_json": ".bioc.json", "bioc_xml": ".bioc.xml",
+              "pubtator": ".pubtator", "jsonl": ".jsonl"}
+SOURCE = "tag_corpus.py"
+
+
+def write(fmt, tagged, f, date):
+  """Writes the documents of `tagged` to `f` in `fmt`; `date` is the
+  collection's date (BioC)."""
+  _WRITERS[fmt](tagged, f, date)
+
+
+def bioc_document(doc):
+  """A `bioc.BioCDocument` of a tagged document."""
+  import bioc  # pylint: disable=g-import-not-at-top
+  document = bioc.BioCDocument()
+  document.id = doc["id"]
+  document.infons.update(doc["infons"])
+  passages = []
+  for p in doc["passages"]:
+    passage = bioc.BioCPassage()
+    passage.offset = p["offset"]
+    passage.text = p["text"]
+    passage.infons.update(p["infons"])
+    passage.infons.setdefault("type", p["type"])
+    passages.append(passage)
+    document.add_passage(passage)
+  for a in doc["annotations"]:
+    annotation = bioc.BioCAnnotation()
+    annotation.id = a["id"]
+    annotation.text = a["text"]
+    annotation.infons.update({"type": a["type"], "model": a["model"],
+                              "score": "%s" % a["score"]})
+    annotation.add_location(bioc.BioCLocation(a["offset"], a["length"]))
+    passages[a["passage"]].add_annotation(annotation)
+  for r in doc["relations"]:
+    relation = bioc.BioCRelation()
+    relation.id = r["id"]
+    relation.infons.update({"type": r["type"], "model": r["model"],
+                            "score": "%s" % r["score"]})
+    relation.add_node(bioc.BioCNode(r["arg1"], "Arg1"))
+    relation.add_node(bioc.BioCNode(r["arg2"], "Arg2"))
+    document.add_relation(relation)
+  return document
+
+
+def _bioc_json(tagged, f, date):
+  from bioc import biocjson  # pylint: disable=g-import-not-at-top
+  head = {"source": SOURCE, "date": date, "key": "", "version": "1.0",
+          "infons": {}}
+  f.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "documents": [')
+  for k, doc in enumerate(tagged):
+    f.write(",\n" if k else "\n")
+    f.write(json.dumps(biocjson.toJSON(bioc_document(doc)),
+                       ensure_ascii=False))
+  f.write("\n]}\n")
+
+
+def _bioc_xml(tagged, f, date):
+  import bioc  # pylint: disable=g-import-not-at-top
+  from bioc import biocxml  # pylint: disable=g-import-not-at-top
+  collection = bioc.BioCCollection()
+  collection.source, collection.date, collection.key = SOURCE, date, ""
+  writer = biocxml.BioCXMLDocumentWriter(f.buffer)
+  writer.write_collection_info(collection)
+  for doc in tagged:
+    writer.write_document(bioc_document(doc))
+  writer.close()
+  f.buffer.flush()
+
+
+def _one_line(text):
+  """PubTator keeps a passage on one line: line breaks become spaces (the
+  same length, so offsets stay right)."""
+  return text.replace("\r", " ").replace("\n", " ")
+
+
+def document_text(doc):
+  """The document's text: each passage at its offset, spaces between."""
+  text = ""
+  for p in doc["passages"]:
+    text += " " * max(p["offset"] - len(text), 0)
+    text = text[:p["offset"]] + p["text"]
+  return text
+
+
+def _pubtator(tagged, f, date):
+  del date
+  for doc in tagged:
+    text = _one_line(document_text(doc))
+    passages = doc["passages"]
+    title_end = passages[0]["offset"] + len(passages[0]["text"]) if (
+        passages) else 0
+    f.write("%s|t|%s\n" % (doc["id"], text[:title_end]))
+    f.write("%s|a|%s\n" % (doc["id"], text[title_end + 1:]))
+    for a in doc["annotations"]:
+      f.write("%s\t%d\t%d\t%s\t%s\t-\n" % (
+          doc["id"], a["offset"], a["offset"] + a["length"],
+          _one_line(a["text"]), a["type"]))
+    for r in doc["relations"]:
+      f.write("%s\t%s\t%s\t%s\n" % (doc["id"], r["type"], r["arg1"],
+                                    r["arg2"]))
+    f.write("\n")
+
+
+def _jsonl(tagged, f, date):
+  del date
+  for doc in tagged:
+    f.write(json.dumps(doc, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+_WRITERS = {"bioc_json": _bioc_json, "bioc_xml": _bioc_xml,
+            "pubtator": _pubtator, "jsonl": _jsonl}

@@ -1,0 +1,374 @@
+#!/usr/bin/env python
+"""Tags a corpus with fine-tuned NER models (and optionally an RE model).
+
+    python tag_corpus.py --input='pubmed24n*.xml.gz' \
+      --models=disease=out_ncbi,chemical=out_chem --vocab_file=$BIOBERT_DIR/vocab.txt \
+      --output_dir=tags --format=bioc_json [--re_model=out_gad]
+
+Reads PubMed/MEDLINE XML (.xml, .xml.gz), BioC XML or JSON, PubTator,
+JSON Lines ({"id", "text"}) or plain text (one document a line), one
+output shard per input file. Each passage is split into sentences, every
+model tags every sentence (overlapping spans of different models are all
+kept, each with its type, model and score), and with --re_model each pair
+of its entity types within a sentence is classified. Writes BioC JSON or
+XML, PubTator or JSON Lines, each shard atomically, and manifest.json
+(inputs, models with their run manifests, counts, errors, timings) and
+errors.tsv (the records that could not be read, skipped).
+
+Killed anywhere, the same command continues where it stopped and writes
+the same bytes as a run that was not stopped. Shards are spread over Dask
+workers: a local cluster by default (one worker per GPU, else one), or
+--scheduler_address=tcp://host:8786 for a running cluster whose workers
+share the code, the environment and --output_dir.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+if __name__ == "__main__":  # run as a script: the project root on the path
+  sys.path.insert(0, ROOT)
+
+import finetuning  # noqa: F401,E402  first: quiets TensorFlow's C++ start-up lines
+from corpus import readers  # noqa: E402
+from corpus import shards  # noqa: E402
+from corpus import tagging  # noqa: E402
+from corpus import writers  # noqa: E402
+from finetuning import errors  # noqa: E402
+from finetuning import files  # noqa: E402
+from finetuning import progress  # noqa: E402
+from finetuning import run_dir  # noqa: E402
+
+MANIFEST = "manifest.json"
+ERRORS = "errors.tsv"
+# What makes two runs the same run (a rerun resumes; another is refused).
+SAME_RUN = ("inputs", "format", "models", "re_model", "vocab_sha256",
+            "part_size", "use_fp16")
+
+
+def parse_models(value, vocab_file):
+  """[(name, run dir, entity type or None)] of --models, checked."""
+  specs, names = [], set()
+  for item in value.split(","):
+    item = item.strip()
+    if not item:
+      continue
+    name, _, path = item.rpartition("=")
+    path = os.path.abspath(os.path.expanduser(path))
+    if not os.path.isdir(path):
+      raise errors.UserError("--models: %s is not a directory (expected "
+                             "[type=]run_dir, comma-separated)" % path)
+    manifest, _ = tagging.read_run(path, vocab_file, ("ner",), "models")
+    typed = tagging.entity_types(manifest["labels"], None) != [None]
+    if not name and not typed:
+      raise errors.UserError(
+          "--models: %s was trained with untyped tags (B, I, O): name the "
+          "type of its entities, e.g. --models=disease=%s" % (path, path))
+    name = name or os.path.basename(path)
+    if name in names:
+      raise errors.UserError("--models: %s is named twice" % name)
+    names.add(name)
+    specs.append((name, path, None if typed else name))
+  if not specs:
+    raise errors.UserError("--models: expected [type=]run_dir, "
+                           "comma-separated")
+  return specs
+
+
+def plan(args):
+  """Checks every input, model and output; returns (run record, jobs)."""
+  if args.format not in writers.EXTENSIONS:
+    raise errors.UserError("--format=%s: expected one of %s" % (
+        args.format, ", ".join(writers.EXTENSIONS)))
+  if args.input_format != "auto" and args.input_format not in (
+      readers.FORMATS):
+    raise errors.UserError("--input_format=%s: expected auto or one of %s" %
+                           (args.input_format, ", ".join(readers.FORMATS)))
+  for flag in ("batch_size", "part_size"):
+    if getattr(args, flag) < 1:
+      raise errors.UserError("--%s=%d: expected a whole number >= 1" %
+                             (flag, getattr(args, flag)))
+  if args.workers is not None and args.workers < 1:
+    raise errors.UserError("--workers=%d: expected a whole number >= 1" %
+                           args.workers)
+  if not os.path.isfile(args.vocab_file):
+    raise errors.UserError("--vocab_file=%s: file not found (the vocab.txt "
+                           "the models were trained with)" % args.vocab_file)
+  paths, missing = shards.expand_inputs(args.input)
+  if not paths:
+    raise errors.UserError("--input=%s: no file matches %s" %
+                           (args.input, missing or "it"))
+  jobs, by_shard = [], {}
+  for path in paths:
+    if not os.path.isfile(path):
+      raise errors.UserError("--input: %s is not a file" % path)
+    fmt = (readers.detect_format(path) if args.input_format == "auto" else
+           args.input_format)
+    if fmt is None:
+      raise errors.UserError("--input: cannot tell the format of %s; name "
+                             "it with --input_format" % path)
+    shard = shards.shard_name(path, args.format)
+    if shard in by_shard:
+      raise errors.UserError("--input: %s and %s would both be written to "
+                             "%s; give files of different names" %
+                             (by_shard[shard], path, shard))
+    by_shard[shard] = path
+    jobs.append({"input": os.path.abspath(path), "format": fmt,
+                 "shard": shard})
+  vocab_file = os.path.abspath(args.vocab_file)
+  models = parse_models(args.models, vocab_file)
+  re_model = None
+  if args.re_model:
+    re_model = os.path.abspath(args.re_model)
+    manifest, _ = tagging.read_run(re_model, vocab_file, tagging.RE_TASKS,
+                                   "re_model")
+    from biocodes import re_datasets  # pylint: disable=g-import-not-at-top
+    wanted = re_datasets.get(manifest["task"]).entity_types
+    have = set()
+    for _, path, typ in models:
+      labels = run_dir.read_manifest(path)["labels"]
+      have.update(t.upper() for t in tagging.entity_types(labels, typ))
+    if not set(wanted) <= have:
+      raise errors.UserError(
+          "--re_model: %s relates %s entities; the --models give %s" % (
+              re_model, " and ".join(wanted), ", ".join(sorted(have))))
+  output_dir = os.path.abspath(args.output_dir)
+  problem = files.directory_problem(output_dir, create=True)
+  if problem:
+    raise errors.UserError("--output_dir=%s: %s" % (output_dir, problem))
+  record = {
+      "inputs": [dict(j) for j in jobs], "format": args.format,
+      "models": [{"name": n, "run_dir": p, "entity_type": t,
+                  "run_manifest": run_dir.read_manifest(p)}
+                 for n, p, t in models],
+      "re_model": None if re_model is None else {
+          "run_dir": re_model,
+          "run_manifest": run_dir.read_manifest(re_model)},
+      "vocab_sha256": files.file_digest(vocab_file),
+      "part_size": args.part_size, "use_fp16": args.use_fp16,
+  }
+  path = os.path.join(output_dir, MANIFEST)
+  if os.path.exists(path):
+    before = files.read_json(path, "the manifest tag_corpus.py writes")
+    changed = [k for k in SAME_RUN if before.get(k) != record[k]]
+    if changed:
+      raise errors.UserError(
+          "--output_dir=%s holds a tagging run with other %s (%s); use a new "
+          "--output_dir, or run that command again to resume it" %
+          (output_dir, ", ".join(changed), path))
+    record["date"] = before["date"]
+  else:
+    record["date"] = datetime.date.today().strftime("%Y%m%d")
+  settings = {"output_dir": output_dir, "format": args.format,
+              "models": models, "re_model": re_model,
+              "vocab_file": vocab_file, "use_fp16": args.use_fp16,
+              "batch_size": args.batch_size, "part_size": args.part_size,
+              "date": record["date"]}
+  return record, jobs, settings
+
+
+class Progress(object):
+  """Documents, sentences, their rates and an ETA over shards: a tqdm bar
+  on a terminal, else a line every `every` seconds."""
+
+  def __init__(self, shards_total, shards_done, every=30.0):
+    self.total, self.done = shards_total, shards_done
+    self.start_done = shards_done
+    self.documents = self.sentences = self.errors = 0
+    self.begin = self.last = time.time()
+    self.every = every
+    self.bar = None
+    if sys.stderr.isatty():
+      import tqdm  # pylint: disable=g-import-not-at-top
+      self.bar = tqdm.tqdm(unit=" docs", dynamic_ncols=True)
+
+  def _postfix(self):
+    seconds = max(time.time() - self.begin, 1e-9)
+    text = "%.1f sentences/s, shards %d/%d" % (self.sentences / seconds,
+                                               self.done, self.total)
+    finished = self.done - self.start_done
+    if finished and self.done < self.total:
+      text += ", ETA %s" % progress.format_duration(
+          seconds / finished * (self.total - self.done))
+    return text
+
+  def part(self, event):
+    self.documents += event["documents"]
+    self.sentences += event["sentences"]
+    self.errors += event["errors"]
+    if self.bar is not None:
+      self.bar.update(event["documents"])
+      self.bar.set_postfix_str(self._postfix(), refresh=True)
+    elif time.time() - self.last >= self.every:
+      self.last = time.time()
+      seconds = max(self.last - self.begin, 1e-9)
+      print("%d documents (%.1f/s), %s" % (
+          self.documents, self.documents / seconds, self._postfix()),
+            flush=True)
+
+  def shard(self, summary):
+    self.done += 1
+    line = "%s: %d documents, %d sentences, %d entities%s (%.0f s)" % (
+        summary["shard"], summary["counts"]["documents"],
+        summary["counts"]["sentences"],
+        sum(summary["counts"]["entities"].values()),
+        ", %d errors" % summary["counts"]["errors"]
+        if summary["counts"]["errors"] else "", summary["seconds"])
+    if self.bar is not None:
+      self.bar.write(line)
+      self.bar.set_postfix_str(self._postfix(), refresh=True)
+    else:
+      print("[%d/%d] %s" % (self.done, self.total, line), flush=True)
+
+  def close(self):
+    if self.bar is not None:
+      self.bar.close()
+
+
+def _tag_on_worker(job, settings):
+  """tag_shard on a Dask worker: its share of the machine, progress
+  events to the client."""
+  from distributed import get_worker  # pylint: disable=g-import-not-at-top
+  from finetuning import cluster  # pylint: disable=g-import-not-at-top
+  from finetuning import console  # pylint: disable=g-import-not-at-top
+  console.no_deprecation_notices()
+  share = cluster.worker_share()
+  if "gpu" in share:
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", str(share["gpu"]))
+  if share.get("cores"):
+    os.sched_setaffinity(0, share["cores"])
+  worker = get_worker()
+  return shards.tag_shard(
+      job, settings, lambda event: worker.log_event(shards.TOPIC, event))
+
+
+def run(jobs, settings, args, show):
+  """Tags the shards not yet done on a Dask cluster; their summaries."""
+  from distributed import as_completed  # pylint: disable=g-import-not-at-top
+  from finetuning import cluster  # pylint: disable=g-import-not-at-top
+  client, local = cluster.client_for(args.scheduler_address, args.workers)
+  if local is not None:  # orphaned local workers stop with this command
+    settings = dict(settings, parent_pid=os.getpid())
+  client.subscribe_topic(shards.TOPIC, lambda event: show.part(event[1]))
+  summaries = []
+  try:
+    futures = [client.submit(_tag_on_worker, job, settings,
+                             key="tag_corpus-%s" % job["shard"], pure=False)
+               for job in jobs]
+    for future in as_completed(futures):
+      summary = future.result()
+      summaries.append(summary)
+      show.shard(summary)
+  finally:
+    client.close()
+    if local is not None:
+      local.close()
+  return summaries
+
+
+def finish(record, jobs, output_dir, wall):
+  """manifest.json and errors.tsv from every shard's summary; prints the
+  summary of the corpus."""
+  totals = {"documents": 0, "sentences": 0, "entities": {}, "relations": 0,
+            "errors": 0}
+  errors_rows, timings = [], {}
+  for job in jobs:
+    with open(shards.done_path(output_dir, job["shard"]),
+              encoding="utf-8") as f:
+      summary = json.load(f)
+    for key in ("documents", "sentences", "relations", "errors"):
+      totals[key] += summary["counts"][key]
+    for typ, n in summary["counts"]["entities"].items():
+      totals["entities"][typ] = totals["entities"].get(typ, 0) + n
+    errors_rows += summary["errors"]
+    timings[job["shard"]] = summary["seconds"]
+  totals["entities"] = dict(sorted(totals["entities"].items()))
+  record = dict(record, counts=totals, shard_seconds=timings,
+                wall_seconds=round(wall, 1), status="done")
+  files.atomic_write(os.path.join(output_dir, ERRORS), "source\tid\treason\n" +
+                     "".join("%s\t%s\t%s\n" % (e["source"], e["id"] or "",
+                                               e["reason"])
+                             for e in errors_rows))
+  files.atomic_write(os.path.join(output_dir, MANIFEST),
+                     json.dumps(record, indent=2, sort_keys=True) + "\n")
+  print("Tagged %d documents, %d sentences in %s: %s; %d relations; "
+        "%d errors%s" % (
+            totals["documents"], totals["sentences"],
+            progress.format_duration(wall),
+            ", ".join("%d %s" % (n, t) for t, n in totals["entities"].items())
+            or "no entities", totals["relations"], totals["errors"],
+            " (%s)" % os.path.join(output_dir, ERRORS) if totals["errors"]
+            else ""))
+  print("Outputs in %s: %d shard%s (%s), %s" % (
+      output_dir, len(jobs), "" if len(jobs) == 1 else "s", record["format"],
+      MANIFEST))
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(
+      description=__doc__.split("\n")[0],
+      formatter_class=argparse.RawDescriptionHelpFormatter,
+      epilog=__doc__.split("\n", 2)[2])
+  parser.add_argument("--input", required=True,
+                      help="input files: comma-separated glob patterns")
+  parser.add_argument("--input_format", default="auto",
+                      help="auto (by name and content) or one of " +
+                      ", ".join(readers.FORMATS))
+  parser.add_argument("--models", required=True,
+                      help="NER run dirs, comma-separated, each as "
+                      "type=run_dir (untyped B/I/O models) or run_dir "
+                      "(typed labels, e.g. B-Disease)")
+  parser.add_argument("--re_model", default=None,
+                      help="an RE run dir (gad, euadr, chemprot): relations "
+                      "between its entity types within a sentence")
+  parser.add_argument("--vocab_file", required=True,
+                      help="the vocab.txt the models were trained with")
+  parser.add_argument("--output_dir", required=True)
+  parser.add_argument("--format", default="bioc_json",
+                      help="output: " + ", ".join(writers.EXTENSIONS))
+  parser.add_argument("--batch_size", type=int, default=32,
+                      help="sentences (windows) a prediction batch holds")
+  parser.add_argument("--part_size", type=int, default=200,
+                      help="documents between two resume points")
+  parser.add_argument("--use_fp16", action="store_true",
+                      help="bfloat16 on a CPU that has it, float16 on a GPU")
+  parser.add_argument("--scheduler_address", default=None,
+                      help="a running Dask scheduler (default: a local "
+                      "cluster)")
+  parser.add_argument("--workers", type=int, default=None,
+                      help="workers of the local cluster (default: one per "
+                      "GPU, else one using every core)")
+  args = parser.parse_args(argv)
+  begin = time.time()
+  try:
+    record, jobs, settings = plan(args)
+  except errors.UserError as e:
+    sys.stderr.write("error: %s\n" % e)
+    return 2
+  output_dir = settings["output_dir"]
+  files.atomic_write(os.path.join(output_dir, MANIFEST),
+                     json.dumps(dict(record, status="running"), indent=2,
+                                sort_keys=True) + "\n")
+  pending = [j for j in jobs if not shards.is_done(output_dir, j["shard"])]
+  if pending:
+    print("Tagging %d of %d input files with %s; outputs in %s" % (
+        len(pending), len(jobs), ", ".join(m[0] for m in settings["models"]),
+        output_dir), flush=True)
+    show = Progress(len(jobs), len(jobs) - len(pending))
+    try:
+      run(pending, settings, args, show)
+    finally:
+      show.close()
+  else:
+    print("Nothing to tag: all %d shards are done in %s" % (len(jobs),
+                                                            output_dir))
+  finish(record, jobs, output_dir, time.time() - begin)
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,469 @@
+"""tag_corpus.py: readers, sentences, writers, resume, workers, errors."""
+
+import io
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from corpus import documents
+from corpus import readers
+from corpus import sentences
+from corpus import shards
+from corpus import writers
+from tests.conftest import ROOT
+from tests.helpers import bert_flags, run_tool, write_file
+
+FILES = os.path.join(ROOT, "tests", "corpus_files")
+
+
+def _path(name):
+  return os.path.join(FILES, name)
+
+
+def _read(name):
+  path = _path(name)
+  return list(readers.read(path, readers.detect_format(path)))
+
+
+# Readers, each on a small file in its real format.
+
+def test_pubmed_reader_title_structured_abstract_and_malformed():
+  records = _read("pubmed_sample.xml")
+  assert readers.detect_format(_path("pubmed_sample.xml")) == "pubmed"
+  assert records == [
+      documents.Document("10001", [
+          documents.Passage("title", 0, "Aspirin and renal failure in E. "
+                            "coli sepsis."),
+          documents.Passage("abstract", 45, "Aspirin induced renal failure "
+                            "in 3 patients (p < 0.05). No other effects were "
+                            "seen.")]),
+      documents.Document("10002", [
+          documents.Passage("title", 0, "A structured abstract."),
+          documents.Passage("abstract", 23, "Breast cancer is common, e.g. "
+                            "in BRCA1 carriers.", {"section": "BACKGROUND"}),
+          documents.Passage("abstract", 72, "We studied approx. 300 women "
+                            "(Fig. 2).", {"section": "METHODS"}),
+          documents.Passage("abstract", 111, "Risk rose 2.5-fold vs. "
+                            "controls.", {"section": "RESULTS"})]),
+      documents.Malformed(_path("pubmed_sample.xml") + ":28", None,
+                          "no PMID"),
+      documents.Document("10004", [
+          documents.Passage("title", 0, "Title only: no abstract.")]),
+  ]
+
+
+def test_pubmed_reader_gzip_and_broken_xml(tmp_path):
+  import gzip
+  with open(_path("pubmed_sample.xml"), "rb") as f:
+    data = f.read()
+  gz = tmp_path / "pubmed24n0001.xml.gz"
+  gz.write_bytes(gzip.compress(data))
+  assert readers.detect_format(str(gz)) == "pubmed"
+  assert list(readers.read(str(gz), "pubmed"))[0].id == "10001"
+  broken = tmp_path / "broken.xml"
+  broken.write_bytes(data[:data.index(b"<PMID Version=\"1\">10002")] +
+                     b"<PMID>10002</PM")
+  records = list(readers.read(str(broken), "pubmed"))
+  assert [type(r).__name__ for r in records] == ["Document", "Malformed"]
+  assert records[1].id == "10001"
+  assert records[1].reason.startswith("XML error, the rest of the file is "
+                                      "not read: ")
+
+
+def test_bioc_xml_reader():
+  assert _read("bioc_sample.xml") == [
+      documents.Document("20001", [
+          documents.Passage("title", 0, "Cisplatin nephrotoxicity in rats.",
+                            {"type": "title"}),
+          documents.Passage("abstract", 34, "Cisplatin caused acute kidney "
+                            "injury. Mice were spared.", {"type": "abstract"})
+      ], {"journal": "J Test"}),
+      documents.Document("20002", [
+          documents.Passage("title", 0, "Second document.",
+                            {"type": "title"})], {}),
+  ]
+
+
+def test_bioc_json_reader_collection_and_lines(tmp_path):
+  assert _read("bioc_collection.json") == [
+      documents.Document("30001", [
+          documents.Passage("title", 0, "Tamoxifen and breast cancer.",
+                            {"type": "title"}),
+          documents.Passage("abstract", 29, "Tamoxifen lowered the risk. It "
+                            "was safe.", {"type": "abstract"})], {})]
+  with open(_path("bioc_collection.json"), encoding="utf-8") as f:
+    doc = json.load(f)["documents"][0]
+  doc["bioctype"] = "BioCDocument"
+  lines = tmp_path / "docs.json"
+  lines.write_text(json.dumps(doc) + "\n{\"bioctype\": \"BioCDocument\"}\n",
+                   encoding="utf-8")
+  records = list(readers.read(str(lines), "bioc_json"))
+  assert records[0] == _read("bioc_collection.json")[0]
+  assert isinstance(records[1], documents.Malformed)
+  assert records[1].source == str(lines) + ":2"
+
+
+def test_pubtator_reader():
+  assert readers.detect_format(_path("pubtator_sample.pubtator")) == (
+      "pubtator")
+  assert _read("pubtator_sample.pubtator") == [
+      documents.Document("40001", [
+          documents.Passage("title", 0, "Lithium and renal failure."),
+          documents.Passage("abstract", 27, "Lithium caused renal failure in "
+                            "rats. Doses were high.")]),
+      documents.Document("40002", [
+          documents.Passage("title", 0, "No abstract here.")]),
+  ]
+
+
+def test_jsonl_and_text_readers():
+  path = _path("lines.jsonl")
+  assert _read("lines.jsonl") == [
+      documents.Document("a1", [documents.Passage(
+          "text", 0, "Aspirin induced renal failure.")]),
+      documents.Document("7", [documents.Passage("text", 0,
+                                                 "BRCA1 carriers.")]),
+      documents.Malformed(path + ":3", None, "not JSON: Expecting value: "
+                          "line 1 column 1 (char 0)"),
+      documents.Malformed(path + ":4", None, '"id" is missing or not a '
+                          "string or number"),
+      documents.Document("a3", [documents.Passage("text", 0, "Last one.")]),
+  ]
+  assert readers.detect_format(_path("plain.txt")) == "text"
+  assert _read("plain.txt") == [
+      documents.Document("1", [documents.Passage(
+          "text", 0, "Aspirin induced renal failure.")]),
+      documents.Document("3", [documents.Passage(
+          "text", 0, "BRCA1 carriers have breast cancer.")]),
+  ]
+
+
+# Sentences.
+
+BIOMEDICAL = [
+    "Mutations were found, e.g. in BRCA1.",
+    "As shown by Smith et al. in 2004, the effect was strong.",
+    "The tumour grew (Fig. 2).",
+    "Aspirin vs. placebo reduced pain.",
+    "We enrolled approx. 300 patients.",
+    "The difference was significant (p < 0.05).",
+    "E. coli and S. cerevisiae were grown overnight.",
+    "The response rate was 12.5% in the first group.",
+    "Growth of E. coli K-12 was inhibited.",
+    "Patients (n = 45) received 0.5 mg/kg i.v. daily.",
+    "Expression of TNF-alpha increased 2.3-fold (P=0.001).",
+]
+
+
+def test_sentence_splitter_on_biomedical_text():
+  text = "  ".join(BIOMEDICAL) + "\n\nB. subtilis was not affected."
+  spans = sentences.split(text)
+  assert [text[s:e] for s, e in spans] == BIOMEDICAL + [
+      "B. subtilis was not affected."]
+  # The limit: a sentence ending in one capital letter, then a species.
+  hard = "It rose in group A. E. coli did not grow."
+  assert [hard[s:e] for s, e in sentences.split(hard)] == [hard]
+
+
+# Writers.
+
+def _tagged():
+  doc = documents.Document("99", documents.joined(
+      [("title", "Aspirin and renal\nfailure.", None),
+       ("abstract", "BRCA1 carriers.", {"section": "RESULTS"})]))
+  tagged = documents.to_json(doc)
+  tagged["annotations"] = [
+      {"id": "T1", "passage": 0, "type": "Chemical", "offset": 0,
+       "length": 7, "text": "Aspirin", "model": "m", "score": 0.9},
+      {"id": "T2", "passage": 0, "type": "Disease", "offset": 12,
+       "length": 13, "text": "renal\nfailure", "model": "m", "score": 0.5},
+      {"id": "T3", "passage": 1, "type": "Gene", "offset": 27,
+       "length": 5, "text": "BRCA1", "model": "m", "score": 1.0}]
+  tagged["relations"] = [{"id": "R1", "type": "GAD", "score": 0.75,
+                          "model": "re", "arg1": "T3", "arg2": "T2"}]
+  return tagged
+
+
+def _write(fmt):
+  out = io.StringIO()
+  if fmt == "bioc_xml":
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    writers.write(fmt, [_tagged()], out, "20260101")
+    return out.buffer.getvalue().decode("utf-8")
+  writers.write(fmt, [_tagged()], out, "20260101")
+  return out.getvalue()
+
+
+def test_pubtator_writer():
+  assert _write("pubtator") == (
+      "99|t|Aspirin and renal failure.\n"
+      "99|a|BRCA1 carriers.\n"
+      "99\t0\t7\tAspirin\tChemical\t-\n"
+      "99\t12\t25\trenal failure\tDisease\t-\n"
+      "99\t27\t32\tBRCA1\tGene\t-\n"
+      "99\tGAD\tT3\tT2\n\n")
+
+
+@pytest.mark.parametrize("fmt", ["bioc_json", "bioc_xml"])
+def test_bioc_writers_read_back_with_bioc(fmt):
+  import bioc
+  from bioc import biocjson, biocxml
+  text = _write(fmt)
+  collection = (biocjson.loads(text) if fmt == "bioc_json" else
+                biocxml.loads(text))
+  assert collection.source == "tag_corpus.py"
+  assert collection.date == "20260101"
+  (doc,) = collection.documents
+  assert doc.id == "99"
+  assert [(p.offset, p.text, p.infons) for p in doc.passages] == [
+      (0, "Aspirin and renal\nfailure.", {"type": "title"}),
+      (27, "BRCA1 carriers.", {"section": "RESULTS", "type": "abstract"})]
+  found = [(a.id, a.infons["type"], a.infons["model"], a.infons["score"],
+            a.total_span.offset, a.total_span.length, a.text)
+           for p in doc.passages for a in p.annotations]
+  assert found == [("T1", "Chemical", "m", "0.9", 0, 7, "Aspirin"),
+                   ("T2", "Disease", "m", "0.5", 12, 13, "renal\nfailure"),
+                   ("T3", "Gene", "m", "1.0", 27, 5, "BRCA1")]
+  (relation,) = doc.relations
+  assert relation.infons == {"type": "GAD", "model": "re", "score": "0.75"}
+  assert [(n.refid, n.role) for n in relation.nodes] == [("T3", "Arg1"),
+                                                         ("T2", "Arg2")]
+  assert isinstance(doc, bioc.BioCDocument)
+
+
+def test_jsonl_writer_keeps_the_tagged_document():
+  assert json.loads(_write("jsonl")) == _tagged()
+
+
+def test_shard_names():
+  assert shards.shard_name("/x/pubmed24n0001.xml.gz", "bioc_json") == (
+      "pubmed24n0001.bioc.json")
+  assert shards.shard_name("a/b.bioc.xml", "pubtator") == "b.pubtator"
+  assert shards.shard_name("notes", "jsonl") == "notes.jsonl"
+
+
+# The command, with trained tiny models.
+
+TYPED_VOCAB = ["aspirin", "induced", "renal", "failure", "in", "BRCA1",
+               "carriers", "with", "acute", "disease", ",", "and", "the"]
+
+
+def _typed_ner_data(directory):
+  """Short sentences of TYPED_VOCAB with Chemical, Disease and Gene tags."""
+  rng = random.Random(5)
+  sentences_ = []
+  for _ in range(80):
+    rows, last = [], "O"
+    for _ in range(rng.randint(5, 14)):
+      w = rng.choice(TYPED_VOCAB)
+      t = {"aspirin": "B-Chemical", "renal": "B-Disease",
+           "BRCA1": "B-Gene"}.get(w, "O")
+      if w == "failure" and last.endswith("Disease"):
+        t = "I-Disease"
+      rows.append("%s\t%s" % (w, t))
+      last = t
+    sentences_.append("\n".join(rows))
+  os.makedirs(directory)
+  for name in ("train_dev.tsv", "devel.tsv", "test.tsv"):
+    write_file(os.path.join(directory, name), "\n\n".join(sentences_) + "\n")
+
+
+GAD_ROWS = [
+    ("@GENE$ variants were associated with @DISEASE$.", "1"),
+    ("@GENE$ was not linked to @DISEASE$ in this cohort.", "0"),
+    ("Carriers of @GENE$ had more @DISEASE$.", "1"),
+    ("No association of @GENE$ and @DISEASE$ was seen.", "0"),
+] * 6
+
+
+@pytest.fixture(scope="module")
+def models(tiny_bert_dir, tmp_path_factory):
+  """A typed NER run (Chemical, Disease, Gene) and a GAD run, tiny."""
+  root = tmp_path_factory.mktemp("corpus_models")
+  data = str(root / "ner_data")
+  _typed_ner_data(data)
+  ner = str(root / "ner_typed")
+  run_tool(["run_ner.py", "--do_train=true", "--do_predict=false",
+            "--data_dir=" + data, "--output_dir=" + ner,
+            "--max_seq_length=32", "--num_train_epochs=4",
+            "--train_batch_size=8", "--learning_rate=3e-3", "--seed=1"] +
+           bert_flags(tiny_bert_dir))
+  gad = root / "gad_data"
+  gad.mkdir()
+  rows = "index\tsentence\tlabel\n" + "".join(
+      "%d\t%s\t%s\n" % (i, s, l) for i, (s, l) in enumerate(GAD_ROWS))
+  for name in ("train.tsv", "dev.tsv", "test.tsv"):
+    write_file(gad / name, rows)
+  re_dir = str(root / "re_gad")
+  run_tool(["run_re.py", "--task_name=gad", "--do_train=true",
+            "--do_predict=false", "--data_dir=" + str(gad),
+            "--output_dir=" + re_dir, "--max_seq_length=32",
+            "--num_train_epochs=2", "--train_batch_size=8",
+            "--learning_rate=3e-3", "--seed=1"] + bert_flags(tiny_bert_dir))
+  return {"ner": ner, "re": re_dir, "vocab": tiny_bert_dir["vocab"]}
+
+
+def _tag(models, inputs, out, *extra, expect_ok=True, ner=None):
+  return run_tool(["tag_corpus.py", "--input=" + inputs,
+                   "--models=" + (ner or models["ner"]),
+                   "--re_model=" + models["re"],
+                   "--vocab_file=" + models["vocab"],
+                   "--output_dir=" + str(out)] + list(extra),
+                  expect_ok=expect_ok)
+
+
+def _outputs(out):
+  """{name: bytes} of the shards and errors.tsv of an output dir."""
+  return {name: open(os.path.join(str(out), name), "rb").read()
+          for name in sorted(os.listdir(str(out)))
+          if not name.startswith(".") and name != "manifest.json"}
+
+
+def _check_annotations(doc):
+  texts = {p.offset: p.text for p in doc.passages}
+  ids = {}
+  for p in doc.passages:
+    for a in p.annotations:
+      loc = a.total_span
+      assert p.text[loc.offset - p.offset:loc.end - p.offset] == a.text
+      ids[a.id] = a.infons["type"]
+  for r in doc.relations:
+    assert r.infons["type"] == "GAD"
+    assert [ids[n.refid].upper() for n in r.nodes] == ["GENE", "DISEASE"]
+  return texts
+
+
+def test_tags_every_format_and_resumes_nothing(models, tmp_path):
+  from bioc import biocjson
+  out = tmp_path / "tags"
+  result = _tag(models, os.path.join(FILES, "*"), out)
+  assert "Tagging 6 of 6 input files with ner_typed" in result.stdout
+  assert "3 errors (%s)" % (out / "errors.tsv") in result.stdout
+  assert result.stderr == ""
+  names = sorted(os.listdir(str(out)))
+  assert names == [".done", "bioc_collection.bioc.json",
+                   "bioc_sample.bioc.json", "errors.tsv", "lines.bioc.json",
+                   "manifest.json", "plain.bioc.json",
+                   "pubmed_sample.bioc.json", "pubtator_sample.bioc.json"]
+  assert (out / "errors.tsv").read_text() == (
+      "source\tid\treason\n"
+      "%s:3\t\tnot JSON: Expecting value: line 1 column 1 (char 0)\n"
+      "%s:4\t\t\"id\" is missing or not a string or number\n"
+      "%s:28\t\tno PMID\n" % (_path("lines.jsonl"), _path("lines.jsonl"),
+                              _path("pubmed_sample.xml")))
+  n_annotations = 0
+  for name in names:
+    if name.endswith(".bioc.json"):
+      with open(str(out / name), encoding="utf-8") as f:
+        collection = biocjson.load(f)
+      for doc in collection.documents:
+        _check_annotations(doc)
+        n_annotations += sum(len(p.annotations) for p in doc.passages)
+  manifest = json.loads((out / "manifest.json").read_text())
+  assert manifest["counts"]["documents"] == 13
+  assert manifest["counts"]["errors"] == 3
+  assert sum(manifest["counts"]["entities"].values()) == n_annotations > 0
+  assert manifest["models"][0]["run_manifest"]["task"] == "ner"
+  assert manifest["re_model"]["run_manifest"]["task"] == "gad"
+  again = _tag(models, os.path.join(FILES, "*"), out)
+  assert "Nothing to tag: all 6 shards are done" in again.stdout
+
+
+def _corpus(directory, n_files=3, n_docs=60):
+  rng = random.Random(11)
+  os.makedirs(directory)
+  for k in range(n_files):
+    lines = []
+    for d in range(n_docs):
+      text = " ".join(rng.choice(TYPED_VOCAB) for _ in range(12)) + ". " + (
+          " ".join(rng.choice(TYPED_VOCAB) for _ in range(9)) + ".")
+      lines.append(json.dumps({"id": "f%d-%d" % (k, d), "text": text}))
+    write_file(os.path.join(directory, "part%d.jsonl" % k),
+               "\n".join(lines) + "\n")
+  return os.path.join(directory, "*.jsonl")
+
+
+def test_kill_9_or_a_dead_worker_gives_the_same_bytes(models, tmp_path):
+  inputs = _corpus(str(tmp_path / "corpus"))
+  whole = tmp_path / "whole"
+  _tag(models, inputs, whole, "--part_size=5", "--format=pubtator")
+  out = tmp_path / "killed"
+  cmd = [sys.executable, "tag_corpus.py", "--input=" + inputs,
+         "--models=" + models["ner"], "--re_model=" + models["re"],
+         "--vocab_file=" + models["vocab"], "--output_dir=" + str(out),
+         "--part_size=5", "--format=pubtator"]
+  proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, start_new_session=True)
+  parts = out / ".parts"
+  deadline = time.time() + 120
+  while not (parts.is_dir() and sum(len(files) for _, _, files in
+                                    os.walk(str(parts))) >= 3):
+    assert time.time() < deadline and proc.poll() is None
+    time.sleep(0.01)
+  os.killpg(proc.pid, signal.SIGKILL)  # the command and its Dask workers
+  proc.wait()
+  assert not (out / "part0.pubtator").exists()
+  result = _tag(models, inputs, out, "--part_size=5", "--format=pubtator")
+  assert "Tagging 3 of 3 input files" in result.stdout
+  assert _outputs(out) == _outputs(whole)
+  counts = [json.loads((d / "manifest.json").read_text())["counts"]
+            for d in (whole, out)]
+  assert counts[0] == counts[1]
+  assert counts[0]["documents"] == 180
+
+  two = tmp_path / "two_workers"
+  _tag(models, inputs, two, "--part_size=5", "--format=pubtator",
+       "--workers=2")
+  assert _outputs(two) == _outputs(whole)
+
+  # One of two workers killed mid-shard: Dask gives its shard to a worker
+  # again, which resumes from the shard's parts.
+  import psutil
+  out = tmp_path / "worker_killed"
+  proc = subprocess.Popen(cmd[:-2] + ["--output_dir=" + str(out),
+                                      "--part_size=5", "--format=pubtator",
+                                      "--workers=2"],
+                          cwd=ROOT, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+  parts = out / ".parts"
+  deadline = time.time() + 120
+  while not (parts.is_dir() and any(files for _, _, files in
+                                    os.walk(str(parts)))):
+    assert time.time() < deadline and proc.poll() is None
+    time.sleep(0.01)
+  workers = [p for p in psutil.Process(proc.pid).children()
+             if "spawn_main" in " ".join(p.cmdline())]
+  assert len(workers) == 2
+  workers[0].kill()
+  stdout, _ = proc.communicate(timeout=300)
+  assert proc.returncode == 0
+  assert "Tagged 180 documents" in stdout
+  assert _outputs(out) == _outputs(whole)
+
+
+def test_bad_commands_exit_2_and_write_nothing(models, tmp_path):
+  out = tmp_path / "out"
+  cases = [
+      (["--input=" + str(tmp_path / "none*.xml")], "no file matches"),
+      (["--input=" + _path("plain.txt"), "--format=brat"],
+       "--format=brat: expected one of bioc_json, bioc_xml, pubtator, jsonl"),
+      (["--input=" + _path("plain.txt"), "--part_size=0"],
+       "--part_size=0: expected a whole number >= 1"),
+  ]
+  for extra, message in cases:
+    result = _tag(models, extra[0].split("=", 1)[1], out, *extra[1:],
+                  expect_ok=False)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+  result = _tag(models, _path("plain.txt"), out, expect_ok=False,
+                ner=models["re"])
+  assert result.returncode == 2
+  assert "is a 'gad' run; expected one of ner" in result.stderr
+  assert not out.exists()
