@@ -275,7 +275,7 @@ def finish(record, jobs, output_dir, wall):
   summary of the corpus."""
   totals = {"documents": 0, "sentences": 0, "entities": {}, "relations": 0,
             "errors": 0}
-  errors_rows, timings = [], {}
+  errors_rows, timings, tagging = [], {}, 0.0
   for job in jobs:
     with open(shards.done_path(output_dir, job["shard"]),
               encoding="utf-8") as f:
@@ -286,8 +286,10 @@ def finish(record, jobs, output_dir, wall):
       totals["entities"][typ] = totals["entities"].get(typ, 0) + n
     errors_rows += summary["errors"]
     timings[job["shard"]] = summary["seconds"]
+    tagging += summary["tagging_seconds"]
   totals["entities"] = dict(sorted(totals["entities"].items()))
   record = dict(record, counts=totals, shard_seconds=timings,
+                tagging_seconds=round(tagging, 3),
                 wall_seconds=round(wall, 1), status="done")
   files.atomic_write(os.path.join(output_dir, ERRORS), "source\tid\treason\n" +
                      "".join("%s\t%s\t%s\n" % (e["source"], e["id"] or "",
