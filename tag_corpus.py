@@ -273,21 +273,15 @@ def run(jobs, settings, args, show):
 def finish(record, jobs, output_dir, wall):
   """manifest.json and errors.tsv from every shard's summary; prints the
   summary of the corpus."""
-  totals = {"documents": 0, "sentences": 0, "entities": {}, "relations": 0,
-            "errors": 0}
-  errors_rows, timings, tagging = [], {}, 0.0
+  summaries = []
   for job in jobs:
     with open(shards.done_path(output_dir, job["shard"]),
               encoding="utf-8") as f:
-      summary = json.load(f)
-    for key in ("documents", "sentences", "relations", "errors"):
-      totals[key] += summary["counts"][key]
-    for typ, n in summary["counts"]["entities"].items():
-      totals["entities"][typ] = totals["entities"].get(typ, 0) + n
-    errors_rows += summary["errors"]
-    timings[job["shard"]] = summary["seconds"]
-    tagging += summary["tagging_seconds"]
-  totals["entities"] = dict(sorted(totals["entities"].items()))
+      summaries.append(json.load(f))
+  totals = shards.sum_counts(s["counts"] for s in summaries)
+  errors_rows = [e for s in summaries for e in s["errors"]]
+  timings = {s["shard"]: s["seconds"] for s in summaries}
+  tagging = sum(s["tagging_seconds"] for s in summaries)
   record = dict(record, counts=totals, shard_seconds=timings,
                 tagging_seconds=round(tagging, 3),
                 wall_seconds=round(wall, 1), status="done")

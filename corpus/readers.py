@@ -175,20 +175,31 @@ def read_bioc_json(path):
       yield (documents.Malformed(path, document.id or None, problem)
              if problem else _from_bioc(document))
     return
+  for source, value in _json_lines(path):
+    try:
+      if isinstance(value, ValueError):
+        raise value
+      document = biocjson.fromJSON(value, "BioCDocument")
+    except (ValueError, KeyError, TypeError) as e:
+      yield documents.Malformed(source, None, "not a BioC JSON document: "
+                                "%s" % e)
+      continue
+    problem = _bioc_problem(document)
+    yield (documents.Malformed(source, document.id or None, problem)
+           if problem else _from_bioc(document))
+
+
+def _json_lines(path):
+  """("file:line", the line's JSON value or its ValueError) of each line
+  that is not blank."""
   with open_text(path) as f:
     for number, line in enumerate(f, 1):
-      if not line.strip():
-        continue
-      source = "%s:%d" % (path, number)
-      try:
-        document = biocjson.fromJSON(json.loads(line), "BioCDocument")
-      except (ValueError, KeyError, TypeError) as e:
-        yield documents.Malformed(source, None, "not a BioC JSON document: "
-                                  "%s" % e)
-        continue
-      problem = _bioc_problem(document)
-      yield (documents.Malformed(source, document.id or None, problem)
-             if problem else _from_bioc(document))
+      if line.strip():
+        try:
+          value = json.loads(line)
+        except ValueError as e:
+          value = e
+        yield "%s:%d" % (path, number), value
 
 
 def _is_document_line(line):
@@ -244,30 +255,24 @@ def _pubtator_record(path, line, lines):
 
 def read_jsonl(path):
   """{"id": ..., "text": ...} a line; the id may be a string or a number."""
-  with open_text(path) as f:
-    for number, line in enumerate(f, 1):
-      if not line.strip():
-        continue
-      source = "%s:%d" % (path, number)
-      try:
-        value = json.loads(line)
-      except ValueError as e:
-        yield documents.Malformed(source, None, "not JSON: %s" % e)
-        continue
-      if not isinstance(value, dict):
-        yield documents.Malformed(source, None, 'expected {"id", "text"}')
-        continue
-      doc_id, text = value.get("id"), value.get("text")
-      if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)) or (
-          doc_id == ""):
-        yield documents.Malformed(source, None, '"id" is missing or not a '
-                                  "string or number")
-      elif not isinstance(text, str):
-        yield documents.Malformed(source, str(doc_id), '"text" is missing '
-                                  "or not a string")
-      else:
-        yield documents.Document(str(doc_id), [
-            documents.Passage("text", 0, text)])
+  for source, value in _json_lines(path):
+    if isinstance(value, ValueError):
+      yield documents.Malformed(source, None, "not JSON: %s" % value)
+      continue
+    if not isinstance(value, dict):
+      yield documents.Malformed(source, None, 'expected {"id", "text"}')
+      continue
+    doc_id, text = value.get("id"), value.get("text")
+    if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)) or (
+        doc_id == ""):
+      yield documents.Malformed(source, None, '"id" is missing or not a '
+                                "string or number")
+    elif not isinstance(text, str):
+      yield documents.Malformed(source, str(doc_id), '"text" is missing '
+                                "or not a string")
+    else:
+      yield documents.Document(str(doc_id), [
+          documents.Passage("text", 0, text)])
 
 
 def read_text(path):

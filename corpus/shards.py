@@ -168,20 +168,30 @@ def _write_shard(output_dir, shard, parts, settings):
                                       shard + ".tmp")) as f:
     writers.write(settings["format"], _read_parts(parts, "documents"), f,
                   settings["date"])
-  totals = {"documents": 0, "sentences": 0, "entities": {}, "relations": 0,
-            "errors": 0}
-  part_seconds = 0.0
+  found, part_seconds = [], 0.0
   for path in parts:
     with open(path, encoding="utf-8") as f:
       part = json.load(f)
-    for key in ("documents", "sentences", "relations", "errors"):
-      totals[key] += part["counts"][key]
-    for typ, n in part["counts"]["entities"].items():
-      totals["entities"][typ] = totals["entities"].get(typ, 0) + n
+    found.append(part["counts"])
     part_seconds += part["seconds"]
+  totals = sum_counts(found)
   return {"shard": shard, "counts": totals,
           "errors": list(_read_parts(parts, "errors")),
           "tagging_seconds": round(part_seconds, 3)}
+
+
+def sum_counts(counts):
+  """The sum of count dicts: documents, sentences, entities per type,
+  relations, errors."""
+  totals = {"documents": 0, "sentences": 0, "entities": {}, "relations": 0,
+            "errors": 0}
+  for c in counts:
+    for key in ("documents", "sentences", "relations", "errors"):
+      totals[key] += c[key]
+    for typ, n in c["entities"].items():
+      totals["entities"][typ] = totals["entities"].get(typ, 0) + n
+  totals["entities"] = dict(sorted(totals["entities"].items()))
+  return totals
 
 
 def expand_inputs(patterns):
