@@ -93,20 +93,14 @@ def main(argv=None):
   parser.add_argument("--data_dir", required=True,
                       help="the data sets, in download.sh's layout")
   parser.add_argument("--output_dir", required=True)
-  parser.add_argument("--scheduler_address", default=None,
-                      help="a running Dask scheduler (default: a local "
-                      "cluster)")
-  parser.add_argument("--workers", type=int, default=None,
-                      help="workers of the local cluster (default: one per "
-                      "GPU, else one using every core)")
+  cluster.add_arguments(parser)
   parser.add_argument("--report_only", action="store_true",
                       help="write the report of what has finished; run "
                       "nothing")
   args = parser.parse_args(argv)
   try:
-    if args.workers is not None and args.workers < 1:
-      raise errors.UserError("--workers=%d: expected a whole number >= 1" %
-                             args.workers)
+    if cluster.check_arguments(args):
+      raise errors.UserError(cluster.check_arguments(args))
     suite = spec.read(args.suite, os.path.abspath(args.data_dir))
     flags = model_flags(args.bert_dir, args.init_checkpoint)
     output_dir = os.path.abspath(args.output_dir)

@@ -38,6 +38,7 @@ from corpus import readers  # noqa: E402
 from corpus import shards  # noqa: E402
 from corpus import tagging  # noqa: E402
 from corpus import writers  # noqa: E402
+from finetuning import cluster  # noqa: E402
 from finetuning import errors  # noqa: E402
 from finetuning import files  # noqa: E402
 from finetuning import progress  # noqa: E402
@@ -92,9 +93,8 @@ def plan(args):
     if getattr(args, flag) < 1:
       raise errors.UserError("--%s=%d: expected a whole number >= 1" %
                              (flag, getattr(args, flag)))
-  if args.workers is not None and args.workers < 1:
-    raise errors.UserError("--workers=%d: expected a whole number >= 1" %
-                           args.workers)
+  if cluster.check_arguments(args):
+    raise errors.UserError(cluster.check_arguments(args))
   if not os.path.isfile(args.vocab_file):
     raise errors.UserError("--vocab_file=%s: file not found (the vocab.txt "
                            "the models were trained with)" % args.vocab_file)
@@ -233,7 +233,6 @@ def _tag_on_worker(job, settings):
   """tag_shard on a Dask worker: its share of the machine, progress
   events to the client."""
   from distributed import get_worker  # pylint: disable=g-import-not-at-top
-  from finetuning import cluster  # pylint: disable=g-import-not-at-top
   from finetuning import console  # pylint: disable=g-import-not-at-top
   console.no_deprecation_notices()
   share = cluster.worker_share()
@@ -249,7 +248,6 @@ def _tag_on_worker(job, settings):
 def run(jobs, settings, args, show):
   """Tags the shards not yet done on a Dask cluster; their summaries."""
   from distributed import as_completed  # pylint: disable=g-import-not-at-top
-  from finetuning import cluster  # pylint: disable=g-import-not-at-top
   client, local = cluster.client_for(args.scheduler_address, args.workers)
   if local is not None:  # orphaned local workers stop with this command
     settings = dict(settings, parent_pid=os.getpid())
@@ -332,12 +330,7 @@ def main(argv=None):
                       help="documents between two resume points")
   parser.add_argument("--use_fp16", action="store_true",
                       help="bfloat16 on a CPU that has it, float16 on a GPU")
-  parser.add_argument("--scheduler_address", default=None,
-                      help="a running Dask scheduler (default: a local "
-                      "cluster)")
-  parser.add_argument("--workers", type=int, default=None,
-                      help="workers of the local cluster (default: one per "
-                      "GPU, else one using every core)")
+  cluster.add_arguments(parser)
   args = parser.parse_args(argv)
   begin = time.time()
   try:

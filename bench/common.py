@@ -5,6 +5,9 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.environ.get("BIOBERT_SHARED_DIR",
+                        os.path.join(os.path.dirname(ROOT), "shared"))
+NCBI = os.path.join(SHARED, "data", "NER", "NCBI-disease")
 
 
 def slice_sentences(src, dst, n):

@@ -48,10 +48,9 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.environ.get("BIOBERT_SHARED_DIR",
-                        os.path.join(os.path.dirname(ROOT), "shared"))
-NCBI = os.path.join(SHARED, "data", "NER", "NCBI-disease")
 sys.path.insert(0, ROOT)
+
+from bench.common import NCBI  # noqa: E402
 
 from bench.common import run_measured  # noqa: E402
 from bench.common import slice_sentences  # noqa: E402

@@ -36,9 +36,8 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-SHARED = os.environ.get("BIOBERT_SHARED_DIR",
-                        os.path.join(os.path.dirname(ROOT), "shared"))
-NCBI = os.path.join(SHARED, "data", "NER", "NCBI-disease")
+
+from bench.common import NCBI  # noqa: E402
 
 from bench.common import run_measured  # noqa: E402
 from bench.peer import matmul_peak  # noqa: E402

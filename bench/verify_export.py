@@ -24,9 +24,8 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-SHARED = os.environ.get("BIOBERT_SHARED_DIR",
-                        os.path.join(os.path.dirname(ROOT), "shared"))
-NCBI = os.path.join(SHARED, "data", "NER", "NCBI-disease")
+
+from bench.common import NCBI  # noqa: E402
 
 PEER = r'''
 import json, sys

@@ -20,6 +20,23 @@ SLOTS = "BIOBERT_DASK_SLOTS"  # set by client_for, read by the workers
 GPUS = "BIOBERT_DASK_GPUS"
 
 
+def add_arguments(parser):
+  """--scheduler_address and --workers, for an argparse parser."""
+  parser.add_argument("--scheduler_address", default=None,
+                      help="a running Dask scheduler (default: a local "
+                      "cluster)")
+  parser.add_argument("--workers", type=int, default=None,
+                      help="workers of the local cluster (default: one per "
+                      "GPU, else one using every core)")
+
+
+def check_arguments(args):
+  """The problem with --workers, or None."""
+  if args.workers is not None and args.workers < 1:
+    return "--workers=%d: expected a whole number >= 1" % args.workers
+  return None
+
+
 def gpu_count():
   """How many NVIDIA GPUs this machine shows (0 without nvidia-smi)."""
   if not shutil.which("nvidia-smi"):
