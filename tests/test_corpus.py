@@ -373,6 +373,11 @@ def test_tags_every_format_and_resumes_nothing(models, tmp_path):
   assert manifest["re_model"]["run_manifest"]["task"] == "gad"
   again = _tag(models, os.path.join(FILES, "*"), out)
   assert "Nothing to tag: all 6 shards are done" in again.stdout
+  other = _tag(models, os.path.join(FILES, "*"), out, "--format=pubtator",
+               expect_ok=False)
+  assert other.returncode == 2
+  assert ("holds a tagging run with other inputs, format" in other.stderr)
+  assert not (out / "plain.pubtator").exists()
 
 
 def _corpus(directory, n_files=3, n_docs=60):
@@ -416,6 +421,8 @@ def test_kill_9_or_a_dead_worker_gives_the_same_bytes(models, tmp_path):
             for d in (whole, out)]
   assert counts[0] == counts[1]
   assert counts[0]["documents"] == 180
+  assert counts[0]["relations"] > 0
+  assert counts[0]["entities"]["Gene"] > 0
 
   two = tmp_path / "two_workers"
   _tag(models, inputs, two, "--part_size=5", "--format=pubtator",
