@@ -118,7 +118,7 @@ def plan(args):
                              (by_shard[shard], path, shard))
     by_shard[shard] = path
     jobs.append({"input": os.path.abspath(path), "format": fmt,
-                 "shard": shard})
+                 "shard": shard, "bytes": os.path.getsize(path)})
   vocab_file = os.path.abspath(args.vocab_file)
   models = parse_models(args.models, vocab_file)
   re_model = None
