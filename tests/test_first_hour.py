@@ -369,9 +369,12 @@ sys.exit(errors.run_main(main)([]))
 
 def test_ctrl_c_while_tokenizing_in_workers_prints_one_line(tmp_path):
   script = write_file(tmp_path / "ctrl_c.py", CTRL_C % (ROOT, str(tmp_path)))
-  proc = subprocess.Popen([sys.executable, script], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True,
-                          start_new_session=True)
+  # SIGINT as on a terminal, even when the tests run as a background job
+  # (whose children start with SIGINT ignored).
+  proc = subprocess.Popen(
+      [sys.executable, script], stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, text=True, start_new_session=True,
+      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
   deadline = time.time() + 60
   while len([f for f in os.listdir(str(tmp_path))
              if f.startswith("started.")]) < 2:
