@@ -180,8 +180,9 @@ def test_killed_worker_gives_the_same_report(world, finished):
     for pid, worker in _runner_pids(out).items():
       with open("/proc/%d/cmdline" % pid, "rb") as f:
         run_dir = f.read().decode().split("--output_dir=")[1].split("\0")[0]
+      # Mid-training: after the first checkpoint, before the last.
       if (os.path.exists(os.path.join(run_dir, "model.ckpt-10.index")) and
-          not os.path.exists(os.path.join(run_dir, "suite_job.json"))):
+          not os.path.exists(os.path.join(run_dir, "model.ckpt-30.index"))):
         os.kill(worker, signal.SIGKILL)  # the Dask worker running the job
         killed = run_dir
         break
