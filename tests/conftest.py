@@ -15,7 +15,12 @@ os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="biobert-test-cache-")
 
 import tensorflow.compat.v1 as tf  # noqa: E402
 
+# Its deprecation notice would end up on the console of pytest-xdist's
+# controller, which does not capture it.
+_verbosity = tf.logging.get_verbosity()
+tf.logging.set_verbosity(tf.logging.ERROR)
 tf.disable_v2_behavior()
+tf.logging.set_verbosity(_verbosity)
 
 SHARED = os.environ.get("BIOBERT_SHARED_DIR",
                         os.path.join(os.path.dirname(ROOT), "shared"))
