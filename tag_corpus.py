@@ -12,8 +12,10 @@ model tags every sentence (overlapping spans of different models are all
 kept, each with its type, model and score), and with --re_model each pair
 of its entity types within a sentence is classified. Writes BioC JSON or
 XML, PubTator or JSON Lines, each shard atomically, and manifest.json
-(inputs, models with their run manifests, counts, errors, timings) and
-errors.tsv (the records that could not be read, skipped).
+(inputs, models with their run manifests, counts, errors, timings),
+errors.tsv (the records that could not be read, skipped) and, for PubMed
+update files, deleted.tsv (the PMIDs of their DeleteCitation elements,
+whose annotations from earlier files are to be dropped).
 
 Killed anywhere, the same command continues where it stopped and writes
 the same bytes as a run that was not stopped. Shards are spread over Dask
@@ -46,6 +48,7 @@ from finetuning import run_dir  # noqa: E402
 
 MANIFEST = "manifest.json"
 ERRORS = "errors.tsv"
+DELETED = "deleted.tsv"
 # What makes two runs the same run (a rerun resumes; another is refused).
 SAME_RUN = ("inputs", "format", "models", "re_model", "vocab_sha256",
             "part_size", "use_fp16")
@@ -216,8 +219,10 @@ class Progress(object):
         summary["shard"], summary["counts"]["documents"],
         summary["counts"]["sentences"],
         sum(summary["counts"]["entities"].values()),
-        ", %d errors" % summary["counts"]["errors"]
-        if summary["counts"]["errors"] else "", summary["seconds"])
+        "".join(", %d %s" % (summary["counts"].get(key, 0), what)
+                for key, what in (("errors", "errors"),
+                                  ("deleted", "deleted citations"))
+                if summary["counts"].get(key)), summary["seconds"])
     if self.bar is not None:
       self.bar.write(line)
       self.bar.set_postfix_str(self._postfix(), refresh=True)
@@ -287,6 +292,11 @@ def finish(record, jobs, output_dir, wall):
                      "".join("%s\t%s\t%s\n" % (e["source"], e["id"] or "",
                                                e["reason"])
                              for e in errors_rows))
+  deleted_rows = [d for s in summaries for d in s.get("deleted", [])]
+  if deleted_rows:
+    files.atomic_write(os.path.join(output_dir, DELETED), "source\tid\n" +
+                       "".join("%s\t%s\n" % (d["source"], d["id"])
+                               for d in deleted_rows))
   files.atomic_write(os.path.join(output_dir, MANIFEST),
                      json.dumps(record, indent=2, sort_keys=True) + "\n")
   print("Tagged %d documents, %d sentences in %s: %s; %d relations; "
@@ -297,6 +307,10 @@ def finish(record, jobs, output_dir, wall):
             or "no entities", totals["relations"], totals["errors"],
             " (%s)" % os.path.join(output_dir, ERRORS) if totals["errors"]
             else ""))
+  if deleted_rows:
+    print("%d PMIDs deleted by PubMed since earlier files (%s): drop their "
+          "earlier annotations" % (len(deleted_rows),
+                                   os.path.join(output_dir, DELETED)))
   print("Outputs in %s: %d shard%s (%s), %s" % (
       output_dir, len(jobs), "" if len(jobs) == 1 else "s", record["format"],
       MANIFEST))

@@ -25,6 +25,12 @@ Malformed.__doc__ = """A record a reader could not make a document of:
 `source` is "file:line" or the file, `id` what it could read of the id
 (or None). It is reported, counted and skipped."""
 
+Deleted = collections.namedtuple("Deleted", ["source", "ids"])
+Deleted.__doc__ = """A PubMed update file's DeleteCitation: the PMIDs (a
+list of strings) that PubMed has withdrawn since earlier files, so that
+their annotations from those files can be dropped. `source` is
+"file:line". Listed in deleted.tsv, nothing to tag."""
+
 
 def joined(parts):
   """Passages of (type, text, infons) parts, one space between them."""

@@ -2,13 +2,15 @@
 
 Each reader yields, in file order, `documents.Document`s and, for records
 it cannot read, `documents.Malformed`s (reported, counted and skipped by
-the caller). Memory does not grow with the file, except for a BioC JSON
+the caller); the PubMed reader also yields the `documents.Deleted` PMIDs
+of an update file's DeleteCitation. Memory does not grow with the file, except for a BioC JSON
 collection, which the BioC JSON format keeps in one JSON value (BioC JSON
 lines, one document a line, stream).
 
 Formats:
   pubmed      PubMed/MEDLINE baseline and update files (.xml, .xml.gz):
               PMID, title, and the abstract's sections (one passage each);
+              an update file's DeleteCitation PMIDs;
   bioc_xml    BioC XML (the `bioc` package);
   bioc_json   BioC JSON: a collection, or one document a line;
   pubtator    PubTator (`PMID|t|title`, `PMID|a|abstract`, annotations);
@@ -73,7 +75,8 @@ def _text_of(element):
 
 
 def read_pubmed(path):
-  """PubmedArticle records: the PMID, the title, each AbstractText.
+  """PubmedArticle records: the PMID, the title, each AbstractText; and
+  the PMIDs of a DeleteCitation (update files end with one).
 
   Titles and sections are joined by one space (PubTator's layout); a
   structured abstract's section label is kept as the passage's
@@ -86,8 +89,15 @@ def read_pubmed(path):
   with open_binary(path) as f:
     try:
       for _, element in etree.iterparse(f, events=("end",),
-                                        tag=("PubmedArticle",)):
+                                        tag=("PubmedArticle",
+                                             "DeleteCitation")):
         source = "%s:%s" % (path, element.sourceline)
+        if element.tag == "DeleteCitation":
+          yield documents.Deleted(source, [
+              p.text.strip() for p in element.findall("PMID")
+              if p.text and p.text.strip()])
+          element.clear()
+          continue
         citation = element.find("MedlineCitation")
         pmid = citation.findtext("PMID") if citation is not None else None
         pmid = pmid.strip() if pmid else None

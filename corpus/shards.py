@@ -126,13 +126,17 @@ def tag_shard(job, settings, report=None):
                                 settings["re_model"], settings["vocab_file"],
                                 settings["use_fp16"], settings["batch_size"])
     started = time.time()
-    docs = [r for r in chunk if not isinstance(r, documents.Malformed)]
+    docs = [r for r in chunk if isinstance(r, documents.Document)]
     malformed = [r._asdict() for r in chunk
                  if isinstance(r, documents.Malformed)]
+    deleted = [{"source": r.source, "id": pmid} for r in chunk
+               if isinstance(r, documents.Deleted) for pmid in r.ids]
     tagged, counts = annotate.annotate(docs, ner, relation)
     counts["errors"] = len(malformed)
+    counts["deleted"] = len(deleted)
     part = {"records": len(chunk), "documents": tagged, "errors": malformed,
-            "counts": counts, "seconds": round(time.time() - started, 3)}
+            "deleted": deleted, "counts": counts,
+            "seconds": round(time.time() - started, 3)}
     if not _parent_alive(settings.get("parent_pid")):
       return None  # the command was killed: its next run redoes this part
     path = os.path.join(parts_dir, "part-%05d.json" % len(existing))
@@ -158,7 +162,7 @@ def tag_shard(job, settings, report=None):
 def _read_parts(paths, key):
   for path in paths:
     with open(path, encoding="utf-8") as f:
-      yield from json.load(f)[key]
+      yield from json.load(f).get(key, [])
 
 
 def _write_shard(output_dir, shard, parts, settings):
@@ -177,17 +181,18 @@ def _write_shard(output_dir, shard, parts, settings):
   totals = sum_counts(found)
   return {"shard": shard, "counts": totals,
           "errors": list(_read_parts(parts, "errors")),
+          "deleted": list(_read_parts(parts, "deleted")),
           "tagging_seconds": round(part_seconds, 3)}
 
 
 def sum_counts(counts):
   """The sum of count dicts: documents, sentences, entities per type,
-  relations, errors."""
+  relations, errors, deleted citations."""
   totals = {"documents": 0, "sentences": 0, "entities": {}, "relations": 0,
-            "errors": 0}
+            "errors": 0, "deleted": 0}
   for c in counts:
-    for key in ("documents", "sentences", "relations", "errors"):
-      totals[key] += c[key]
+    for key in ("documents", "sentences", "relations", "errors", "deleted"):
+      totals[key] += c.get(key, 0)
     for typ, n in c["entities"].items():
       totals["entities"][typ] = totals["entities"].get(typ, 0) + n
   totals["entities"] = dict(sorted(totals["entities"].items()))

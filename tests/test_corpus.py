@@ -248,6 +248,33 @@ def test_shard_names():
   assert shards.shard_name("notes", "jsonl") == "notes.jsonl"
 
 
+UPDATE_FILE = """<?xml version="1.0" encoding="utf-8"?>
+<PubmedArticleSet>
+<PubmedArticle>
+  <MedlineCitation Status="MEDLINE" Owner="NLM">
+    <PMID Version="2">10002</PMID>
+    <Article PubModel="Print">
+      <ArticleTitle>Aspirin induced renal failure, revised.</ArticleTitle>
+    </Article>
+  </MedlineCitation>
+</PubmedArticle>
+<DeleteCitation>
+  <PMID Version="1">10001</PMID>
+  <PMID Version="1">10004</PMID>
+</DeleteCitation>
+</PubmedArticleSet>
+"""
+
+
+def test_pubmed_update_file_lists_its_deleted_citations(tmp_path):
+  path = tmp_path / "pubmed24n1220.xml"
+  path.write_text(UPDATE_FILE)
+  assert list(readers.read(str(path), "pubmed")) == [
+      documents.Document("10002", [documents.Passage(
+          "title", 0, "Aspirin induced renal failure, revised.")]),
+      documents.Deleted("%s:11" % path, ["10001", "10004"])]
+
+
 # The command, with trained tiny models.
 
 TYPED_VOCAB = ["aspirin", "induced", "renal", "failure", "in", "BRCA1",
@@ -378,6 +405,25 @@ def test_tags_every_format_and_resumes_nothing(models, tmp_path):
   assert other.returncode == 2
   assert ("holds a tagging run with other inputs, format" in other.stderr)
   assert not (out / "plain.pubtator").exists()
+
+
+def test_update_file_deletions_go_to_deleted_tsv(models, tmp_path):
+  update = tmp_path / "pubmed24n1220.xml.gz"
+  import gzip
+  update.write_bytes(gzip.compress(UPDATE_FILE.encode("utf-8")))
+  out = tmp_path / "tags"
+  result = _tag(models, str(update), out, "--format=pubtator")
+  assert ("2 PMIDs deleted by PubMed since earlier files (%s): drop their "
+          "earlier annotations" % (out / "deleted.tsv")) in result.stdout
+  assert "1 documents" in result.stdout and "2 deleted citations" in (
+      result.stdout)
+  assert (out / "deleted.tsv").read_text() == (
+      "source\tid\n%s:11\t10001\n%s:11\t10004\n" % (update, update))
+  assert (out / "pubmed24n1220.pubtator").read_text().startswith(
+      "10002|t|Aspirin induced renal failure, revised.\n")
+  manifest = json.loads((out / "manifest.json").read_text())
+  assert (manifest["counts"]["documents"], manifest["counts"]["deleted"],
+          manifest["counts"]["errors"]) == (1, 2, 0)
 
 
 def _corpus(directory, n_files=3, n_docs=60):
