@@ -30,6 +30,8 @@ from suite_runner import spec
 from suite_runner import tasks
 
 RUN_FILE = "suite_run.json"
+RESUME_HINT = ("run the same command again: finished jobs are kept and the "
+               "others resume from their last checkpoint")
 
 
 def model_flags(bert_dir, init_checkpoint=None):
@@ -190,4 +192,4 @@ def _duration(seconds):
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  sys.exit(errors.run_main(main, RESUME_HINT)(sys.argv[1:]))

@@ -47,6 +47,8 @@ from finetuning import progress  # noqa: E402
 from finetuning import run_dir  # noqa: E402
 
 MANIFEST = "manifest.json"
+RESUME_HINT = ("run the same command again: it goes on from the last "
+               "documents written")
 ERRORS = "errors.tsv"
 DELETED = "deleted.tsv"
 # What makes two runs the same run (a rerun resumes; another is refused).
@@ -374,4 +376,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  sys.exit(errors.run_main(main, RESUME_HINT)(sys.argv[1:]))

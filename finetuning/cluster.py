@@ -13,6 +13,7 @@ workers on a CPU.
 
 import os
 import shutil
+import signal
 import subprocess
 import warnings
 
@@ -61,12 +62,20 @@ def client_for(scheduler_address=None, workers=None):
   os.environ[SLOTS] = str(n)  # inherited by the local workers
   if gpus:
     os.environ[GPUS] = "1"
-  with warnings.catch_warnings():
-    # Another local cluster has port 8787: this one takes any free port.
-    warnings.filterwarnings("ignore", message="Port .* is already in use")
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR,
-                           worker_class="distributed.Nanny")
+  # The workers (and the jobs they start) are born ignoring SIGINT: Ctrl-C
+  # reaches the command alone, which closes the cluster (its workers and
+  # their jobs go with it) and prints one line, not a traceback per worker.
+  previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+  try:
+    with warnings.catch_warnings():
+      # Another local cluster has port 8787: this one takes any free port.
+      warnings.filterwarnings("ignore", message="Port .* is already in use")
+      cluster = LocalCluster(n_workers=n, threads_per_worker=1,
+                             processes=True, dashboard_address=None,
+                             silence_logs=logging.ERROR,
+                             worker_class="distributed.Nanny")
+  finally:
+    signal.signal(signal.SIGINT, previous)
   return Client(cluster), cluster
 
 

@@ -56,11 +56,11 @@ def environment_message(e):
   return None
 
 
-def run_main(main):
-  """Wraps an absl `main(argv)`: one `error:` line instead of a traceback.
+def run_main(main, resume_hint=RESUME_HINT):
+  """Wraps a `main(argv)`: one `error:` line instead of a traceback.
 
   A UserError exits 2 (nothing was written); a full disk or another OS
-  error exits 1; Ctrl-C exits 130.
+  error exits 1; Ctrl-C exits 130, saying how to resume (`resume_hint`).
   """
 
   def fail(message, code):
@@ -74,7 +74,7 @@ def run_main(main):
     except UserError as e:
       fail("error: %s" % e, 2)
     except KeyboardInterrupt:
-      fail("interrupted: stopped by Ctrl-C; " + RESUME_HINT, 130)
+      fail("interrupted: stopped by Ctrl-C; " + resume_hint, 130)
     except Exception as e:  # pylint: disable=broad-except
       message = environment_message(e)
       if message is None:

@@ -440,7 +440,17 @@ def _corpus(directory, n_files=3, n_docs=60):
   return os.path.join(directory, "*.jsonl")
 
 
-def test_kill_9_or_a_dead_worker_gives_the_same_bytes(models, tmp_path):
+def _wait_for_parts(out, proc, n):
+  parts = out / ".parts"
+  deadline = time.time() + 120
+  while not (parts.is_dir() and sum(len(files) for _, _, files in
+                                    os.walk(str(parts))) >= n):
+    assert time.time() < deadline and proc.poll() is None
+    time.sleep(0.01)
+
+
+def test_kill_9_ctrl_c_or_a_dead_worker_gives_the_same_bytes(models,
+                                                              tmp_path):
   inputs = _corpus(str(tmp_path / "corpus"))
   whole = tmp_path / "whole"
   _tag(models, inputs, whole, "--part_size=5", "--format=pubtator")
@@ -451,12 +461,7 @@ def test_kill_9_or_a_dead_worker_gives_the_same_bytes(models, tmp_path):
          "--part_size=5", "--format=pubtator"]
   proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL, start_new_session=True)
-  parts = out / ".parts"
-  deadline = time.time() + 120
-  while not (parts.is_dir() and sum(len(files) for _, _, files in
-                                    os.walk(str(parts))) >= 3):
-    assert time.time() < deadline and proc.poll() is None
-    time.sleep(0.01)
+  _wait_for_parts(out, proc, 3)
   os.killpg(proc.pid, signal.SIGKILL)  # the command and its Dask workers
   proc.wait()
   assert not (out / "part0.pubtator").exists()
@@ -470,6 +475,28 @@ def test_kill_9_or_a_dead_worker_gives_the_same_bytes(models, tmp_path):
   assert counts[0]["relations"] > 0
   assert counts[0]["entities"]["Gene"] > 0
 
+  # Ctrl-C (SIGINT to the whole process group, as a terminal sends it):
+  # one line, no traceback of a worker, no process left; then resumed.
+  import psutil
+  out = tmp_path / "ctrl_c"
+  proc = subprocess.Popen(
+      cmd[:-3] + ["--output_dir=" + str(out), "--part_size=5",
+                  "--format=pubtator"],
+      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+      start_new_session=True,
+      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+  _wait_for_parts(out, proc, 1)
+  children = psutil.Process(proc.pid).children(recursive=True)
+  os.killpg(proc.pid, signal.SIGINT)
+  _, stderr = proc.communicate(timeout=120)
+  assert proc.returncode == 130
+  assert stderr == ("interrupted: stopped by Ctrl-C; run the same command "
+                    "again: it goes on from the last documents written\n")
+  assert not [c for c in children if c.is_running() and
+              c.status() != psutil.STATUS_ZOMBIE]
+  _tag(models, inputs, out, "--part_size=5", "--format=pubtator")
+  assert _outputs(out) == _outputs(whole)
+
   two = tmp_path / "two_workers"
   _tag(models, inputs, two, "--part_size=5", "--format=pubtator",
        "--workers=2")
@@ -477,7 +504,6 @@ def test_kill_9_or_a_dead_worker_gives_the_same_bytes(models, tmp_path):
 
   # One of two workers killed mid-shard: Dask gives its shard to a worker
   # again, which resumes from the shard's parts.
-  import psutil
   out = tmp_path / "worker_killed"
   proc = subprocess.Popen(cmd[:-2] + ["--output_dir=" + str(out),
                                       "--part_size=5", "--format=pubtator",

@@ -1,6 +1,7 @@
 """run_suite.py: a suite on a local Dask cluster of two workers, its report,
-the second invocation, a worker killed mid-suite, and bad suite files."""
+the second invocation, a worker killed mid-suite, Ctrl-C, bad suite files."""
 
+import glob
 import json
 import os
 import re
@@ -193,6 +194,32 @@ def test_killed_worker_gives_the_same_report(world, finished):
   # The job was run again elsewhere and resumed from its checkpoint.
   with open(os.path.join(killed, "suite_job.log")) as f:
     assert re.search(r"Resuming training at step (10|20) of 30\n", f.read())
+  assert _reports(out) == _reports(whole)
+
+
+def test_ctrl_c_prints_one_line_and_the_rerun_finishes(world, finished):
+  whole, _ = finished
+  out = world["root"] / "ctrl_c"
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  # SIGINT to the whole process group, as a terminal sends it; the child
+  # starts with it handled even when the tests run as a background job.
+  suite = subprocess.Popen(
+      [sys.executable] + _args(world, out), cwd=ROOT, stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+  deadline = time.time() + 300
+  # Once a job is training (how it resumes is the test above).
+  while not glob.glob(str(out / "*" / "*" / "*" / "*" / "model.ckpt-*")):
+    assert time.time() < deadline and suite.poll() is None
+    time.sleep(0.02)
+  os.killpg(suite.pid, signal.SIGINT)
+  _, stderr = suite.communicate(timeout=300)
+  assert suite.returncode == 130
+  assert stderr == ("interrupted: stopped by Ctrl-C; run the same command "
+                    "again: finished jobs are kept and the others resume "
+                    "from their last checkpoint\n")
+  assert not _runner_pids(out)
+  run_tool(_args(world, out), timeout=900)
   assert _reports(out) == _reports(whole)
 
 
