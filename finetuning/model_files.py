@@ -128,8 +128,10 @@ def casing_warning(pieces, do_lower_case):
   An uncased vocabulary (no upper-case piece: uncased BERT, MiniLM) with
   --do_lower_case=false turns every capitalised word ("Identification",
   "APC2") into [UNK]; a cased one with --do_lower_case=true loses case.
+  A piece counts as upper case only when lower-casing changes it: uncased
+  vocabularies keep symbols such as "ℝ", which have no lower case.
   """
-  cased = any(any(c.isupper() for c in p) for p in pieces
+  cased = any(p != p.lower() for p in pieces
               if not (p.startswith("[") and p.endswith("]")))
   if cased == (not do_lower_case):
     return None

@@ -164,7 +164,9 @@ def test_progress_bar_on_a_terminal(capsys):
 
 
 def test_casing_of_vocabulary_and_flag_must_agree(tmp_path, capsys):
-  uncased = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "brca", "##1"]
+  # all-MiniLM-L6-v2's uncased vocabulary holds "ℝ", upper case without a
+  # lower case.
+  uncased = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "brca", "##1", "ℝ", "##ℝ"]
   assert model_files.casing_warning(uncased, True) is None
   assert model_files.casing_warning(uncased, False) == (
       "--do_lower_case=false, but the vocabulary has no upper-case piece (an "
