@@ -156,12 +156,16 @@ def csv_text(report):
 
 def plot(report, path):
   """report.png: each run's headline score as a point, per data set, with
-  the published numbers as crosses."""
+  the published numbers beside them, one marker per source system.
+  Returns the legend's labels."""
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   entries = report["datasets"]
   fig, ax = plt.subplots(figsize=(max(4, 1.1 * len(entries) + 2), 4))
+  styles = (("x", "tab:red"), ("+", "tab:green"), ("^", "tab:purple"),
+            ("s", "tab:orange"))
+  systems = []
   for x, entry in enumerate(entries):
     metric = entry["metrics"][0]["metric"]
     values = [r["scores"][metric] for r in entry["runs"]
@@ -169,18 +173,25 @@ def plot(report, path):
     ax.scatter([x] * len(values), values, s=18, color="tab:blue",
                label="this suite's runs" if x == 0 else None)
     for p in entry["metrics"][0]["published"]:
-      ax.scatter([x + 0.15], [p["value"]], marker="x", color="tab:red",
-                 label="published" if x == 0 else None)
+      label = None
+      if p["system"] not in systems:
+        systems.append(p["system"])
+        label = "published: %s" % p["system"]
+      marker, color = styles[systems.index(p["system"]) % len(styles)]
+      ax.scatter([x + 0.15], [p["value"]], marker=marker, color=color,
+                 label=label)
   ax.set_xticks(range(len(entries)))
   ax.set_xticklabels(["%s\n%s" % (e["dataset"], tasks.TASKS[e["task"]].metrics[
       e["metrics"][0]["metric"]].label) for e in entries], fontsize=7)
   ax.set_ylabel("test score (%)")
-  ax.legend(fontsize=7, loc="lower right")
+  legend = ax.legend(fontsize=7, loc="lower right")
+  labels = [t.get_text() for t in legend.get_texts()]
   fig.tight_layout()
   tmp = path + ".tmp.png"
   fig.savefig(tmp, dpi=110, metadata={"Software": None})
   plt.close(fig)
   os.replace(tmp, path)
+  return labels
 
 
 def write(rows, output_dir, title, notes=()):

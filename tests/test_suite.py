@@ -286,3 +286,20 @@ def test_max_steps_is_the_runners_step_cap(world):
   assert job.path == os.path.join("ner", "NCBI-disease", "all", "seed1")
   assert job.flags["data_dir"] == os.path.join(world["data"], "NER",
                                                "NCBI-disease")
+
+
+def test_plot_marks_each_published_source_once(tmp_path):
+  from suite_runner import report as report_lib
+  published = [{"system": "BioBERT v1.1", "value": 89.71, "source": "a"},
+               {"system": "biobert-pytorch", "value": 88.30, "source": "b"}]
+  report = {"datasets": [
+      {"task": "ner", "dataset": name, "missing": 0,
+       "metrics": [{"metric": "entity_f1", "published": published[k:]}],
+       "runs": [{"fold": "all", "seed": 1, "scores": {"entity_f1": 70.0}}]}
+      for k, name in enumerate(("NCBI-disease", "s800"))]}
+  path = str(tmp_path / "report.png")
+  assert report_lib.plot(report, path) == [
+      "this suite's runs", "published: BioBERT v1.1",
+      "published: biobert-pytorch"]
+  with open(path, "rb") as f:
+    assert f.read(8) == b"\x89PNG\r\n\x1a\n"
