@@ -492,8 +492,9 @@ def test_kill_9_ctrl_c_or_a_dead_worker_gives_the_same_bytes(models,
   assert proc.returncode == 130
   assert stderr == ("interrupted: stopped by Ctrl-C; run the same command "
                     "again: it goes on from the last documents written\n")
-  assert not [c for c in children if c.is_running() and
-              c.status() != psutil.STATUS_ZOMBIE]
+  # Its workers may take a moment more to end on a loaded machine.
+  _, alive = psutil.wait_procs(children, timeout=60)
+  assert not alive
   _tag(models, inputs, out, "--part_size=5", "--format=pubtator")
   assert _outputs(out) == _outputs(whole)
 
