@@ -178,16 +178,26 @@ def test_killed_worker_gives_the_same_report(world, finished):
   killed = None
   deadline = time.time() + 300
   while killed is None and time.time() < deadline and suite.poll() is None:
-    for pid, worker in _runner_pids(out).items():
-      with open("/proc/%d/cmdline" % pid, "rb") as f:
-        run_dir = f.read().decode().split("--output_dir=")[1].split("\0")[0]
-      # Mid-training: after the first checkpoint, before the last.
-      if (os.path.exists(os.path.join(run_dir, "model.ckpt-10.index")) and
-          not os.path.exists(os.path.join(run_dir, "model.ckpt-30.index"))):
-        os.kill(worker, signal.SIGKILL)  # the Dask worker running the job
-        killed = run_dir
-        break
-    time.sleep(0.05)
+    # Mid-training: a checkpoint the checkpoint list names (an index file
+    # can be on disk before it does), not the last one.
+    for state in glob.glob(str(out / "*" / "*" / "*" / "*" / "checkpoint")):
+      run_dir = os.path.dirname(state)
+      try:
+        with open(state) as f:
+          named = re.search(r'model_checkpoint_path: "model.ckpt-(\d+)"',
+                            f.read())
+      except OSError:
+        continue
+      if (named and named.group(1) in ("10", "20") and not os.path.exists(
+          os.path.join(run_dir, "model.ckpt-30.index"))):
+        for pid, worker in _runner_pids(out).items():
+          with open("/proc/%d/cmdline" % pid, "rb") as f:
+            if "--output_dir=%s\0" % run_dir in f.read().decode():
+              os.kill(worker, signal.SIGKILL)  # the Dask worker of the job
+              killed = run_dir
+        if killed:
+          break
+    time.sleep(0.005)
   output, _ = suite.communicate(timeout=900)
   assert killed, "no job was caught mid-training:\n" + output
   assert suite.returncode == 0, output
