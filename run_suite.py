@@ -100,23 +100,16 @@ def main(argv=None):
                       help="write the report of what has finished; run "
                       "nothing")
   args = parser.parse_args(argv)
-  try:
-    if cluster.check_arguments(args):
-      raise errors.UserError(cluster.check_arguments(args))
-    suite = spec.read(args.suite, os.path.abspath(args.data_dir))
-    flags = model_flags(args.bert_dir, args.init_checkpoint)
-    output_dir = os.path.abspath(args.output_dir)
-    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
-      raise errors.UserError("--output_dir=%s: not a directory" % output_dir)
-  except errors.UserError as e:
-    sys.stderr.write("error: %s\n" % e)
-    return 2
+  # A UserError ends the command with one line and exit 2 (run_main).
+  if cluster.check_arguments(args):
+    raise errors.UserError(cluster.check_arguments(args))
+  suite = spec.read(args.suite, os.path.abspath(args.data_dir))
+  flags = model_flags(args.bert_dir, args.init_checkpoint)
+  output_dir = os.path.abspath(args.output_dir)
+  if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+    raise errors.UserError("--output_dir=%s: not a directory" % output_dir)
   os.makedirs(output_dir, exist_ok=True)
-  try:
-    check_same_suite(output_dir, flags)
-  except errors.UserError as e:
-    sys.stderr.write("error: %s\n" % e)
-    return 2
+  check_same_suite(output_dir, flags)
   for name, why in suite.skipped:
     print("skipped %s: %s" % (name, why))
   jobs = [j._asdict() for j in suite.jobs]

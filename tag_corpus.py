@@ -349,11 +349,7 @@ def main(argv=None):
   cluster.add_arguments(parser)
   args = parser.parse_args(argv)
   begin = time.time()
-  try:
-    record, jobs, settings = plan(args)
-  except errors.UserError as e:
-    sys.stderr.write("error: %s\n" % e)
-    return 2
+  record, jobs, settings = plan(args)  # a UserError: one line, exit 2
   output_dir = settings["output_dir"]
   files.atomic_write(os.path.join(output_dir, MANIFEST),
                      json.dumps(dict(record, status="running"), indent=2,

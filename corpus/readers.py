@@ -3,9 +3,9 @@
 Each reader yields, in file order, `documents.Document`s and, for records
 it cannot read, `documents.Malformed`s (reported, counted and skipped by
 the caller); the PubMed reader also yields the `documents.Deleted` PMIDs
-of an update file's DeleteCitation. Memory does not grow with the file, except for a BioC JSON
-collection, which the BioC JSON format keeps in one JSON value (BioC JSON
-lines, one document a line, stream).
+of an update file's DeleteCitation. Memory does not grow with the file,
+except for a BioC JSON collection, which the BioC JSON format keeps in one
+JSON value (BioC JSON lines, one document a line, stream).
 
 Formats:
   pubmed      PubMed/MEDLINE baseline and update files (.xml, .xml.gz):
