@@ -193,8 +193,15 @@ def run(task, config):
       task.name, labels, bert_config, config.max_seq_length,
       config.do_lower_case, config.vocab_file, config.init_checkpoint,
       head=task.head)
+  if config.do_train:
+    manifest.update(run_dir.describe_training(
+        config, _paths(inputs, ["train"] + (
+            ["dev"] if config.evaluates_during_training else [])),
+        task.cache_options(config)))
   latest = run_dir.check_output_dir(config.output_dir, manifest,
                                     training=config.do_train)
+  outputs = run_dir.describe_outputs(_output_sources(config, inputs))
+  run_dir.check_outputs(config.output_dir, outputs)
   best = selection.best_checkpoint(config.output_dir)
   for checkpoint in {latest, best} - {None}:  # resumed, or predicted with
     model_files.check_run_checkpoint(config.output_dir, checkpoint)
@@ -214,11 +221,37 @@ def run(task, config):
     if config.do_train:
       run_dir.record_run(config.output_dir, manifest)
     if chief:
+      run_dir.record_outputs(config.output_dir, outputs)
+    if chief:
       console.log_to(config.output_dir)
     if labels:
       tf.logging.info("Labels: %s", " ".join(labels))
     _train_and_predict(task, config, bert_config, tokenizer, inputs, labels,
                        plan)
+
+
+def _paths(inputs, parts):
+  """{part: the file it was read from} of `parts` of the task's inputs."""
+  found = {}
+  for part in parts:
+    split = inputs.get(part)
+    if split is not None and isinstance(split.path, str):
+      found[part] = split.path
+  return found
+
+
+def _output_sources(config, inputs):
+  """{part: input file} of the outputs this run writes into its output dir
+  (dev scores, test predictions, raw-text predictions at their default
+  place)."""
+  wanted = (["dev"] if config.do_eval else []) + (
+      ["test"] if config.do_predict else [])
+  sources = _paths(inputs, wanted)
+  raw = getattr(config.task, "raw_text_file", None)
+  if inputs.get("raw") is not None and raw and not getattr(
+      config.task, "raw_output_file", None):
+    sources["raw"] = raw
+  return sources
 
 
 def _record_format(task, config, training):

@@ -3,9 +3,12 @@
 The original Estimator silently resumed from whatever checkpoint sat in
 `--output_dir`, so a forgotten `--output_dir` gave a wrong model without a
 word. Here every run records what it is (task, labels, BERT config, sequence
-length, casing) in `run_manifest.json`. The same run resumes from its latest
-checkpoint; a different run in the same directory stops with an error that
-says how to proceed.
+length, casing) and, when it trains, what it was made from (a digest of its
+training data, its training settings) in `run_manifest.json`. The same run
+resumes from its latest checkpoint; a different run in the same directory
+stops with an error that names what differs. What a run writes from other
+data (dev scores, test predictions) is recorded in `outputs_manifest.json`,
+so that another test file never silently replaces them.
 """
 
 import contextlib
@@ -21,7 +24,19 @@ from finetuning import errors
 from finetuning import files
 
 MANIFEST_NAME = "run_manifest.json"
+OUTPUTS_NAME = "outputs_manifest.json"
 LOCK_NAME = ".lock"
+# What a scheduler (run_suite.py) may place in a run dir before the run
+# starts; anything else in a directory without a manifest is another tool's.
+BEFORE_A_RUN = (LOCK_NAME, "suite_job.json", "suite_job.log")
+# The options that shape a trained model: the same directory trained with
+# another value would mix two results.
+TRAINING_SETTINGS = ("learning_rate", "num_train_epochs", "max_train_steps",
+                     "train_batch_size", "warmup_proportion",
+                     "gradient_accumulation_steps", "seed", "use_fp16",
+                     "bucket_by_length", "pack_sequences",
+                     "eval_every_n_steps", "eval_every_epoch", "keep_best",
+                     "early_stopping_patience")
 # What every manifest records (describe_run); a record without them is
 # damaged, not a different run.
 REQUIRED_KEYS = ("task", "labels", "bert_config", "max_seq_length",
@@ -61,6 +76,24 @@ def describe_run(task, labels, bert_config, max_seq_length, do_lower_case,
     run["init_checkpoint_sha256"] = (files.file_digest(index) if
                                      os.path.isfile(index) else None)
   return run
+
+
+def describe_training(config, data_files, task_settings):
+  """What a training run is made from, to add to `describe_run`'s dict.
+
+  Args:
+    config: the RunConfig (its TRAINING_SETTINGS are recorded).
+    data_files: {split: path} of the files training reads (train, and dev
+      when it chooses the model on dev).
+    task_settings: the task's own options that change its training
+      features (`Task.cache_options`).
+  """
+  settings = {k: getattr(config, k) for k in TRAINING_SETTINGS}
+  settings.update(task_settings)
+  return {"training": settings,
+          "training_data_sha256": {split: files.file_digest(path)
+                                   for split, path in data_files.items()
+                                   if path}}
 
 
 def read_manifest(output_dir):
@@ -107,6 +140,12 @@ def recorded_labels(output_dir):
   return recorded.get("labels") if isinstance(recorded, dict) else None
 
 
+def _shown(key, value):
+  if key.endswith("sha256") and isinstance(value, str):
+    return repr(value[:12] + "...")
+  return repr(value)
+
+
 def _differences(recorded, current):
   diffs = []
   # What an older manifest did not record is not held against it.
@@ -116,10 +155,12 @@ def _differences(recorded, current):
       if isinstance(a, dict) and isinstance(b, dict):
         for sub in sorted(set(a) | set(b)):
           if a.get(sub) != b.get(sub):
-            diffs.append("%s.%s: recorded %r, now %r" %
-                         (key, sub, a.get(sub), b.get(sub)))
+            diffs.append("%s.%s: recorded %s, now %s" %
+                         (key, sub, _shown(key, a.get(sub)),
+                          _shown(key, b.get(sub))))
       else:
-        diffs.append("%s: recorded %r, now %r" % (key, a, b))
+        diffs.append("%s: recorded %s, now %s" % (key, _shown(key, a),
+                                                  _shown(key, b)))
   return diffs
 
 
@@ -155,7 +196,16 @@ def check_output_dir(output_dir, run, training):
         "whether it belongs to this run; the original code would have "
         "silently resumed from it. %s" %
         (output_dir, os.path.basename(latest), MANIFEST_NAME, how_to))
-  if not training and latest is None:
+  elif training and os.path.isdir(output_dir):
+    others = sorted(set(os.listdir(output_dir)) - set(BEFORE_A_RUN))
+    if others:
+      raise errors.UserError(
+          "--output_dir %s is not empty (%s%s) and holds no %s: it is not a "
+          "run dir of this project, and the run's files would be mixed with "
+          "what is there. Use a new or empty --output_dir." %
+          (output_dir, ", ".join(others[:3]),
+           ", ..." if len(others) > 3 else "", MANIFEST_NAME))
+  if not training and latest is None and not _has_best(output_dir):
     raise errors.UserError(
         "--output_dir %s holds no trained model (no checkpoint): predicting "
         "with it would use a random head. Train first (--do_train=true), or "
@@ -165,6 +215,13 @@ def check_output_dir(output_dir, run, training):
         output_dir, "continuing from" if training else "its latest model is",
         os.path.basename(latest)))
   return latest
+
+
+def _has_best(output_dir):
+  """Whether `output_dir` keeps a best checkpoint (`selection.keep_best`;
+  a suite may keep only that one)."""
+  from finetuning import selection  # pylint: disable=g-import-not-at-top
+  return selection.best_checkpoint(output_dir) is not None
 
 
 def record_run(output_dir, run):
@@ -183,6 +240,55 @@ def prepare_output_dir(output_dir, run, training):
   if training:
     record_run(output_dir, run)
   return latest
+
+
+def describe_outputs(parts):
+  """{part: {"file", "sha256"}} of what a run's outputs are made from.
+
+  Args:
+    parts: {part ("dev", "test", "raw"): the input file it is made from}.
+  """
+  return {part: {"file": os.path.abspath(path),
+                 "sha256": files.file_digest(path)}
+          for part, path in parts.items() if path}
+
+
+def check_outputs(output_dir, outputs):
+  """Refuses to make outputs from another input file than the recorded one
+  (they would replace the outputs of that file); writes nothing."""
+  path = os.path.join(output_dir, OUTPUTS_NAME)
+  if not os.path.exists(path):
+    return
+  recorded = files.read_json(path, "the outputs record this project writes")
+  if not isinstance(recorded, dict):
+    raise errors.InputError(path, None, "expected a JSON object: delete it "
+                            "to go on")
+  what = {"dev": "dev scores", "test": "test predictions and scores",
+          "raw": "raw-text predictions"}
+  for part, made_from in sorted(outputs.items()):
+    before = recorded.get(part)
+    if isinstance(before, dict) and before.get("sha256") != made_from[
+        "sha256"]:
+      raise errors.UserError(
+          "--output_dir %s holds the %s of %s (sha256 %s...); making them "
+          "from %s (sha256 %s...) would replace them. Move the outputs "
+          "away and delete %s, or predict with a copy of this run dir." % (
+              output_dir, what.get(part, part), before.get("file"),
+              str(before.get("sha256"))[:12], made_from["file"],
+              made_from["sha256"][:12], path))
+
+
+def record_outputs(output_dir, outputs):
+  """Adds `outputs` (describe_outputs) to the outputs record of
+  `output_dir`, before they are written."""
+  if not outputs:
+    return
+  path = os.path.join(output_dir, OUTPUTS_NAME)
+  recorded = (files.read_json(path, "the outputs record this project writes")
+              if os.path.exists(path) else {})
+  recorded.update(outputs)
+  files.atomic_write(path, json.dumps(recorded, indent=2, sort_keys=True) +
+                     "\n")
 
 
 @contextlib.contextmanager

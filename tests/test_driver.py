@@ -168,3 +168,38 @@ def test_a_run_that_succeeds_leaves_with_everything_written(tmp_path, mode,
             for e in tf.train.summary_iterator(str(events / name))
             for v in e.summary.value]
   assert values == [(7, "loss", 0.25)]
+
+
+def test_another_run_in_a_finished_run_dir_is_refused(tiny_bert_dir,
+                                                      tmp_path):
+  """A run pointed by mistake at another run's dir, with other data, writes
+  nothing there: not by training, not by predicting."""
+  out = str(tmp_path / "out")
+  data = _data(tmp_path)
+  config = toy_task.config(tiny_bert_dir, out, data_dir=data, do_train=True,
+                           do_predict=True, num_train_epochs=1.0,
+                           cache_dir="")
+  driver.run(ParityTask(), config)
+  before = {n: open(os.path.join(out, n), "rb").read()
+            for n in ("answers.tsv", "run_manifest.json",
+                      "outputs_manifest.json")}
+  other = tmp_path / "other"
+  other.mkdir()
+  for split in ("train", "dev", "test"):
+    (other / (split + ".txt")).write_text("one two\nthree\n")
+  with pytest.raises(errors.UserError, match="training_data_sha256.train"):
+    driver.run(ParityTask(), toy_task.config(
+        tiny_bert_dir, out, data_dir=str(other), do_train=True,
+        do_predict=True, num_train_epochs=1.0, cache_dir=""))
+  with pytest.raises(errors.UserError, match="training.num_train_epochs"):
+    driver.run(ParityTask(), toy_task.config(
+        tiny_bert_dir, out, data_dir=data, do_train=True, do_predict=True,
+        num_train_epochs=2.0, cache_dir=""))
+  with pytest.raises(errors.UserError, match="holds the test predictions"):
+    driver.run(ParityTask(), toy_task.config(
+        tiny_bert_dir, out, data_dir=str(other), do_predict=True,
+        cache_dir=""))
+  after = {n: open(os.path.join(out, n), "rb").read() for n in before}
+  assert after == before
+  # The same run again is accepted (it resumes, here with nothing to do).
+  driver.run(ParityTask(), config)

@@ -261,7 +261,7 @@ def test_damaged_checkpoint_in_the_output_dir(tiny_bert_dir, ner_data,
               "use a new --output_dir, or delete %s (rm -r) to start over: "
               % (out, step, out))
   for args in (_ner(tiny_bert_dir, ner_data, out, "--do_train=false"),
-               _ner(tiny_bert_dir, ner_data, out, "--num_train_epochs=2"),
+               _ner(tiny_bert_dir, ner_data, out, "--do_predict=false"),
                ["export_model.py", "--output_dir=%s" % out,
                 "--vocab_file=" + tiny_bert_dir["vocab"],
                 "--export_dir=%s" % (tmp_path / "export")]):

@@ -113,3 +113,85 @@ def test_lock_names_the_holder(tmp_path):
     holder.wait()
   with run_dir.locked(out):  # free again once the holder is gone
     pass
+
+
+class _Config(object):
+  """The RunConfig fields describe_training reads."""
+
+  def __init__(self, **changes):
+    for key in run_dir.TRAINING_SETTINGS:
+      setattr(self, key, False)
+    self.learning_rate, self.seed = 5e-5, 1
+    for key, value in changes.items():
+      setattr(self, key, value)
+
+
+def test_training_data_and_settings_are_part_of_the_run(tmp_path):
+  train = tmp_path / "train.tsv"
+  train.write_text("a\tO\n")
+
+  def run(**changes):
+    described = _run()
+    described.update(run_dir.describe_training(
+        _Config(**changes), {"train": str(train)}, {"task": "ner"}))
+    return described
+
+  out = str(tmp_path / "out")
+  run_dir.prepare_output_dir(out, run(), training=True)
+  run_dir.check_output_dir(out, run(), training=True)  # the same run
+  with pytest.raises(errors.UserError) as e:
+    run_dir.check_output_dir(out, run(learning_rate=3e-5, seed=2),
+                             training=True)
+  assert "training.learning_rate: recorded 5e-05, now 3e-05" in str(e.value)
+  assert "training.seed: recorded 1, now 2" in str(e.value)
+  old = run_dir.read_manifest(out)["training_data_sha256"]["train"]
+  train.write_text("b\tO\n")  # the same size, another content
+  with pytest.raises(errors.UserError) as e:
+    run_dir.check_output_dir(out, run(), training=True)
+  assert "training_data_sha256.train: recorded %r, now" % (
+      old[:12] + "...") in str(e.value)
+  # Predicting with the trained model reads no training data.
+  (tmp_path / "out" / "checkpoint").write_text(
+      'model_checkpoint_path: "model.ckpt-5"\n')
+  (tmp_path / "out" / "model.ckpt-5.index").write_text("")
+  run_dir.check_output_dir(out, _run(), training=False)
+
+
+def test_a_directory_of_another_tool_is_not_a_run_dir(tmp_path):
+  out = tmp_path / "tags"
+  out.mkdir()
+  (out / "manifest.json").write_text("{}")
+  (out / "docs.bioc.json").write_text("{}")
+  with pytest.raises(errors.UserError) as e:
+    run_dir.check_output_dir(str(out), _run(), training=True)
+  assert str(e.value) == (
+      "--output_dir %s is not empty (docs.bioc.json, manifest.json) and "
+      "holds no run_manifest.json: it is not a run dir of this project, and "
+      "the run's files would be mixed with what is there. Use a new or empty "
+      "--output_dir." % out)
+  # What run_suite.py places before its job starts is no obstacle.
+  job = tmp_path / "job"
+  job.mkdir()
+  (job / "suite_job.log").write_text("")
+  (job / ".lock").write_text("")
+  assert run_dir.check_output_dir(str(job), _run(), training=True) is None
+
+
+def test_outputs_of_another_input_file_are_refused(tmp_path):
+  out = str(tmp_path / "out")
+  test_a = tmp_path / "a.tsv"
+  test_a.write_text("x\n")
+  test_b = tmp_path / "b.tsv"
+  test_b.write_text("y\n")
+  outputs = run_dir.describe_outputs({"test": str(test_a), "dev": None})
+  assert list(outputs) == ["test"]
+  run_dir.check_outputs(out, outputs)  # nothing recorded yet
+  run_dir.record_outputs(out, outputs)
+  run_dir.check_outputs(out, outputs)  # the same file again
+  run_dir.check_outputs(out, run_dir.describe_outputs({"dev": str(test_b)}))
+  with pytest.raises(errors.UserError) as e:
+    run_dir.check_outputs(out, run_dir.describe_outputs({"test": str(test_b)}))
+  assert str(e.value).startswith(
+      "--output_dir %s holds the test predictions and scores of %s (sha256 "
+      % (out, test_a))
+  assert "making them from %s" % test_b in str(e.value)
