@@ -17,6 +17,7 @@ import argparse
 import glob
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -59,8 +60,7 @@ def check_same_suite(output_dir, recorded):
   """Records the model of this suite's output dir; refuses another."""
   path = os.path.join(output_dir, RUN_FILE)
   if os.path.exists(path):
-    with open(path, encoding="utf-8") as f:
-      before = json.load(f)
+    before = files.read_json(path, "the suite record run_suite.py writes")
     if before != recorded:
       raise errors.UserError(
           "--output_dir=%s holds a suite of another model (%s: %s); use a "
@@ -72,10 +72,11 @@ def check_same_suite(output_dir, recorded):
 
 def job_line(job, result, values):
   """One line for a finished job: its path, its scores and its time."""
-  if result["returncode"] != 0:
-    return "%s  FAILED (exit %d): see %s" % (
-        job.path, result["returncode"], os.path.join(job.path,
-                                                     engine.LOG))
+  if result["returncode"] != 0 or result.get("problem"):
+    return "%s  FAILED (exit %d%s): see %s" % (
+        job.path, result["returncode"],
+        ": %s" % result["problem"] if result.get("problem") else "",
+        os.path.join(job.path, engine.LOG))
   task = tasks.TASKS[job.task]
   scores = "  ".join("%s %.2f" % (task.metrics[m].label, v)
                      for m, v in (values or {}).items() if v is not None)
@@ -99,6 +100,10 @@ def main(argv=None):
   parser.add_argument("--report_only", action="store_true",
                       help="write the report of what has finished; run "
                       "nothing")
+  parser.add_argument("--redo_changed", action="store_true",
+                      help="delete and run again the jobs whose settings, "
+                      "data or model changed since they ran (without it "
+                      "they are listed and nothing runs)")
   args = parser.parse_args(argv)
   # A UserError ends the command with one line and exit 2 (run_main).
   if cluster.check_arguments(args):
@@ -113,7 +118,28 @@ def main(argv=None):
   for name, why in suite.skipped:
     print("skipped %s: %s" % (name, why))
   jobs = [j._asdict() for j in suite.jobs]
-  pending = [j for j in jobs if not engine.is_done(output_dir, j)]
+  defined, states = _states(jobs, flags, output_dir)
+  changed = [(j, why) for j in jobs for s, why in [states[j["path"]]]
+             if s == "changed"]
+  if changed and not (args.redo_changed or args.report_only):
+    raise errors.UserError(
+        "%d job%s in %s ran with other settings, data or model than %s now "
+        "gives:\n%s\nRun with --redo_changed to delete and redo %s, or use "
+        "a new --output_dir." % (
+            len(changed), "" if len(changed) == 1 else "s", output_dir,
+            args.suite, "\n".join(
+                "  %s: %s" % (j["path"], "; ".join(why[:3]) + (
+                    "; ..." if len(why) > 3 else ""))
+                for j, why in changed[:10]) + (
+                    "\n  ..." if len(changed) > 10 else ""),
+            "them" if len(changed) > 1 else "it"))
+  if changed and args.redo_changed and not args.report_only:
+    for job, _ in changed:
+      shutil.rmtree(os.path.join(output_dir, job["path"]))
+      states[job["path"]] = ("pending", [])
+    print("Deleted %d changed job%s to run again" % (
+        len(changed), "" if len(changed) == 1 else "s"))
+  pending = [j for j in jobs if states[j["path"]][0] != "done"]
   failed = []
   if not suite.jobs:
     print("The suite names no data set whose files are here.")
@@ -124,8 +150,13 @@ def main(argv=None):
     print("Nothing to run: all %d jobs are finished in %s." %
           (len(jobs), output_dir))
   else:
-    failed = _run(pending, len(jobs), flags, output_dir, args)
-  rows = report_lib.collect(suite.jobs, output_dir)
+    _say_disk_need(pending, flags, output_dir, suite.keep)
+    failed = _run([(j, defined[j["path"]],
+                    tasks.TASKS[j["task"]].score_file) for j in pending],
+                  len(jobs), flags, output_dir, args, suite.keep)
+    defined, states = _states(jobs, flags, output_dir)
+  done = {j.path for j in suite.jobs if states[j.path][0] == "done"}
+  rows = report_lib.collect(suite.jobs, output_dir, done)
   notes = ["Model: %s. Protocol: %s. %d runs." % (
       flags["init_checkpoint"], suite.protocol, len(suite.jobs))]
   notes += ["Skipped %s: %s." % s for s in suite.skipped]
@@ -137,25 +168,69 @@ def main(argv=None):
   return 1 if failed else 0
 
 
-def _run(pending, total, flags, output_dir, args):
-  """Runs the pending jobs; prints a line for each; the failed ones."""
+def _states(jobs, flags, output_dir):
+  """({path: definition}, {path: (status, what changed)}) of `jobs`."""
+  digests = engine.Digests()
+  defined, states = {}, {}
+  for job in jobs:
+    defined[job["path"]] = engine.definition(job, flags, digests,
+                                             spec.PATH_FLAGS)
+    state = engine.read_state(output_dir, job, errors.warn)
+    states[job["path"]] = engine.status(state, job, defined[job["path"]])
+  return defined, states
+
+
+def _say_disk_need(pending, flags, output_dir, keep):
+  """Prints what the pending jobs will take on disk, and what is free."""
+  one = engine.checkpoint_bytes(flags["init_checkpoint"])
+  kept = {"none": 0, "last": 1, "best": 1}[keep]
+  running = max(int(j["flags"].get("keep_checkpoint_max", 1)) for j in
+                pending) + 1
+  need = one * (kept * len(pending) + running)
+  free = shutil.disk_usage(output_dir).free
+  print("Disk: about %s for %d runs (%s a checkpoint, keep = \"%s\"); %s "
+        "free in %s" % (_size(need), len(pending), _size(one), keep,
+                        _size(free), output_dir), flush=True)
+  if need > free:
+    errors.warn("the suite may not fit on this disk; a full disk stops it, "
+                "and the same command resumes it once there is space (keep "
+                "= \"none\" in the suite file keeps no checkpoint)")
+
+
+def _size(n):
+  for unit in ("bytes", "KB", "MB", "GB"):
+    if n < 1000 or unit == "GB":
+      return ("%d %s" if unit == "bytes" else "%.1f %s") % (n, unit)
+    n /= 1000.0
+
+
+def _run(pending, total, flags, output_dir, args, keep):
+  """Runs the pending jobs ((job, definition, score file)); prints a line
+  for each; the failed ones. A full disk stops them all."""
   client, local = cluster.client_for(args.scheduler_address, args.workers)
   workers = max(len(client.scheduler_info().get("workers", {})), 1)
   print("Running %d of %d jobs on %s (%d worker%s); logs in each job's %s" % (
       len(pending), total, args.scheduler_address or "a local cluster",
       workers, "" if workers == 1 else "s", engine.LOG), flush=True)
   done, failed, begin = total - len(pending), [], time.time()
-  by_path = {j["path"]: spec.Job(**j) for j in pending}
+  by_path = {j["path"]: spec.Job(**j) for j, _, _ in pending}
 
   def on_result(job, result):
     nonlocal done
     done += 1
     job = by_path[job["path"]]
-    values = tasks.read_metrics(tasks.TASKS[job.task],
-                                os.path.join(output_dir, job.path),
-                                job.metrics)
-    if result["returncode"] != 0:
+    try:
+      values = tasks.read_metrics(tasks.TASKS[job.task],
+                                  os.path.join(output_dir, job.path),
+                                  job.metrics)
+    except errors.UserError as e:
+      values, result = None, dict(result, problem=str(e))
+    if result["returncode"] != 0 or result.get("problem"):
       failed.append(job)
+      if "no space left on device" in (result.get("problem") or ""):
+        raise errors.UserError(
+            "%s stopped: no space left on device (%s): free some space, "
+            "then %s" % (job.path, output_dir, RESUME_HINT))
     finished_here = done - (total - len(pending))
     left = total - done
     eta = (time.time() - begin) / finished_here * left
@@ -164,7 +239,7 @@ def _run(pending, total, flags, output_dir, args):
           flush=True)
 
   try:
-    engine.run(pending, flags, output_dir, client, on_result)
+    engine.run(pending, flags, output_dir, client, on_result, keep)
   finally:
     client.close()
     if local is not None:

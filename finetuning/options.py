@@ -28,7 +28,7 @@ def fields(cls):
   return [f for f in dataclasses.fields(cls) if "help" in f.metadata]
 
 
-def _kind(field):
+def kind(field):
   """bool, int, float or str: the type a field's flag parses."""
   kind = field.type
   args = [a for a in typing.get_args(kind) if a is not type(None)]
@@ -72,7 +72,7 @@ def define_flags(cls, defaults=None, flag_values=FLAGS):
                         help_text, flag_values=flag_values,
                         module_name=module)
     else:
-      _DEFINE[_kind(field)](field.name, default, help_text,
+      _DEFINE[kind(field)](field.name, default, help_text,
                             flag_values=flag_values, module_name=module)
 
 

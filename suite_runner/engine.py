@@ -4,8 +4,14 @@ Each job is one ordinary run of a runner in its own process, started by a
 Dask worker (`execute`). The process dies with its worker (Linux's
 PR_SET_PDEATHSIG), so a worker that is killed takes its job's run with
 it; Dask then gives the job to another worker, and the run resumes from
-its last checkpoint (exactly, with its seed). A finished job leaves
-`suite_job.json` in its folder and is not run again.
+its last checkpoint (exactly, with its seed).
+
+What a job's result is made from, its `definition` (flags, seed, and the
+SHA-256 of its data files and of the model), is recorded in its folder's
+`suite_job.json` when it starts, and marked done when it ends with its
+score file. A finished job whose definition is still the same is not run
+again; one whose definition changed (another suite file, data set or
+model) is reported, never mixed with the new settings.
 
 By default a local cluster: one worker per GPU, or on a CPU one worker
 with every core (`bench/README.md` has the measurement behind this
@@ -14,14 +20,18 @@ workers share the code, the environment and the output dir.
 """
 
 import ctypes
+import glob
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 
 from finetuning import cluster
+from finetuning import errors
 from finetuning import files
 
 DONE = "suite_job.json"
@@ -35,7 +45,9 @@ def command(job, model_flags, output_dir):
   runner = tasks.TASKS[job["task"]].runner
   args = [sys.executable, os.path.join(ROOT, runner),
           "--do_train=true", "--do_predict=true"]
-  flags = dict(model_flags)
+  # One checkpoint at a time while it trains (the suite's disk), unless the
+  # suite file says otherwise.
+  flags = dict(model_flags, keep_checkpoint_max=1)
   flags.update(job["flags"])
   for key in sorted(flags):
     value = flags[key]
@@ -47,8 +59,131 @@ def command(job, model_flags, output_dir):
   return args
 
 
-def is_done(output_dir, job):
-  return os.path.exists(os.path.join(output_dir, job["path"], DONE))
+KEEP = ("best", "last", "none")
+# Checkpoint files of a run dir (model.ckpt-N.index, .data-*, .meta).
+_CHECKPOINT = re.compile(r"^model\.ckpt-(\d+)\.")
+
+
+class Digests(object):
+  """SHA-256 of files and folders, each read once per invocation."""
+
+  def __init__(self):
+    self.known = {}
+
+  def of(self, path):
+    """A file's digest, or {name: digest} of the files of a folder."""
+    if path not in self.known:
+      if os.path.isdir(path):
+        self.known[path] = {
+            name: self.of(os.path.join(path, name))
+            for name in sorted(os.listdir(path))
+            if os.path.isfile(os.path.join(path, name))}
+      elif os.path.isfile(path):
+        self.known[path] = files.file_digest(path)
+      else:
+        self.known[path] = None
+    return self.known[path]
+
+
+def definition(job, model_flags, digests, path_flags):
+  """What the result of `job` (a dict of spec.Job's fields) is made from.
+
+  Args:
+    model_flags: --vocab_file, --bert_config_file, --init_checkpoint.
+    digests: a `Digests`.
+    path_flags: the job flags that name data files or folders.
+  """
+  model = {}
+  for key, path in sorted(model_flags.items()):
+    model[key] = digests.of(path + ".index" if key == "init_checkpoint"
+                            else path)
+  return {"task": job["task"], "seed": job["seed"],
+          "flags": dict(job["flags"]),
+          "data_sha256": {k: digests.of(job["flags"][k])
+                          for k in path_flags if job["flags"].get(k)},
+          "model_sha256": model}
+
+
+def read_state(output_dir, job, warn):
+  """The recorded `suite_job.json` of `job`, or None (none, or damaged:
+  `warn` is told, and the job runs again from its checkpoint)."""
+  path = os.path.join(output_dir, job["path"], DONE)
+  if not os.path.exists(path):
+    return None
+  try:
+    state = files.read_json(path, "the job record run_suite.py writes")
+  except errors.UserError as e:
+    warn("%s; the job runs again (from its last checkpoint)" % e)
+    return None
+  return state if isinstance(state, dict) else None
+
+
+def differences(before, now, prefix=""):
+  """`key: before -> now` lines between two definitions."""
+  lines = []
+  for key in sorted(set(before) | set(now)):
+    a, b = before.get(key), now.get(key)
+    if a == b:
+      continue
+    if isinstance(a, dict) and isinstance(b, dict):
+      lines += differences(a, b, prefix + key + ".")
+    else:
+      def shown(v):
+        return ("%s..." % v[:12] if isinstance(v, str) and len(v) == 64
+                else json.dumps(v))
+      lines.append("%s%s: %s -> %s" % (prefix, key, shown(a), shown(b)))
+  return lines
+
+
+def status(state, job, defined):
+  """("done" | "changed" | "pending", what changed) of a job whose folder
+  records `state` (read_state) and whose definition is now `defined`."""
+  if state is None:
+    return "pending", []
+  recorded = state.get("definition")
+  if recorded is None:  # written before definitions were recorded
+    old = {k: v for k, v in state.get("job", {}).items() if k != "metrics"}
+    new = {k: v for k, v in job.items() if k != "metrics"}
+    return ("done" if old == new else "changed"), differences(old, new)
+  if recorded != defined:
+    return "changed", differences(recorded, defined)
+  return ("done" if state.get("status", "done") == "done" else "pending"), []
+
+
+def keep_checkpoints(run_dir, keep):
+  """Deletes the checkpoints of a finished run that `keep` does not name:
+  "best" (best/ when the run kept one, else the last), "last" or "none".
+  The paper's protocol's select/ and final/ folders are treated alike."""
+  for folder in (run_dir, os.path.join(run_dir, "select"),
+                 os.path.join(run_dir, "final")):
+    if not os.path.isdir(folder):
+      continue
+    has_best = os.path.isdir(os.path.join(folder, "best"))
+    steps = sorted({int(m.group(1)) for m in map(_CHECKPOINT.match,
+                                                   os.listdir(folder)) if m})
+    kept = set()
+    if keep == "last" or (keep == "best" and not has_best):
+      kept = set(steps[-1:])
+    for name in os.listdir(folder):
+      m = _CHECKPOINT.match(name)
+      if m and int(m.group(1)) not in kept:
+        os.remove(os.path.join(folder, name))
+    if keep in ("last", "none") and has_best:
+      shutil.rmtree(os.path.join(folder, "best"))
+    if not kept and os.path.exists(os.path.join(folder, "checkpoint")):
+      os.remove(os.path.join(folder, "checkpoint"))
+    elif kept:
+      files.atomic_write(os.path.join(folder, "checkpoint"), (
+          'model_checkpoint_path: "model.ckpt-%d"\n'
+          'all_model_checkpoint_paths: "model.ckpt-%d"\n') % (max(kept),
+                                                              max(kept)))
+
+
+def checkpoint_bytes(init_checkpoint):
+  """The size of one fine-tuned checkpoint: the model's variables and
+  Adam's two moments (three times the pre-trained weights' data)."""
+  data = glob.glob(init_checkpoint + ".data-*")
+  return 3 * sum(os.path.getsize(p) for p in data)
 
 
 def _die_with_parent():
@@ -65,11 +200,25 @@ def _worker_name():
     return None
 
 
-def execute(job, model_flags, output_dir):
+def _write_state(run_dir, job, defined, **more):
+  files.atomic_write(os.path.join(run_dir, DONE), json.dumps(
+      dict(job=job, definition=defined, **more), indent=2, sort_keys=True) +
+                     "\n")
+
+
+def execute(job, model_flags, output_dir, defined, score_file, keep):
   """Runs `job` to its end (resuming it when its folder holds a part);
-  returns {"path", "returncode", "seconds"}. Runs on a Dask worker."""
+  returns {"path", "returncode", "seconds", "problem"}. Runs on a Dask
+  worker.
+
+  Args:
+    defined: its `definition`, recorded before it starts.
+    score_file: what the finished run must have written (else it failed).
+    keep: which checkpoints stay once it is done (`keep_checkpoints`).
+  """
   run_dir = os.path.join(output_dir, job["path"])
   os.makedirs(run_dir, exist_ok=True)
+  _write_state(run_dir, job, defined, status="running")
   env = dict(os.environ)
   share = cluster.worker_share()
   affinity = share.get("cores")
@@ -87,23 +236,48 @@ def execute(job, model_flags, output_dir):
                            stderr=subprocess.STDOUT, env=env,
                            preexec_fn=start, cwd=ROOT)
   seconds = time.time() - begin
-  if code == 0:
-    files.atomic_write(os.path.join(run_dir, DONE), json.dumps(
-        {"job": job, "seconds": round(seconds, 1)}, indent=2,
-        sort_keys=True) + "\n")
+  problem = None
+  if code == 0 and not (
+      os.path.exists(os.path.join(run_dir, score_file)) or
+      os.path.exists(os.path.join(run_dir, "final", score_file))):
+    problem = "finished without writing %s" % score_file
+  elif code != 0:
+    problem = _last_error(os.path.join(run_dir, LOG))
+  if code == 0 and problem is None:
+    keep_checkpoints(run_dir, keep)
+    _write_state(run_dir, job, defined, status="done",
+                 seconds=round(seconds, 1))
   return {"path": job["path"], "returncode": code, "seconds": seconds,
-          "worker": _worker_name(), "started": begin}
+          "worker": _worker_name(), "started": begin, "problem": problem}
 
 
-def run(jobs, model_flags, output_dir, client, on_result):
-  """Submits `jobs` (dicts) to `client`; calls `on_result(job, result)` as
-  each finishes (in the order they finish)."""
+def _last_error(log_path):
+  """The runner's last `error:` line in its log, or None."""
+  try:
+    with open(log_path, "rb") as f:
+      f.seek(max(0, os.path.getsize(log_path) - 8192))
+      tail = f.read().decode("utf-8", "replace").splitlines()
+  except OSError:
+    return None
+  found = [l for l in tail if l.startswith("error: ")]
+  return found[-1][len("error: "):] if found else None
+
+
+def run(jobs, model_flags, output_dir, client, on_result, keep="best"):
+  """Submits `jobs` ((job dict, definition, score file)) to `client`;
+  calls `on_result(job, result)` as each finishes (in the order they
+  finish). `on_result` may raise to stop the others."""
   from distributed import as_completed  # pylint: disable=g-import-not-at-top
   futures = {}
-  for job in jobs:
-    future = client.submit(execute, job, model_flags, output_dir,
+  for job, defined, score_file in jobs:
+    future = client.submit(execute, job, model_flags, output_dir, defined,
+                           score_file, keep,
                            key="suite-" + job["path"].replace(os.sep, "-"),
                            pure=False, retries=0)
     futures[future] = job
-  for future in as_completed(futures):
-    on_result(futures[future], future.result())
+  try:
+    for future in as_completed(futures):
+      on_result(futures[future], future.result())
+  except BaseException:
+    client.cancel(list(futures))
+    raise

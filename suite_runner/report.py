@@ -17,6 +17,7 @@ import json
 import os
 
 from biocodes import metrics as metrics_lib
+from finetuning import errors
 from finetuning import files
 from suite_runner import spec
 from suite_runner import tasks
@@ -24,12 +25,25 @@ from suite_runner import tasks
 TASK_TITLES = {"ner": "NER", "re": "RE", "qa": "QA"}
 
 
-def collect(jobs, output_dir):
-  """[(job, {metric: value} or None, steps or None)] of `jobs`."""
+def collect(jobs, output_dir, done=None, warn=errors.warn):
+  """[(job, {metric: value} or None, steps or None)] of `jobs`.
+
+  Args:
+    done: the paths of the jobs whose results are of their present
+      definition (None: all); the others count as missing.
+    warn: told of a score file that cannot be read (the run counts as
+      missing).
+  """
   rows = []
   for job in jobs:
     run_dir = os.path.join(output_dir, job.path)
-    values = tasks.read_metrics(tasks.TASKS[job.task], run_dir, job.metrics)
+    values = None
+    if done is None or job.path in done:
+      try:
+        values = tasks.read_metrics(tasks.TASKS[job.task], run_dir,
+                                    job.metrics)
+      except errors.UserError as e:
+        warn("%s; counted as missing" % e)
     rows.append((job, values, _steps(run_dir)))
   return rows
 
@@ -198,7 +212,8 @@ def write(rows, output_dir, title, notes=()):
   """Writes report.md, .csv, .json and .png; returns the report dict."""
   report = summarize(rows, spec.known_datasets())
   files.atomic_write(os.path.join(output_dir, "report.json"),
-                     json.dumps(report, indent=2, sort_keys=True) + "\n")
+                     json.dumps(report, indent=2, sort_keys=True,
+                                allow_nan=False) + "\n")
   files.atomic_write(os.path.join(output_dir, "report.csv"),
                      csv_text(report))
   files.atomic_write(os.path.join(output_dir, "report.md"),

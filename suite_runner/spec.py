@@ -2,6 +2,8 @@
 
     seeds = [1, 2, 3]            # every job, unless a data set says otherwise
     protocol = "fixed"           # or "paper": NER chooses epochs on dev, retrains
+    keep = "best"                # checkpoints kept per finished run: best
+                                 # (best/ if kept, else the last), last, none
     [flags]                      # runner flags for every job
     max_seq_length = 128
     [ner]                        # runner flags for every NER job
@@ -20,6 +22,7 @@ fold and seed, in `<output_dir>/<task>/<dataset>/<fold>/seed<k>/`.
 """
 
 import collections
+import math
 import os
 import re
 import tomllib
@@ -30,10 +33,11 @@ from suite_runner import tasks
 DATASETS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                              "datasets.toml")
 PROTOCOLS = ("fixed", "paper")
+KEEP = ("best", "last", "none")
 SUITE_KEYS = ("seeds", "folds", "metrics", "max_steps")
 # Flags the suite sets itself.
 RESERVED = ("output_dir", "seed", "vocab_file", "bert_config_file",
-            "init_checkpoint")
+            "init_checkpoint", "do_train", "do_predict")
 # Flags naming files under --data_dir.
 PATH_FLAGS = ("data_dir", "train_file", "predict_file", "golden_file",
               "dev_file", "dev_golden_file")
@@ -48,9 +52,11 @@ flags: {runner flag: value} (paths absolute); metrics: what the report
 shows; path: the run's folder relative to the suite's output dir.
 """
 
-Suite = collections.namedtuple("Suite", ["jobs", "skipped", "protocol"])
+Suite = collections.namedtuple("Suite", ["jobs", "skipped", "protocol",
+                                         "keep"])
 Suite.__doc__ = """jobs: the Jobs to run, in order; skipped: (data set,
-why) of the data sets whose files are missing; protocol."""
+why) of the data sets whose files are missing; protocol; keep: which
+checkpoints a finished run keeps (KEEP)."""
 
 
 def key_lines(text):
@@ -79,6 +85,7 @@ def _load(path):
     raise errors.UserError("--suite=%s: %s" % (path, e.strerror))
   try:
     text = data.decode("utf-8")
+    text = text[1:] if text.startswith("\ufeff") else text  # a BOM
     parsed = tomllib.loads(text)
   except UnicodeDecodeError:
     raise errors.UserError("%s: not UTF-8 text" % path)
@@ -117,9 +124,31 @@ class _Errors(object):
       raise errors.UserError("\n".join(self.messages))
 
 
-def _int_list(value):
+def _int_list(value, low=0):
+  """Whether `value` is a non-empty list of distinct whole numbers >= low
+  (a seed or fold named twice would count one run twice)."""
   return (isinstance(value, list) and value and
-          all(isinstance(v, int) and not isinstance(v, bool) for v in value))
+          all(isinstance(v, int) and not isinstance(v, bool) and v >= low
+              for v in value) and len(set(value)) == len(value))
+
+
+def _value_problem(value, kind, choices):
+  """What is wrong with a flag's `value` in a suite file, or None."""
+  if choices:
+    return (None if value in choices else
+            "expected one of %s" % ", ".join(choices))
+  if kind is bool:
+    ok = isinstance(value, bool)
+  elif kind is int:
+    ok = isinstance(value, int) and not isinstance(value, bool)
+  elif kind is float:
+    ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and
+          math.isfinite(value))
+  else:
+    ok = isinstance(value, str)
+  names = {bool: "true or false", int: "a whole number",
+           float: "a finite number", str: "a string"}
+  return None if ok else "expected %s" % names[kind]
 
 
 def read(path, data_dir):
@@ -133,18 +162,22 @@ def read(path, data_dir):
   problems = _Errors(path, lines)
   seeds = parsed.get("seeds", [1])
   if not _int_list(seeds):
-    problems.add(("seeds",), "seeds: expected a list of whole numbers, "
-                 "e.g. [1, 2, 3]")
+    problems.add(("seeds",), "seeds: expected a list of different whole "
+                 "numbers >= 0, e.g. [1, 2, 3]")
     seeds = [1]
   protocol = parsed.get("protocol", "fixed")
   if protocol not in PROTOCOLS:
     problems.add(("protocol",), "protocol %r: expected one of %s" %
                  (protocol, ", ".join(PROTOCOLS)))
+  keep = parsed.get("keep", "best")
+  if keep not in KEEP:
+    problems.add(("keep",), "keep %r: expected one of %s" %
+                 (keep, ", ".join(KEEP)))
   common = parsed.get("flags", {})
   if not isinstance(common, dict):
     problems.add(("flags",), "flags: expected a table of runner flags")
     common = {}
-  top = {"seeds", "protocol", "flags"} | set(tasks.TASKS)
+  top = {"seeds", "protocol", "keep", "flags"} | set(tasks.TASKS)
   for key in parsed:
     if key not in top:
       problems.add((key,), "unknown key or task %r: expected %s" %
@@ -161,7 +194,7 @@ def read(path, data_dir):
     for key, value in list(common.items()) + list(flags.items()):
       where = (("flags", key) if key in common and key not in flags
                else (task_name, key))
-      _check_flag(problems, where, key, names[task_name])
+      _check_flag(problems, where, key, value, names[task_name])
     for name, table in section.items():
       if not isinstance(table, dict):
         continue
@@ -178,7 +211,7 @@ def read(path, data_dir):
         continue
       for key, value in table.items():
         if key not in SUITE_KEYS:
-          _check_flag(problems, where + (key,), key, names[task_name])
+          _check_flag(problems, where + (key,), key, value, names[task_name])
       run = dict(common)
       run.update(flags)
       run.update({k: v for k, v in table.items() if k not in SUITE_KEYS})
@@ -188,16 +221,20 @@ def read(path, data_dir):
         skipped.append((name, why))
       jobs.extend(jobs_of)
   problems.raise_any()
-  return Suite(jobs, skipped, protocol)
+  return Suite(jobs, skipped, protocol, keep)
 
 
-def _check_flag(problems, where, key, names):
+def _check_flag(problems, where, key, value, names):
   if key in RESERVED:
     problems.add(where, "%s: set by run_suite.py itself, not in the suite "
                  "file" % key)
   elif key not in names:
     problems.add(where, "unknown key %r: expected a flag of the runner or "
                  "one of %s" % (key, ", ".join(SUITE_KEYS)))
+  else:
+    problem = _value_problem(value, *names[key])
+    if problem:
+      problems.add(where, "%s = %r: %s" % (key, value, problem))
 
 
 def _jobs(problems, where, task, name, known, table, run, seeds, protocol,
@@ -205,14 +242,16 @@ def _jobs(problems, where, task, name, known, table, run, seeds, protocol,
   """(jobs of one data set, why it is skipped or None)."""
   seeds = table.get("seeds", seeds)
   if not _int_list(seeds):
-    problems.add(where + ("seeds",), "seeds: expected a list of whole numbers")
+    problems.add(where + ("seeds",), "seeds: expected a list of different "
+                 "whole numbers >= 0")
     return [], None
   n_folds = known.get("folds")
   folds = table.get("folds", list(range(1, n_folds + 1)) if n_folds else None)
-  if folds is not None and (not n_folds or not _int_list(folds) or
+  if folds is not None and (not n_folds or not _int_list(folds, 1) or
                             any(not 1 <= f <= n_folds for f in folds)):
     problems.add(where + ("folds",), "folds: %s" % (
-        "expected a list of folds between 1 and %d" % n_folds if n_folds
+        "expected a list of different folds between 1 and %d" % n_folds
+        if n_folds
         else "%s has a single split" % name))
     return [], None
   metrics = table.get("metrics", task.default_metrics)
@@ -223,7 +262,7 @@ def _jobs(problems, where, task, name, known, table, run, seeds, protocol,
     return [], None
   max_steps = table.get("max_steps")
   if max_steps is not None and (not isinstance(max_steps, int) or
-                                max_steps < 1):
+                                isinstance(max_steps, bool) or max_steps < 1):
     problems.add(where + ("max_steps",), "max_steps: expected a whole number "
                  ">= 1")
     return [], None

@@ -8,10 +8,11 @@ suite file may set. Adding a metric is one entry here.
 
 import collections
 import importlib
-import json
 import os
 
 from finetuning import config as run_config
+from finetuning import errors
+from finetuning import files
 from finetuning import options
 
 Metric = collections.namedtuple("Metric", ["name", "path", "scale", "label"])
@@ -64,11 +65,12 @@ TASKS = collections.OrderedDict((t.name, t) for t in [
 
 
 def option_names(task):
-  """The flags of `task`'s runner: the keys a suite file may set."""
+  """{flag: (bool, int, float or str, its choices or None)} of `task`'s
+  runner: the keys a suite file may set and the values they take."""
   module, cls = task.options_class.rsplit(".", 1)
   own = getattr(importlib.import_module(module), cls)
-  return {f.name for c in (run_config.RunConfig, run_config.CompatOptions,
-                           own)
+  return {f.name: (options.kind(f), f.metadata["choices"])
+          for c in (run_config.RunConfig, run_config.CompatOptions, own)
           for f in options.fields(c)}
 
 
@@ -82,17 +84,25 @@ def score_path(task, run_dir):
 
 def read_metrics(task, run_dir, names):
   """{metric: percentage} of the run in `run_dir`, or None if it has no
-  score file."""
+  score file.
+
+  Raises:
+    InputError: a score file that is not JSON, or holds a value that is
+      not a finite number (NaN) where a metric should be.
+  """
   path = score_path(task, run_dir)
   if not os.path.exists(path):
     return None
-  with open(path, encoding="utf-8") as f:
-    scores = json.load(f)
+  scores = files.read_json(path, "the score file of a finished run")
   out = collections.OrderedDict()
   for name in names:
     metric = task.metrics[name]
     value = scores
     for key in metric.path:
       value = value.get(key) if isinstance(value, dict) else None
+    if value is not None and (isinstance(value, bool) or not isinstance(
+        value, (int, float))):
+      raise errors.InputError(path, None, "%s is %r, not a number" % (
+          ".".join(metric.path), value))
     out[name] = None if value is None else float(value) * metric.scale
   return out

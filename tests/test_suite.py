@@ -248,7 +248,25 @@ def test_ctrl_c_prints_one_line_and_the_rerun_finishes(world, finished):
     ("[re.NCBI-disease]\n", ["suite.toml:1: data set NCBI-disease is a ner "
                              "data set, not re"]),
     ("[re.GAD]\nfolds = [0, 11]\n",
-     ["suite.toml:2: folds: expected a list of folds between 1 and 10"]),
+     ["suite.toml:2: folds: expected a list of different folds between 1 "
+      "and 10"]),
+    ("[re.GAD]\nfolds = [1, 1]\n",
+     ["suite.toml:2: folds: expected a list of different folds"]),
+    ("seeds = [1, 1]\n[ner.s800]\n",
+     ["suite.toml:1: seeds: expected a list of different whole numbers >= 0"]),
+    ("[ner.s800]\nseeds = [-1]\n",
+     ["suite.toml:2: seeds: expected a list of different whole numbers >= 0"]),
+    ("[flags]\nlearning_rate = \"fast\"\n[ner]\nnum_train_epochs = true\n"
+     "[ner.s800]\nmax_seq_length = 1.5\ndo_lower_case = 1\n",
+     ["suite.toml:2: learning_rate = 'fast': expected a finite number",
+      "suite.toml:4: num_train_epochs = True: expected a finite number",
+      "suite.toml:6: max_seq_length = 1.5: expected a whole number",
+      "suite.toml:7: do_lower_case = 1: expected true or false"]),
+    ("[ner.s800]\ndistribution_strategy = \"all\"\n",
+     ["suite.toml:2: distribution_strategy = 'all': expected one of none, "
+      "one_device"]),
+    ("[ner.s800]\ndo_predict = false\n",
+     ["suite.toml:2: do_predict: set by run_suite.py itself"]),
     ("[ner.s800]\noutput_dir = \"x\"\n",
      ["suite.toml:2: output_dir: set by run_suite.py itself"]),
     ("protocol = \"best\"\n[ner.s800]\nmax_steps = 0\n",
@@ -263,6 +281,13 @@ def test_bad_suite_files_are_refused_with_file_and_line(world, tmp_path,
     spec.read(path, world["data"])
   for message in messages:
     assert (str(tmp_path) + "/" + message) in str(e.value)
+
+
+def test_a_suite_file_with_a_byte_order_mark_is_read(world, tmp_path):
+  path = tmp_path / "bom.toml"
+  path.write_bytes(b"\xef\xbb\xbf" + SUITE.encode("utf-8"))
+  assert spec.read(str(path), world["data"]) == spec.read(world["suite"],
+                                                          world["data"])
 
 
 def test_bad_suite_file_stops_before_anything_is_written(world, tmp_path):
@@ -316,3 +341,149 @@ def test_plot_marks_each_published_source_once(tmp_path):
       "published: biobert-pytorch"]
   with open(path, "rb") as f:
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_runner_pointed_at_a_suite_run_changes_nothing(world, finished):
+  """run_ner.py with another data set's --data_dir, by mistake, in a
+  finished suite run's dir: refused before anything is written."""
+  out, _ = finished
+  run = out / "ner" / "s800" / "all" / "seed1"
+  before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+  bert = world["bert"]
+  result = run_tool(
+      ["run_ner.py", "--do_train=true", "--do_predict=true",
+       "--vocab_file=%s/vocab.txt" % bert,
+       "--bert_config_file=%s/bert_config.json" % bert,
+       "--init_checkpoint=%s" % glob.glob(bert + "/*.index")[0][:-6],
+       "--data_dir=%s/NER/NCBI-disease" % world["data"],
+       "--output_dir=%s" % run, "--max_seq_length=32", "--seed=1",
+       "--train_batch_size=2", "--learning_rate=1e-3", "--max_train_steps=30",
+       "--do_lower_case=false"], expect_ok=False)
+  assert result.returncode == 2, result.stderr
+  assert "training_data_sha256.train: recorded" in result.stderr
+  assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+  again = run_tool(_args(world, out), timeout=300)
+  assert "Nothing to run" in again.stdout
+
+
+def test_a_changed_suite_file_is_refused_then_redone(world, finished,
+                                                     tmp_path):
+  whole, _ = finished
+  out = tmp_path / "copy"
+  import shutil
+  shutil.copytree(whole, out)
+  changed = write_file(tmp_path / "suite.toml", SUITE.replace(
+      "folds = [1, 2]\nseeds = [1]\nmax_steps = 30",
+      "folds = [1, 2]\nseeds = [1]\nmax_steps = 20"))
+  args = _args(world, out)
+  args[1] = "--suite=" + changed
+  result = run_tool(args, expect_ok=False, timeout=300)
+  assert result.returncode == 2
+  assert result.stderr == (
+      "error: 2 jobs in %s ran with other settings, data or model than %s "
+      "now gives:\n"
+      "  re/GAD/1/seed1: flags.max_train_steps: 30 -> 20\n"
+      "  re/GAD/2/seed1: flags.max_train_steps: 30 -> 20\n"
+      "Run with --redo_changed to delete and redo them, or use a new "
+      "--output_dir.\n" % (out, changed))
+  redo = run_tool(args + ["--redo_changed"], timeout=600)
+  assert "Deleted 2 changed jobs to run again" in redo.stdout
+  assert "Running 2 of 6 jobs" in redo.stdout
+  state = json.loads((out / "re/GAD/1/seed1/suite_job.json").read_text())
+  assert state["status"] == "done"
+  assert state["definition"]["flags"]["max_train_steps"] == 20
+  # Only the last checkpoint is kept (keep = "best", no best/ here).
+  assert sorted(p.name for p in (out / "re/GAD/1/seed1").glob(
+      "model.ckpt-*.index")) == ["model.ckpt-20.index"]
+
+
+def test_job_definitions_name_what_changed(tmp_path):
+  from suite_runner import engine
+  data = tmp_path / "data"
+  data.mkdir()
+  (data / "train.tsv").write_text("a\t0\n")
+  model = {"vocab_file": write_file(tmp_path / "vocab.txt", "[PAD]\n")}
+  job = {"task": "re", "seed": 1, "path": "re/x/1/seed1", "metrics": ["f1"],
+         "flags": {"data_dir": str(data), "max_train_steps": 30}}
+  first = engine.definition(job, model, engine.Digests(), ("data_dir",))
+  assert engine.status(None, job, first) == ("pending", [])
+  running = {"job": job, "definition": first, "status": "running"}
+  assert engine.status(running, job, first) == ("pending", [])
+  done = dict(running, status="done")
+  assert engine.status(done, job, first) == ("done", [])
+  (data / "train.tsv").write_text("b\t0\n")  # the same size
+  now = engine.definition(job, model, engine.Digests(), ("data_dir",))
+  status, why = engine.status(done, job, now)
+  assert status == "changed"
+  assert why == ["data_sha256.data_dir.train.tsv: %s... -> %s..." % (
+      first["data_sha256"]["data_dir"]["train.tsv"][:12],
+      now["data_sha256"]["data_dir"]["train.tsv"][:12])]
+  # A record written before definitions were: its job's fields decide.
+  assert engine.status({"job": job}, job, now) == ("done", [])
+  # A damaged record: told, and the job runs again.
+  run = tmp_path / "out" / job["path"]
+  run.mkdir(parents=True)
+  (run / "suite_job.json").write_text('{"job": ')
+  told = []
+  assert engine.read_state(str(tmp_path / "out"), job, told.append) is None
+  assert told[0].startswith("%s:1: not valid JSON" % (run / "suite_job.json"))
+
+
+def test_finished_runs_keep_the_checkpoints_the_suite_asks_for(tmp_path):
+  from suite_runner import engine
+
+  def run_dir(name, best=False):
+    d = tmp_path / name
+    d.mkdir()
+    for step in (10, 20, 30):
+      for ext in ("index", "data-00000-of-00001", "meta"):
+        (d / ("model.ckpt-%d.%s" % (step, ext))).write_text("x")
+    (d / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-30"\n')
+    (d / "ner_scores.json").write_text("{}")
+    if best:
+      (d / "best").mkdir()
+      (d / "best" / "best.json").write_text('{"step": 20}')
+    return d
+
+  for keep, best, left in (
+      ("last", False, ["checkpoint", "model.ckpt-30.data-00000-of-00001",
+                       "model.ckpt-30.index", "model.ckpt-30.meta",
+                       "ner_scores.json"]),
+      ("best", False, ["checkpoint", "model.ckpt-30.data-00000-of-00001",
+                       "model.ckpt-30.index", "model.ckpt-30.meta",
+                       "ner_scores.json"]),
+      ("best", True, ["best", "ner_scores.json"]),
+      ("none", True, ["ner_scores.json"])):
+    d = run_dir("%s-%s" % (keep, best), best)
+    engine.keep_checkpoints(str(d), keep)
+    assert sorted(p.name for p in d.iterdir()) == left
+  assert (tmp_path / "last-False" / "checkpoint").read_text() == (
+      'model_checkpoint_path: "model.ckpt-30"\n'
+      'all_model_checkpoint_paths: "model.ckpt-30"\n')
+
+
+def test_a_damaged_or_nan_score_counts_as_missing(tmp_path):
+  from suite_runner import report as report_lib
+  jobs = []
+  for seed, text in ((1, '{"entity_level": {"f1": 70.0}}'),
+                     (2, '{"entity_level": {"f1": NaN}}'),
+                     (3, '{"entity_level": {"f1": 7')):
+    path = os.path.join("ner", "s800", "all", "seed%d" % seed)
+    os.makedirs(tmp_path / path)
+    (tmp_path / path / "ner_scores.json").write_text(text)
+    jobs.append(spec.Job("ner", "s800", "all", seed, {}, ["entity_f1"],
+                         path))
+  told = []
+  rows = report_lib.collect(jobs, str(tmp_path), warn=told.append)
+  assert [r[1] for r in rows] == [{"entity_f1": 70.0}, None, None]
+  assert told == [
+      "%s/ner/s800/all/seed2/ner_scores.json:1: NaN is not a finite number "
+      "(expected the score file of a finished run); counted as missing" %
+      tmp_path,
+      "%s/ner/s800/all/seed3/ner_scores.json:1: not valid JSON (expected the "
+      "score file of a finished run): Expecting ',' delimiter: line 1 column "
+      "26 (char 25); counted as missing" % tmp_path]
+  report_lib.write(rows, str(tmp_path), "t")
+  report = json.loads((tmp_path / "report.json").read_text())
+  assert report["datasets"][0]["missing"] == 2
+  assert report["datasets"][0]["metrics"][0]["mean"] == 70.0
