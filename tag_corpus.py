@@ -113,6 +113,7 @@ def plan(args):
       raise errors.UserError("--input: %s is not a file" % path)
     fmt = (readers.detect_format(path) if args.input_format == "auto" else
            args.input_format)
+    readers.check_readable(path)
     if fmt is None:
       raise errors.UserError("--input: cannot tell the format of %s; name "
                              "it with --input_format" % path)
@@ -123,7 +124,10 @@ def plan(args):
                              (by_shard[shard], path, shard))
     by_shard[shard] = path
     jobs.append({"input": os.path.abspath(path), "format": fmt,
-                 "shard": shard, "bytes": os.path.getsize(path)})
+                 "shard": shard, "bytes": os.path.getsize(path),
+                 "sha256": files.file_digest(path)})
+  output_dir = os.path.abspath(args.output_dir)
+  _check_outputs_are_not_inputs(output_dir, jobs)
   vocab_file = os.path.abspath(args.vocab_file)
   models = parse_models(args.models, vocab_file)
   re_model = None
@@ -141,39 +145,102 @@ def plan(args):
       raise errors.UserError(
           "--re_model: %s relates %s entities; the --models give %s" % (
               re_model, " and ".join(wanted), ", ".join(sorted(have))))
-  output_dir = os.path.abspath(args.output_dir)
   problem = files.directory_problem(output_dir, create=True)
   if problem:
     raise errors.UserError("--output_dir=%s: %s" % (output_dir, problem))
   record = {
       "inputs": [dict(j) for j in jobs], "format": args.format,
-      "models": [{"name": n, "run_dir": p, "entity_type": t,
-                  "run_manifest": run_dir.read_manifest(p)}
+      "models": [dict(_model_record(p), name=n, entity_type=t)
                  for n, p, t in models],
-      "re_model": None if re_model is None else {
-          "run_dir": re_model,
-          "run_manifest": run_dir.read_manifest(re_model)},
+      "re_model": None if re_model is None else _model_record(re_model),
       "vocab_sha256": files.file_digest(vocab_file),
       "part_size": args.part_size, "use_fp16": args.use_fp16,
   }
   path = os.path.join(output_dir, MANIFEST)
+  redo = []
   if os.path.exists(path):
     before = files.read_json(path, "the manifest tag_corpus.py writes")
-    changed = [k for k in SAME_RUN if before.get(k) != record[k]]
-    if changed:
-      raise errors.UserError(
-          "--output_dir=%s holds a tagging run with other %s (%s); use a new "
-          "--output_dir, or run that command again to resume it" %
-          (output_dir, ", ".join(changed), path))
-    record["date"] = before["date"]
+    if not isinstance(before, dict):
+      raise errors.InputError(path, None, "expected a JSON object")
+    redo = _changed_inputs(before, record, path, args.redo_changed)
+    record["date"] = before.get("date")
   else:
-    record["date"] = datetime.date.today().strftime("%Y%m%d")
+    others = sorted(set(os.listdir(output_dir)) - {MANIFEST})
+    if others:
+      raise errors.UserError(
+          "--output_dir=%s is not empty (%s%s) and holds no %s: it is not "
+          "the output of tag_corpus.py, and the shards would be mixed with "
+          "what is there. Use a new or empty --output_dir." % (
+              output_dir, ", ".join(others[:3]),
+              ", ..." if len(others) > 3 else "", MANIFEST))
+  record["date"] = record.get("date") or datetime.date.today().strftime(
+      "%Y%m%d")
   settings = {"output_dir": output_dir, "format": args.format,
               "models": models, "re_model": re_model,
               "vocab_file": vocab_file, "use_fp16": args.use_fp16,
               "batch_size": args.batch_size, "part_size": args.part_size,
               "date": record["date"]}
-  return record, jobs, settings
+  return record, jobs, settings, redo
+
+
+def _model_record(path):
+  """What a model run dir is, for manifest.json: its run manifest and the
+  checkpoint that tags (name and SHA-256), so that a model trained further
+  is another model."""
+  manifest, checkpoint = tagging.read_run(path, None, ("ner",) +
+                                          tagging.RE_TASKS, "models")
+  return {"run_dir": path, "run_manifest": manifest,
+          "checkpoint": os.path.relpath(checkpoint, path),
+          "checkpoint_sha256": files.file_digest(checkpoint + ".index")}
+
+
+def _check_outputs_are_not_inputs(output_dir, jobs):
+  """Refuses an --output_dir where a shard or a record would be written
+  over an input file."""
+  names = [j["shard"] for j in jobs] + [MANIFEST, ERRORS, DELETED]
+  outputs = {os.path.realpath(os.path.join(output_dir, n)): n for n in names}
+  for job in jobs:
+    hit = outputs.get(os.path.realpath(job["input"]))
+    if hit:
+      raise errors.UserError(
+          "--output_dir=%s: %s would be written over the input %s; use "
+          "another --output_dir" % (output_dir, hit, job["input"]))
+
+
+def _changed_inputs(before, record, path, redo_changed):
+  """The shards to tag again because their input file changed since the
+  run recorded in `before` (with --redo_changed); refuses any other
+  difference."""
+  changed = [k for k in SAME_RUN if k != "inputs" and
+             before.get(k) != record[k]]
+  if changed:
+    raise errors.UserError(
+        "--output_dir=%s holds a tagging run with other %s (%s); use a new "
+        "--output_dir, or run that command again to resume it" %
+        (os.path.dirname(path), ", ".join(changed), path))
+  old = {i.get("input"): i for i in before.get("inputs", [])
+         if isinstance(i, dict)}
+  new = {i["input"]: i for i in record["inputs"]}
+  if set(old) != set(new):
+    added = sorted(set(new) - set(old))
+    gone = sorted(set(old) - set(new))
+    raise errors.UserError(
+        "--output_dir=%s holds a tagging run of other input files (%s%s%s);"
+        " use a new --output_dir, or run that command again to resume it" % (
+            os.path.dirname(path), "not: %s" % ", ".join(added[:3])
+            if added else "", "; " if added and gone else "",
+            "also: %s" % ", ".join(gone[:3]) if gone else ""))
+  stale = [i for name, i in new.items() if old[name] != i]
+  if stale and not redo_changed:
+    raise errors.UserError(
+        "%d input file%s changed since %s was tagged into %s: %s. Run "
+        "with --redo_changed to tag %s again, or use a new --output_dir." % (
+            len(stale), "" if len(stale) == 1 else "s",
+            "it" if len(stale) == 1 else "they", os.path.dirname(path),
+            ", ".join(i["input"] for i in stale[:3]) + (
+                ", ..." if len(stale) > 3 else ""),
+            "it" if len(stale) == 1 else "them"))
+  return [i["shard"] for i in stale]
 
 
 class Progress(object):
@@ -291,14 +358,19 @@ def finish(record, jobs, output_dir, wall):
                 tagging_seconds=round(tagging, 3),
                 wall_seconds=round(wall, 1), status="done")
   files.atomic_write(os.path.join(output_dir, ERRORS), "source\tid\treason\n" +
-                     "".join("%s\t%s\t%s\n" % (e["source"], e["id"] or "",
-                                               e["reason"])
+                     "".join(_tsv_row(e["source"], e["id"] or "", e["reason"])
                              for e in errors_rows))
   deleted_rows = [d for s in summaries for d in s.get("deleted", [])]
   if deleted_rows:
     files.atomic_write(os.path.join(output_dir, DELETED), "source\tid\n" +
-                       "".join("%s\t%s\n" % (d["source"], d["id"])
+                       "".join(_tsv_row(d["source"], d["id"])
                                for d in deleted_rows))
+  changed = {}
+  for s in summaries:
+    for what, n in s.get("changed", {}).items():
+      changed[what] = changed.get(what, 0) + n
+  if changed:
+    record["changed"] = changed
   files.atomic_write(os.path.join(output_dir, MANIFEST),
                      json.dumps(record, indent=2, sort_keys=True) + "\n")
   print("Tagged %d documents, %d sentences in %s: %s; %d relations; "
@@ -309,6 +381,8 @@ def finish(record, jobs, output_dir, wall):
             or "no entities", totals["relations"], totals["errors"],
             " (%s)" % os.path.join(output_dir, ERRORS) if totals["errors"]
             else ""))
+  for what, n in sorted(changed.items()):
+    print("%d %s" % (n, what))
   if deleted_rows:
     print("%d PMIDs deleted by PubMed since earlier files (%s): drop their "
           "earlier annotations" % (len(deleted_rows),
@@ -316,6 +390,15 @@ def finish(record, jobs, output_dir, wall):
   print("Outputs in %s: %d shard%s (%s), %s" % (
       output_dir, len(jobs), "" if len(jobs) == 1 else "s", record["format"],
       MANIFEST))
+
+
+def _tsv_row(*cells):
+  """A line of TSV; a backslash, tab or line break inside a cell is
+  written as \\\\, \\t, \\n or \\r, so that every row stays one line of its
+  columns."""
+  return "\t".join(
+      str(c).replace("\\", "\\\\").replace("\t", "\\t").replace(
+          "\n", "\\n").replace("\r", "\\r") for c in cells) + "\n"
 
 
 def main(argv=None):
@@ -346,11 +429,21 @@ def main(argv=None):
                       help="documents between two resume points")
   parser.add_argument("--use_fp16", action="store_true",
                       help="bfloat16 on a CPU that has it, float16 on a GPU")
+  parser.add_argument("--redo_changed", action="store_true",
+                      help="tag again the input files that changed since "
+                      "they were tagged into --output_dir (without it, a "
+                      "changed input is refused)")
   cluster.add_arguments(parser)
   args = parser.parse_args(argv)
   begin = time.time()
-  record, jobs, settings = plan(args)  # a UserError: one line, exit 2
+  record, jobs, settings, redo = plan(args)  # a UserError: one line, exit 2
   output_dir = settings["output_dir"]
+  for shard in redo:
+    shards.forget(output_dir, shard)
+  if redo:
+    print("Tagging again the shard%s of %d changed input file%s" % (
+        "" if len(redo) == 1 else "s", len(redo),
+        "" if len(redo) == 1 else "s"))
   files.atomic_write(os.path.join(output_dir, MANIFEST),
                      json.dumps(dict(record, status="running"), indent=2,
                                 sort_keys=True) + "\n")

@@ -51,6 +51,14 @@ def done_path(output_dir, shard):
   return os.path.join(output_dir, DONE, shard + ".json")
 
 
+def forget(output_dir, shard):
+  """Removes a shard, its done record and its parts (to tag it anew)."""
+  for path in (os.path.join(output_dir, shard), done_path(output_dir, shard)):
+    if os.path.exists(path):
+      os.remove(path)
+  shutil.rmtree(os.path.join(output_dir, PARTS, shard), ignore_errors=True)
+
+
 def is_done(output_dir, shard):
   return (os.path.exists(done_path(output_dir, shard)) and
           os.path.exists(os.path.join(output_dir, shard)))
@@ -126,6 +134,7 @@ def tag_shard(job, settings, report=None):
                                 settings["re_model"], settings["vocab_file"],
                                 settings["use_fp16"], settings["batch_size"])
     started = time.time()
+    chunk = [_writable(r, settings["format"], job["input"]) for r in chunk]
     docs = [r for r in chunk if isinstance(r, documents.Document)]
     malformed = [r._asdict() for r in chunk
                  if isinstance(r, documents.Malformed)]
@@ -159,6 +168,16 @@ def tag_shard(job, settings, report=None):
   return summary
 
 
+def _writable(record, fmt, source):
+  """`record`, or a Malformed record when the output format cannot hold
+  the document (`writers.problem`)."""
+  if isinstance(record, documents.Document):
+    why = writers.problem(fmt, record)
+    if why:
+      return documents.Malformed(source, record.id, why)
+  return record
+
+
 def _read_parts(paths, key):
   for path in paths:
     with open(path, encoding="utf-8") as f:
@@ -170,8 +189,9 @@ def _write_shard(output_dir, shard, parts, settings):
   place by the caller after the summary); returns the summary."""
   with files.atomic_file(os.path.join(output_dir, PARTS,
                                       shard + ".tmp")) as f:
-    writers.write(settings["format"], _read_parts(parts, "documents"), f,
-                  settings["date"])
+    changed = writers.write(settings["format"],
+                            _read_parts(parts, "documents"), f,
+                            settings["date"])
   found, part_seconds = [], 0.0
   for path in parts:
     with open(path, encoding="utf-8") as f:
@@ -182,6 +202,7 @@ def _write_shard(output_dir, shard, parts, settings):
   return {"shard": shard, "counts": totals,
           "errors": list(_read_parts(parts, "errors")),
           "deleted": list(_read_parts(parts, "deleted")),
+          "changed": changed,
           "tagging_seconds": round(part_seconds, 3)}
 
 

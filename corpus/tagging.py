@@ -39,7 +39,7 @@ def read_run(path, vocab_file, tasks, flag):
     raise errors.UserError("--%s: %s is a %r run; expected one of %s" %
                            (flag, path, manifest["task"], ", ".join(tasks)))
   recorded = manifest.get("vocab_sha256")
-  if recorded and files.file_digest(vocab_file) != recorded:
+  if recorded and vocab_file and files.file_digest(vocab_file) != recorded:
     raise errors.UserError("--vocab_file=%s is not the vocabulary %s was "
                            "trained with" % (vocab_file, path))
   checkpoint = (selection.best_checkpoint(path) or

@@ -12,19 +12,77 @@ dicts) and writes one shard to an open text file, one document at a time:
              (id, start, end, text, type, "-": no concept id) and relation
              (id, type, Arg1 id, Arg2 id), a blank line after each document;
   jsonl      the tagged document as it is, one a line.
+
+What a format cannot hold is never written garbled: `problem` tells why a
+document cannot be written in a format (it is then reported as an error
+record instead), and characters that XML 1.0 forbids (control characters)
+are written as spaces in BioC XML, the same length, and counted.
 """
 
 import json
+import re
 
 EXTENSIONS = {"bioc_json": ".bioc.json", "bioc_xml": ".bioc.xml",
               "pubtator": ".pubtator", "jsonl": ".jsonl"}
 SOURCE = "tag_corpus.py"
 
 
+# What XML 1.0 cannot hold: control characters but tab, line feed and
+# carriage return; U+FFFE, U+FFFF; surrogates.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
 def write(fmt, tagged, f, date):
   """Writes the documents of `tagged` to `f` in `fmt`; `date` is the
-  collection's date (BioC)."""
-  _WRITERS[fmt](tagged, f, date)
+  collection's date (BioC). Returns {what was changed: count} (BioC XML:
+  the characters XML cannot hold, written as spaces)."""
+  return _WRITERS[fmt](tagged, f, date) or {}
+
+
+def problem(fmt, document):
+  """Why `document` (a documents.Document) cannot be written in `fmt`
+  without losing or garbling it, or None.
+
+  PubTator keeps the id before `|t|` and tabs, and the text as a title
+  line and an abstract line: an id holding `|`, a tab or a line break,
+  and passages that overlap, come out of order or leave no space between
+  the title and the rest, cannot be written.
+  """
+  if fmt != "pubtator":
+    return None
+  bad = re.search(r"[|\t\r\n]", document.id)
+  if bad:
+    return ("its id holds %s, which PubTator cannot hold (write BioC or JSON "
+            "Lines)" % {"|": "'|'", "\t": "a tab"}.get(bad.group(),
+                                                  "a line break"))
+  end = None
+  for k, p in enumerate(document.passages):
+    if end is not None and p.offset < end + (1 if k == 1 else 0):
+      return ("its passages at offsets %d and %d overlap or are out of "
+              "order, and PubTator keeps one text (write BioC or JSON Lines)"
+              % (document.passages[k - 1].offset, p.offset))
+    end = p.offset + len(p.text)
+  return None
+
+
+def _xml_safe(value, replaced):
+  if not isinstance(value, str):
+    return value
+  clean, n = _NOT_XML.subn(" ", value)
+  replaced[0] += n
+  return clean
+
+
+def xml_safe_document(doc, replaced):
+  """`doc` (a tagged document) with what XML cannot hold as spaces;
+  `replaced[0]` counts them."""
+  def clean(value):
+    if isinstance(value, dict):
+      return {_xml_safe(k, replaced): clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+      return [clean(v) for v in value]
+    return _xml_safe(value, replaced)
+  return clean(doc)
 
 
 def bioc_document(doc):
@@ -80,10 +138,13 @@ def _bioc_xml(tagged, f, date):
   collection.source, collection.date, collection.key = SOURCE, date, ""
   writer = biocxml.BioCXMLDocumentWriter(f.buffer)
   writer.write_collection_info(collection)
+  replaced = [0]
   for doc in tagged:
-    writer.write_document(bioc_document(doc))
+    writer.write_document(bioc_document(xml_safe_document(doc, replaced)))
   writer.close()
   f.buffer.flush()
+  return ({"characters XML cannot hold, written as spaces": replaced[0]}
+          if replaced[0] else {})
 
 
 def _one_line(text):

@@ -129,8 +129,9 @@ def test_jsonl_and_text_readers():
           "text", 0, "Aspirin induced renal failure.")]),
       documents.Document("7", [documents.Passage("text", 0,
                                                  "BRCA1 carriers.")]),
-      documents.Malformed(path + ":3", None, "not JSON: Expecting value: "
-                          "line 1 column 1 (char 0)"),
+      documents.Malformed(path + ":3", None, 'not valid JSON (expected '
+                          '{"id", "text"} a line): Expecting value: line 1 '
+                          "column 1 (char 0)"),
       documents.Malformed(path + ":4", None, '"id" is missing or not a '
                           "string or number"),
       documents.Document("a3", [documents.Passage("text", 0, "Last one.")]),
@@ -380,7 +381,8 @@ def test_tags_every_format_and_resumes_nothing(models, tmp_path):
                    "pubmed_sample.bioc.json", "pubtator_sample.bioc.json"]
   assert (out / "errors.tsv").read_text() == (
       "source\tid\treason\n"
-      "%s:3\t\tnot JSON: Expecting value: line 1 column 1 (char 0)\n"
+      "%s:3\t\tnot valid JSON (expected {\"id\", \"text\"} a line): "
+      "Expecting value: line 1 column 1 (char 0)\n"
       "%s:4\t\t\"id\" is missing or not a string or number\n"
       "%s:28\t\tno PMID\n" % (_path("lines.jsonl"), _path("lines.jsonl"),
                               _path("pubmed_sample.xml")))
@@ -403,7 +405,7 @@ def test_tags_every_format_and_resumes_nothing(models, tmp_path):
   other = _tag(models, os.path.join(FILES, "*"), out, "--format=pubtator",
                expect_ok=False)
   assert other.returncode == 2
-  assert ("holds a tagging run with other inputs, format" in other.stderr)
+  assert ("holds a tagging run with other format (" in other.stderr)
   assert not (out / "plain.pubtator").exists()
 
 
@@ -547,3 +549,114 @@ def test_bad_commands_exit_2_and_write_nothing(models, tmp_path):
   assert result.returncode == 2
   assert "is a 'gad' run; expected one of ner" in result.stderr
   assert not out.exists()
+
+
+# Results that must never be stale, mixed or written over their inputs.
+
+_TRAIN_FURTHER = """
+import sys
+import tensorflow.compat.v1 as tf
+tf.disable_v2_behavior()
+run = sys.argv[1]
+latest = tf.train.latest_checkpoint(run)
+step = int(latest.rsplit("-", 1)[1])
+reader = tf.train.load_checkpoint(latest)
+with tf.Graph().as_default(), tf.Session() as session:
+  variables = []
+  for name in reader.get_variable_to_shape_map():
+    value = reader.get_tensor(name)
+    if name == "output_bias":
+      value = value + 0.5
+    variables.append(tf.Variable(value, name=name))
+  session.run(tf.global_variables_initializer())
+  tf.train.Saver(variables).save(session, run + "/model.ckpt", step + 1)
+"""
+
+
+def test_changed_inputs_and_models_are_redone_or_refused(models, tmp_path):
+  import shutil
+  docs = tmp_path / "docs.jsonl"
+  first = '{"id": "1", "text": "Aspirin induced renal failure."}\n'
+  write_file(docs, first)
+  out = tmp_path / "tags"
+  _tag(models, str(docs), out, "--format=jsonl")
+  # The same size, another text: refused, then tagged again on request.
+  write_file(docs, first.replace("Aspirin", "BRCA1xx"))
+  result = _tag(models, str(docs), out, "--format=jsonl", expect_ok=False)
+  assert result.returncode == 2
+  assert result.stderr == (
+      "error: 1 input file changed since it was tagged into %s: %s. Run with "
+      "--redo_changed to tag it again, or use a new --output_dir.\n" %
+      (out, docs))
+  redone = _tag(models, str(docs), out, "--format=jsonl", "--redo_changed")
+  assert "Tagging again the shard of 1 changed input file" in redone.stdout
+  fresh = tmp_path / "fresh"
+  _tag(models, str(docs), fresh, "--format=jsonl")
+  assert _outputs(out) == _outputs(fresh)
+  assert "BRCA1xx" in (out / "docs.jsonl").read_text()
+  # A model trained further in its own dir is another model.
+  ner = tmp_path / "ner"
+  shutil.copytree(models["ner"], ner)
+  _tag(models, str(docs), tmp_path / "by_copy", "--format=jsonl",
+       ner=str(ner))
+  run_tool(["-c", _TRAIN_FURTHER, str(ner)])
+  again = _tag(models, str(docs), tmp_path / "by_copy", "--format=jsonl",
+               ner=str(ner), expect_ok=False)
+  assert again.returncode == 2
+  assert "holds a tagging run with other models" in again.stderr
+
+
+def test_outputs_are_never_written_over_inputs_or_into_other_dirs(models,
+                                                                   tmp_path):
+  d = tmp_path / "d"
+  d.mkdir()
+  docs = write_file(d / "docs.jsonl", '{"id": "1", "text": "Aspirin."}\n')
+  result = _tag(models, docs, d, "--format=jsonl", expect_ok=False)
+  assert result.returncode == 2
+  assert result.stderr == (
+      "error: --output_dir=%s: docs.jsonl would be written over the input "
+      "%s; use another --output_dir\n" % (d, docs))
+  assert sorted(os.listdir(d)) == ["docs.jsonl"]
+  other = tmp_path / "other"
+  other.mkdir()
+  (other / "notes.txt").write_text("mine")
+  result = _tag(models, docs, other, expect_ok=False)
+  assert result.returncode == 2
+  assert result.stderr.startswith(
+      "error: --output_dir=%s is not empty (notes.txt) and holds no "
+      "manifest.json" % other)
+  assert sorted(os.listdir(other)) == ["notes.txt"]
+
+
+def test_damaged_inputs_and_ids_pubtator_cannot_hold(models, tmp_path):
+  import gzip
+  plain = write_file(tmp_path / "plain.jsonl.gz", '{"id": 1, "text": "x"}\n')
+  result = _tag(models, plain, tmp_path / "a", expect_ok=False)
+  assert result.returncode == 2
+  assert result.stderr == ("error: --input: %s cannot be read: Not a gzipped "
+                           "file (b'{\"')\n" % plain)
+  lines = "".join('{"id": "%d", "text": "Aspirin %d."}\n' % (k, k)
+                  for k in range(30000)).encode()
+  data = gzip.compress(lines)
+  cut = tmp_path / "cut.jsonl.gz"
+  cut.write_bytes(data[:len(data) // 2])
+  odd = write_file(tmp_path / "odd.jsonl", json.dumps(
+      {"id": "a\tb", "text": "Aspirin."}) + "\n" + json.dumps(
+          {"id": "ok", "text": "Aspirin."}) + "\n")
+  out = tmp_path / "out"
+  result = _tag(models, "%s,%s" % (cut, odd), out, "--format=pubtator",
+                "--part_size=5000")
+  assert result.stderr == ""
+  rows = (out / "errors.tsv").read_text().splitlines()
+  assert rows[0] == "source\tid\treason"
+  kept = int(rows[1].split("\t")[1])
+  assert rows[1] == (
+      "%s\t%d\tthe file cannot be read after document %d, the rest is not "
+      "read: Compressed file ended before the end-of-stream marker was "
+      "reached" % (cut, kept, kept))
+  assert rows[2] == ("%s\ta\\tb\tits id holds a tab, which PubTator cannot "
+                     "hold (write BioC or JSON Lines)" % odd)
+  assert len(rows) == 3
+  shard = (out / "cut.pubtator").read_text()
+  assert shard.count("|t|") == kept + 1  # documents 0..kept, all of them
+  assert (out / "odd.pubtator").read_text().startswith("ok|t|Aspirin.\n")
