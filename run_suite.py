@@ -13,6 +13,12 @@ report.csv, report.json and report.png. Suite files: suites/*.toml and
 suite_runner/spec.py.
 """
 
+import signal
+# Ctrl-C is held from the first line until main() can stop cleanly
+# (cluster.release_interrupts): no traceback from the middle of an import.
+if __name__ == "__main__":
+  signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
 import argparse
 import glob
 import json
@@ -84,6 +90,7 @@ def job_line(job, result, values):
 
 
 def main(argv=None):
+  cluster.release_interrupts()
   parser = argparse.ArgumentParser(
       description=__doc__.split("\n")[0],
       formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -24,6 +24,12 @@ workers: a local cluster by default (one worker per GPU, else one), or
 share the code, the environment and --output_dir.
 """
 
+import signal
+# Ctrl-C is held from the first line until main() can stop cleanly
+# (cluster.release_interrupts): no traceback from the middle of an import.
+if __name__ == "__main__":
+  signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
 import argparse
 import datetime
 import json
@@ -402,6 +408,7 @@ def _tsv_row(*cells):
 
 
 def main(argv=None):
+  cluster.release_interrupts()
   parser = argparse.ArgumentParser(
       description=__doc__.split("\n")[0],
       formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -15,10 +15,12 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import warnings
 
 SLOTS = "BIOBERT_DASK_SLOTS"  # set by client_for, read by the workers
 GPUS = "BIOBERT_DASK_GPUS"
+WORKER_PYTHON = "BIOBERT_WORKER_PYTHON"  # the Python worker_python runs
 
 
 def add_arguments(parser):
@@ -62,10 +64,19 @@ def client_for(scheduler_address=None, workers=None):
   os.environ[SLOTS] = str(n)  # inherited by the local workers
   if gpus:
     os.environ[GPUS] = "1"
-  # The workers (and the jobs they start) are born ignoring SIGINT: Ctrl-C
-  # reaches the command alone, which closes the cluster (its workers and
-  # their jobs go with it) and prints one line, not a traceback per worker.
-  previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+  # The workers (and the jobs they start) are born ignoring SIGINT
+  # (worker_python): Ctrl-C reaches the command alone, which closes the
+  # cluster (its workers and their jobs go with it) and prints one line,
+  # not a traceback per worker, also while the cluster starts.
+  import multiprocessing  # pylint: disable=g-import-not-at-top
+  os.environ[WORKER_PYTHON] = sys.executable
+  multiprocessing.set_executable(os.path.join(
+      os.path.dirname(os.path.abspath(__file__)), "worker_python"))
+  # A Ctrl-C while it starts is kept for when it is up, then stops it
+  # cleanly (Dask's start-up cannot be interrupted half-way).
+  interrupted = []
+  previous = signal.signal(signal.SIGINT,
+                           lambda *_: interrupted.append(True))
   try:
     with warnings.catch_warnings():
       # Another local cluster has port 8787: this one takes any free port.
@@ -74,9 +85,20 @@ def client_for(scheduler_address=None, workers=None):
                              processes=True, dashboard_address=None,
                              silence_logs=logging.ERROR,
                              worker_class="distributed.Nanny")
+    client = Client(cluster)
   finally:
     signal.signal(signal.SIGINT, previous)
-  return Client(cluster), cluster
+  if interrupted:
+    client.close()
+    cluster.close()
+    raise KeyboardInterrupt
+  return client, cluster
+
+
+def release_interrupts():
+  """Lets Ctrl-C through again: one held since the command's first line
+  (run_suite.py, tag_corpus.py) is raised here as KeyboardInterrupt."""
+  signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def worker_share():

@@ -660,3 +660,35 @@ def test_damaged_inputs_and_ids_pubtator_cannot_hold(models, tmp_path):
   shard = (out / "cut.pubtator").read_text()
   assert shard.count("|t|") == kept + 1  # documents 0..kept, all of them
   assert (out / "odd.pubtator").read_text().startswith("ok|t|Aspirin.\n")
+
+
+@pytest.mark.parametrize("delay", [0.1, 0.8, 1.6, 2.5, 3.5, 5.0])
+def test_ctrl_c_at_every_phase_of_start_up(models, tmp_path, delay):
+  """Ctrl-C while Python imports, the inputs and models are checked, the
+  cluster starts or the models load: one line, exit 130 (or, when the
+  command finished first, its result), no process left, never ignored."""
+  import psutil
+  docs = write_file(tmp_path / "docs.jsonl", "".join(
+      '{"id": "%d", "text": "Aspirin induced renal failure."}\n' % k
+      for k in range(50)))
+  out = tmp_path / "out"
+  proc = subprocess.Popen(
+      [sys.executable, "tag_corpus.py", "--input=" + docs,
+       "--models=" + models["ner"], "--vocab_file=" + models["vocab"],
+       "--output_dir=" + str(out), "--part_size=5"],
+      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+      start_new_session=True,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+  time.sleep(delay)
+  children = psutil.Process(proc.pid).children(recursive=True)
+  os.killpg(proc.pid, signal.SIGINT)
+  stdout, stderr = proc.communicate(timeout=120)
+  if proc.returncode == 0:  # it was done before the signal came
+    assert "Tagged 50 documents" in stdout
+  else:
+    assert proc.returncode == 130, stderr
+    assert stderr == ("interrupted: stopped by Ctrl-C; run the same command "
+                      "again: it goes on from the last documents written\n")
+  _, alive = psutil.wait_procs(children, timeout=60)
+  assert not alive

@@ -487,3 +487,26 @@ def test_a_damaged_or_nan_score_counts_as_missing(tmp_path):
   report = json.loads((tmp_path / "report.json").read_text())
   assert report["datasets"][0]["missing"] == 2
   assert report["datasets"][0]["metrics"][0]["mean"] == 70.0
+
+
+@pytest.mark.parametrize("delay", [0.1, 0.6, 1.2, 2.0, 3.0])
+def test_ctrl_c_at_start_up_stops_with_one_line(world, tmp_path, delay):
+  """Ctrl-C while Python imports, the suite is read or the cluster starts:
+  one line, exit 130, no process left, never ignored."""
+  out = tmp_path / "out"
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  suite = subprocess.Popen(
+      [sys.executable] + _args(world, out), cwd=ROOT, stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+  time.sleep(delay)
+  os.killpg(suite.pid, signal.SIGINT)
+  _, stderr = suite.communicate(timeout=120)
+  assert suite.returncode == 130, stderr
+  assert stderr == ("interrupted: stopped by Ctrl-C; run the same command "
+                    "again: finished jobs are kept and the others resume "
+                    "from their last checkpoint\n")
+  deadline = time.time() + 60
+  while _runner_pids(out):
+    assert time.time() < deadline, _runner_pids(out)
+    time.sleep(0.1)
