@@ -214,7 +214,8 @@ def _size(n):
 def _run(pending, total, flags, output_dir, args, keep):
   """Runs the pending jobs ((job, definition, score file)); prints a line
   for each; the failed ones. A full disk stops them all."""
-  client, local = cluster.client_for(args.scheduler_address, args.workers)
+  client, local = cluster.client_for(args.scheduler_address, args.workers,
+                                     needs="suite_runner.engine")
   workers = max(len(client.scheduler_info().get("workers", {})), 1)
   print("Running %d of %d jobs on %s (%d worker%s); logs in each job's %s" % (
       len(pending), total, args.scheduler_address or "a local cluster",

@@ -328,7 +328,8 @@ def _tag_on_worker(job, settings):
 def run(jobs, settings, args, show):
   """Tags the shards not yet done on a Dask cluster; their summaries."""
   from distributed import as_completed  # pylint: disable=g-import-not-at-top
-  client, local = cluster.client_for(args.scheduler_address, args.workers)
+  client, local = cluster.client_for(args.scheduler_address, args.workers,
+                                     needs="corpus.shards")
   if local is not None:  # orphaned local workers stop with this command
     settings = dict(settings, parent_pid=os.getpid())
   client.subscribe_topic(shards.TOPIC, lambda event: show.part(event[1]))

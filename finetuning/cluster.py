@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import warnings
 
 SLOTS = "BIOBERT_DASK_SLOTS"  # set by client_for, read by the workers
@@ -34,10 +35,10 @@ def add_arguments(parser):
 
 
 def check_arguments(args):
-  """The problem with --workers, or None."""
+  """The problem with --workers or --scheduler_address, or None."""
   if args.workers is not None and args.workers < 1:
     return "--workers=%d: expected a whole number >= 1" % args.workers
-  return None
+  return check_address(args.scheduler_address)
 
 
 def gpu_count():
@@ -52,13 +53,22 @@ def gpu_count():
   return sum(1 for line in out.splitlines() if line.startswith("GPU "))
 
 
-def client_for(scheduler_address=None, workers=None):
+def client_for(scheduler_address=None, workers=None, needs=None):
   """(Dask client, cluster or None): the cluster at `scheduler_address`, or
-  a local one of `workers` workers (default: one per GPU, else one)."""
+  a local one of `workers` workers (default: one per GPU, else one).
+
+  Args:
+    needs: the module the jobs run (e.g. "suite_runner.engine"), which a
+      running cluster's scheduler and workers must be able to import.
+
+  Raises:
+    UserError: a running cluster that does not answer within
+      CONNECT_SECONDS, or cannot import `needs`.
+  """
   import logging  # pylint: disable=g-import-not-at-top
   from distributed import Client, LocalCluster  # pylint: disable=g-import-not-at-top
   if scheduler_address:
-    return Client(scheduler_address), None
+    return _running(scheduler_address, needs), None
   gpus = gpu_count()
   n = workers or max(gpus, 1)
   os.environ[SLOTS] = str(n)  # inherited by the local workers
@@ -93,6 +103,69 @@ def client_for(scheduler_address=None, workers=None):
     cluster.close()
     raise KeyboardInterrupt
   return client, cluster
+
+
+CONNECT_SECONDS = 20
+_SCHEMES = ("tcp://", "tls://", "ucx://", "inproc://")
+
+
+def check_address(address):
+  """The problem with --scheduler_address, or None."""
+  if address is None:
+    return None
+  if "://" in address and not address.startswith(_SCHEMES):
+    return ("--scheduler_address=%s: expected the scheduler's address, "
+            "tcp://host:8786 (%s is not a Dask scheduler's protocol; the "
+            "dashboard's http:// address is not it)" % (
+                address, address.split("://", 1)[0]))
+  return None
+
+
+def _running(address, needs):
+  """A client of the running cluster at `address`, checked."""
+  import logging  # pylint: disable=g-import-not-at-top
+  from distributed import Client  # pylint: disable=g-import-not-at-top
+  from finetuning import errors  # pylint: disable=g-import-not-at-top
+  where = "--scheduler_address=%s" % address
+  # Dask logs each failed try at length; one line is said below instead.
+  for name in ("distributed.comm", "distributed.client", "distributed.core"):
+    logging.getLogger(name).setLevel(logging.CRITICAL)
+  # Dask's own timeout does not cover a handshake that is never answered
+  # (a port of another server): the client is made in a thread, waited for
+  # CONNECT_SECONDS, and given up on after that.
+  made = {}
+
+  def connect():
+    try:
+      made["client"] = Client(address, timeout="%ds" % CONNECT_SECONDS)
+    except Exception as e:  # pylint: disable=broad-except
+      made["error"] = e
+
+  thread = threading.Thread(target=connect, daemon=True)
+  thread.start()
+  thread.join(CONNECT_SECONDS + 5)
+  if "client" not in made:
+    why = made.get("error")
+    raise errors.UserError(
+        "%s: no Dask scheduler answered within %d s (%s): is it running, "
+        "and is this its address (tcp://host:8786, not the dashboard's "
+        "port)?" % (where, CONNECT_SECONDS, str(why).split("\n")[0][:200]
+                    if why else "no answer"))
+  client = made["client"]
+  if needs:
+    statement = "import %s" % needs
+    try:
+      client.run_on_scheduler(exec, statement)
+      client.run(exec, statement)
+    except Exception as e:  # pylint: disable=broad-except
+      client.close()
+      raise errors.UserError(
+          "%s: the cluster cannot import this project's code (%s: %s). "
+          "Start its scheduler and workers from the project's folder, or "
+          "with PYTHONPATH=%s, in this project's environment." % (
+              where, type(e).__name__, e, os.path.dirname(
+                  os.path.dirname(os.path.abspath(__file__)))))
+  return client
 
 
 def release_interrupts():

@@ -510,3 +510,79 @@ def test_ctrl_c_at_start_up_stops_with_one_line(world, tmp_path, delay):
   while _runner_pids(out):
     assert time.time() < deadline, _runner_pids(out)
     time.sleep(0.1)
+
+
+def _free_port():
+  import socket
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def _wait_for_port(port, proc, seconds=60):
+  import socket
+  deadline = time.time() + seconds
+  while time.time() < deadline:
+    assert proc.poll() is None, proc.communicate()
+    try:
+      with socket.create_connection(("127.0.0.1", port), timeout=1):
+        return
+    except OSError:
+      time.sleep(0.2)
+  raise AssertionError("nothing listens on port %d" % port)
+
+
+def test_schedulers_that_cannot_run_the_suite_are_told_in_one_line(world,
+                                                                   tmp_path):
+  """An http:// address, a port that is no Dask scheduler, and a scheduler
+  started where the project's code cannot be imported: one line each,
+  exit 2, within a bounded time, nothing run (loopback only)."""
+  out = tmp_path / "out"
+  result = run_tool(_args(world, out)[:-1] + [
+      "--scheduler_address=http://127.0.0.1:8787"], expect_ok=False)
+  assert result.returncode == 2
+  assert result.stderr == (
+      "error: --scheduler_address=http://127.0.0.1:8787: expected the "
+      "scheduler's address, tcp://host:8786 (http is not a Dask scheduler's "
+      "protocol; the dashboard's http:// address is not it)\n")
+  assert not out.exists()
+
+  http_port = _free_port()
+  http = subprocess.Popen([sys.executable, "-m", "http.server", "--bind",
+                           "127.0.0.1", str(http_port)], cwd=str(tmp_path),
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  sched_port = _free_port()
+  env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+  scheduler = subprocess.Popen(
+      [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
+       "127.0.0.1", "--port", str(sched_port), "--no-dashboard"],
+      cwd=str(tmp_path), env=env, stdout=subprocess.DEVNULL,
+      stderr=subprocess.DEVNULL)
+  try:
+    _wait_for_port(http_port, http)
+    begin = time.time()
+    result = run_tool(_args(world, out)[:-1] + [
+        "--scheduler_address=tcp://127.0.0.1:%d" % http_port],
+                      expect_ok=False, timeout=120)
+    assert time.time() - begin < 60
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(
+        "error: --scheduler_address=tcp://127.0.0.1:%d: no Dask scheduler "
+        "answered within 20 s (" % http_port), result.stderr
+    assert result.stderr.count("\n") == 1
+    _wait_for_port(sched_port, scheduler)
+    result = run_tool(_args(world, out)[:-1] + [
+        "--scheduler_address=tcp://127.0.0.1:%d" % sched_port],
+                      expect_ok=False, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        "error: --scheduler_address=tcp://127.0.0.1:%d: the cluster cannot "
+        "import this project's code (ModuleNotFoundError: No module named "
+        "'suite_runner'). Start its scheduler and workers from the project's "
+        "folder, or with PYTHONPATH=%s, in this project's environment.\n" %
+        (sched_port, ROOT))
+    assert not list(out.glob("*/*/*/*/suite_job.json"))
+  finally:
+    for proc in (http, scheduler):
+      proc.kill()
+      proc.wait()
