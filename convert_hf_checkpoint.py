@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 
 import numpy as np
 
@@ -223,6 +224,11 @@ def convert(hf_dir, output_dir):
   """Converts `hf_dir` into `output_dir`; returns the checkpoint prefix."""
   config_path = os.path.join(hf_dir, "config.json")
   vocab_path = os.path.join(hf_dir, "vocab.txt")
+  if os.path.isdir(output_dir) and os.path.isdir(hf_dir) and (
+      os.path.samefile(output_dir, hf_dir)):
+    raise errors.FlagError("output_dir", output_dir, "another directory "
+                           "than --hf_dir (its vocab.txt would be written "
+                           "over the input's)")
   for path in (config_path, vocab_path):
     if not os.path.isfile(path):
       raise errors.InputError(path, None, "file not found (a Hugging Face "
@@ -246,13 +252,24 @@ def convert(hf_dir, output_dir):
     raise errors.UserError("%s: %s" % (hf_dir, e))
   if not any(n.startswith("pooler.") or ".pooler." in n for n in weights):
     print("note: " + POOLER_NOTE % config.get("initializer_range", 0.02))
+  # Written in a folder beside the outputs, then moved into place: a full
+  # disk or a kill leaves no half checkpoint among them.
   os.makedirs(output_dir, exist_ok=True)
-  prefix = os.path.join(output_dir, "model.ckpt")
-  write_checkpoint(variables, prefix)
-  files.atomic_write(os.path.join(output_dir, "bert_config.json"),
-                      json.dumps(config, indent=2, sort_keys=True) + "\n")
-  shutil.copyfile(vocab_path, os.path.join(output_dir, "vocab.txt"))
-  return prefix
+  staging = tempfile.mkdtemp(prefix=".convert-", dir=output_dir)
+  try:
+    write_checkpoint(variables, os.path.join(staging, "model.ckpt"))
+    files.atomic_write(os.path.join(staging, "bert_config.json"),
+                       json.dumps(config, indent=2, sort_keys=True) + "\n")
+    shutil.copyfile(vocab_path, os.path.join(staging, "vocab.txt"))
+    # TensorFlow's checkpoint list names the staging path: written anew.
+    files.atomic_write(os.path.join(staging, "checkpoint"),
+                       'model_checkpoint_path: "model.ckpt"\n'
+                       'all_model_checkpoint_paths: "model.ckpt"\n')
+    for name in sorted(os.listdir(staging)):
+      os.replace(os.path.join(staging, name), os.path.join(output_dir, name))
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
+  return os.path.join(output_dir, "model.ckpt")
 
 
 def main(argv=None):
@@ -265,15 +282,13 @@ def main(argv=None):
   args = parser.parse_args(argv)
   from finetuning import console
   console.no_deprecation_notices()
-  try:
-    prefix = convert(args.hf_dir, args.output_dir)
-  except errors.UserError as e:
-    sys.stderr.write("error: %s\n" % e)
-    return 2
+  prefix = convert(args.hf_dir, args.output_dir)
   print("Wrote %s (use --init_checkpoint=%s), bert_config.json and vocab.txt"
         % (prefix, prefix))
   return 0
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  # A user error: one line, exit 2; a full disk or another OS error: one
+  # line, exit 1, and nothing half-written in --output_dir.
+  sys.exit(errors.run_main(main, "convert again")(sys.argv[1:]))

@@ -25,6 +25,7 @@ checkpoint of --output_dir, or --checkpoint) and writes, as the run's head
 """
 
 import argparse
+import errno
 import json
 import os
 import re
@@ -161,7 +162,12 @@ def export_huggingface(manifest, checkpoint, vocab_file, target):
                                               value)
   os.makedirs(target, exist_ok=True)
   weights = os.path.join(target, "model.safetensors")
-  save_file(tensors, weights)
+  try:
+    save_file(tensors, weights)
+  except Exception as e:  # pylint: disable=broad-except
+    if "No space left on device" not in str(e):  # safetensors' own error
+      raise
+    raise OSError(errno.ENOSPC, "No space left on device", weights) from e
   os.chmod(weights, 0o666 & ~files.umask())  # as every other output
   files.atomic_write(os.path.join(target, "config.json"),
                      json.dumps(hf_config(manifest), indent=2) + "\n")
@@ -254,23 +260,14 @@ def main(argv=None):
   args = parser.parse_args(argv)
   from finetuning import console
   console.no_deprecation_notices()
-  try:
-    path = export(args.output_dir, args.vocab_file, args.export_dir,
-                  [f.strip() for f in args.format.split(",") if f.strip()],
-                  args.checkpoint)
-  except errors.UserError as e:
-    sys.stderr.write("error: %s\n" % e)
-    return 2
-  except Exception as e:  # pylint: disable=broad-except
-    message = errors.environment_message(e)  # disk full, permissions
-    if message is None:
-      raise
-    sys.stderr.write("error: %s\n" % message.replace(
-        errors.RESUME_HINT, "export again"))
-    return 1
+  path = export(args.output_dir, args.vocab_file, args.export_dir,
+                [f.strip() for f in args.format.split(",") if f.strip()],
+                args.checkpoint)
   print("Exported %s to %s" % (path, args.export_dir))
   return 0
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  # A user error: one line, exit 2; a full disk or another OS error: one
+  # line, exit 1 (a previous export is left as it was).
+  sys.exit(errors.run_main(main, "export again")(sys.argv[1:]))

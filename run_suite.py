@@ -20,9 +20,11 @@ if __name__ == "__main__":
   signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
 import argparse
+import errno
 import glob
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -235,10 +237,12 @@ def _run(pending, total, flags, output_dir, args, keep):
       values, result = None, dict(result, problem=str(e))
     if result["returncode"] != 0 or result.get("problem"):
       failed.append(job)
-      if "no space left on device" in (result.get("problem") or ""):
-        raise errors.UserError(
-            "%s stopped: no space left on device (%s): free some space, "
-            "then %s" % (job.path, output_dir, RESUME_HINT))
+      problem = result.get("problem") or ""
+      if "no space left on device" in problem:  # the others would fail too
+        named = re.search(r"\(writing ([^)]+)\)", problem)
+        raise OSError(errno.ENOSPC, "No space left on device",
+                      named.group(1) if named else
+                      os.path.join(output_dir, job.path))
     finished_here = done - (total - len(pending))
     left = total - done
     eta = (time.time() - begin) / finished_here * left

@@ -32,6 +32,7 @@ if __name__ == "__main__":
 
 import argparse
 import datetime
+import errno
 import json
 import os
 import sys
@@ -321,8 +322,18 @@ def _tag_on_worker(job, settings):
   if share.get("cores"):
     os.sched_setaffinity(0, share["cores"])
   worker = get_worker()
-  return shards.tag_shard(
-      job, settings, lambda event: worker.log_event(shards.TOPIC, event))
+  try:
+    return shards.tag_shard(
+        job, settings, lambda event: worker.log_event(shards.TOPIC, event))
+  except Exception as e:  # pylint: disable=broad-except
+    # A full disk or another failure of the machine: said in one line by
+    # the command (not Dask's "Compute Failed" report of a traceback).
+    if errors.environment_message(e) is None:
+      raise
+    if isinstance(e, OSError):
+      return {"os_error": [e.errno, e.strerror, e.filename]}
+    return {"os_error": [errno.ENOSPC, "No space left on device",
+                         os.path.join(settings["output_dir"], job["shard"])]}
 
 
 def run(jobs, settings, args, show):
@@ -340,6 +351,8 @@ def run(jobs, settings, args, show):
                for job in jobs]
     for future in as_completed(futures):
       summary = future.result()
+      if summary and "os_error" in summary:  # the others would fail too
+        raise OSError(*summary["os_error"])
       summaries.append(summary)
       show.shard(summary)
   finally:

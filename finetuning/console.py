@@ -78,6 +78,15 @@ def _user_console():
     _USER.addHandler(_Stdout())
 
 
+class _LogFile(logging.FileHandler):
+  """run.log. A record that cannot be written (a full disk) is dropped
+  without logging's traceback on the console: the run's next write of
+  its own outputs fails too, and that failure is told in one line."""
+
+  def handleError(self, record):
+    del record
+
+
 def log_to(output_dir):
   """From now on every record also goes to `<output_dir>`/run.log (appended:
   a resumed run continues it). Returns its path."""
@@ -89,7 +98,7 @@ def log_to(output_dir):
           return path
         logger.removeHandler(handler)
         handler.close()
-  handler = logging.FileHandler(path, mode="a", encoding="utf-8")
+  handler = _LogFile(path, mode="a", encoding="utf-8")
   handler.setLevel(logging.INFO)
   handler.setFormatter(_FILE_FORMAT)
   for logger in (tf.get_logger(), _USER):

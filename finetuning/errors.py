@@ -1,6 +1,7 @@
 """User-facing errors: what the user gave us was wrong, and where."""
 
 import errno
+import re
 import sys
 
 RESUME_HINT = ("run the same command again: training resumes from the last "
@@ -37,19 +38,26 @@ def warn(message):
   sys.stderr.flush()
 
 
-def environment_message(e):
+def environment_message(e, resume_hint=RESUME_HINT):
   """One line for a failure of the machine rather than of the input, or None.
 
   Disk full (from Python or from TensorFlow writing a checkpoint) and other
   OS errors (permissions...) are told in one line; anything else is a bug.
+  `resume_hint` says how to go on once there is space.
   """
+  # Python's OSError, or a library's own error that carries the system's
+  # message (TensorFlow writing a checkpoint, safetensors).
   disk_full = (isinstance(e, OSError) and e.errno == errno.ENOSPC) or (
-      type(e).__module__.startswith("tensorflow") and
       "No space left on device" in str(e))
   if disk_full:
     where = getattr(e, "filename", None)
+    if not where:  # TensorFlow names the file in its message
+      named = re.search(r"(/[^\s;:'\"]+)[;:] No space left on device",
+                        str(e))
+      # A checkpoint is written as <prefix>_temp/part-...: name the prefix.
+      where = re.sub(r"_temp/[^/]*$", "", named.group(1)) if named else None
     return ("no space left on device%s: free some space, then %s" %
-            (" (writing %s)" % where if where else "", RESUME_HINT))
+            (" (writing %s)" % where if where else "", resume_hint))
   if isinstance(e, OSError):
     where = " %s" % e.filename if e.filename else ""
     return "cannot use%s: %s" % (where, e.strerror or e)
@@ -76,7 +84,7 @@ def run_main(main, resume_hint=RESUME_HINT):
     except KeyboardInterrupt:
       fail("interrupted: stopped by Ctrl-C; " + resume_hint, 130)
     except Exception as e:  # pylint: disable=broad-except
-      message = environment_message(e)
+      message = environment_message(e, resume_hint)
       if message is None:
         raise
       fail("error: " + message, 1)

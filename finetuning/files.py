@@ -39,8 +39,13 @@ def atomic_file(path, mode="w"):
   try:
     os.chmod(tmp, 0o666 & ~umask())
     encoding = None if "b" in mode else "utf-8"
-    with open(fd, mode, encoding=encoding) as f:
-      yield f
+    try:
+      with open(fd, mode, encoding=encoding) as f:
+        yield f
+    except OSError as e:  # a full disk: name the file being written
+      if e.filename is None:
+        raise OSError(e.errno, e.strerror, path) from e
+      raise
     os.replace(tmp, path)
   except BaseException:
     if os.path.exists(tmp):

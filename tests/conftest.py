@@ -121,3 +121,28 @@ def tiny_bert_dir(tmp_path_factory):
   from tests import tiny_bert
   out = tmp_path_factory.mktemp("tiny_bert")
   return tiny_bert.write_tiny_bert(str(out), words=tiny_bert.NCBI_WORDS)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+  """make(name, kilobytes): a folder on a tmpfs of that size. Mounting one
+  needs root, as CI and the sessions here are; elsewhere the tests say
+  why they cannot run."""
+  import subprocess
+  mounted = []
+
+  def make(name, kilobytes):
+    path = tmp_path / name
+    path.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o",
+                             "size=%dk" % kilobytes, "tmpfs", str(path)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+      pytest.skip("a full disk is a small tmpfs, which only root can mount: "
+                  + result.stderr.strip())
+    mounted.append(path)
+    return path
+
+  yield make
+  for path in mounted:
+    subprocess.run(["umount", "-l", str(path)], check=False)

@@ -41,3 +41,11 @@ def bert_flags(bert):
   return ["--vocab_file=" + bert["vocab"],
           "--bert_config_file=" + bert["config"],
           "--init_checkpoint=" + bert["ckpt"]]
+
+
+def fill_disk(path, leave):
+  """Writes path/filler so that about `leave` bytes stay free."""
+  stat = os.statvfs(str(path))
+  free = stat.f_bavail * stat.f_frsize
+  with open(os.path.join(str(path), "filler"), "wb") as f:
+    f.write(b"\0" * max(free - leave, 0))

@@ -61,7 +61,8 @@ def test_tensorflow_disk_full_is_one_line(capsys):
     errors.run_main(main)([])
   assert e.value.code == 1
   assert capsys.readouterr().err.startswith(
-      "error: no space left on device: free some space")
+      "error: no space left on device (writing "
+      "/out/model.ckpt-5.data-00000-of-00001.tempstate): free some space")
 
 
 def test_other_exceptions_stay_visible():

@@ -19,6 +19,7 @@ import pytest
 import convert_hf_checkpoint as convert
 import export_model
 from biocodes import transform_nbset2bioasqform as transform
+from finetuning import errors
 from finetuning import estimator as est
 from finetuning import model_files
 from tests.conftest import DATA, ROOT
@@ -303,7 +304,9 @@ def test_disk_full_during_export_keeps_the_earlier_export(
 
   monkeypatch.setattr(export_model.shutil, "copyfile", full)
   capsys.readouterr()
-  assert export_model.main(args) == 1
+  with pytest.raises(SystemExit) as e:
+    errors.run_main(export_model.main, "export again")(args)
+  assert e.value.code == 1
   assert capsys.readouterr().err == (
       "error: no space left on device (writing %s): free some space, then "
       "export again\n" % weights)

@@ -586,3 +586,30 @@ def test_schedulers_that_cannot_run_the_suite_are_told_in_one_line(world,
     for proc in (http, scheduler):
       proc.kill()
       proc.wait()
+
+
+def test_a_full_disk_stops_the_suite_in_one_line(world, tmp_path,
+                                                 small_disk):
+  from tests.helpers import fill_disk
+  suite = write_file(tmp_path / "one.toml", SUITE.split("[ner.s800]")[0]
+                     .replace("seeds = [1, 2]", "seeds = [1]"))
+  disk = small_disk("disk", 32768)
+  out = disk / "out"
+  args = _args(world, out)
+  args[1] = "--suite=" + suite
+  fill_disk(disk, 600 * 1024)
+  result = run_tool(args, expect_ok=False, timeout=600)
+  assert result.returncode == 1, result.stdout + result.stderr
+  assert "Traceback" not in result.stderr
+  warning, error = result.stderr.splitlines()
+  assert warning.startswith("warning: the suite may not fit on this disk")
+  assert error.startswith(
+      "error: no space left on device (writing %s/ner/NCBI-disease/all/seed1"
+      % out), result.stderr
+  assert error.endswith(
+      "free some space, then run the same command again: finished jobs are "
+      "kept and the others resume from their last checkpoint")
+  os.remove(str(disk / "filler"))
+  again = run_tool(args, timeout=600)
+  assert "Running 1 of 1 jobs" in again.stdout
+  assert "| NER | NCBI-disease | entity F1 | 1 |" in again.stdout
