@@ -367,9 +367,9 @@ def finish(record, jobs, output_dir, wall):
   summary of the corpus."""
   summaries = []
   for job in jobs:
-    with open(shards.done_path(output_dir, job["shard"]),
-              encoding="utf-8") as f:
-      summaries.append(json.load(f))
+    summaries.append(files.read_json(
+        shards.done_path(output_dir, job["shard"]),
+        "the record of a tagged shard"))
   totals = shards.sum_counts(s["counts"] for s in summaries)
   errors_rows = [e for s in summaries for e in s["errors"]]
   timings = {s["shard"]: s["seconds"] for s in summaries}

@@ -27,6 +27,7 @@ from corpus import documents
 from corpus import readers
 from corpus import tagging
 from corpus import writers
+from finetuning import errors
 from finetuning import files
 
 PARTS = ".parts"
@@ -59,9 +60,20 @@ def forget(output_dir, shard):
   shutil.rmtree(os.path.join(output_dir, PARTS, shard), ignore_errors=True)
 
 
+def _record(path):
+  """The JSON object in `path`, or None when it is missing or damaged (a
+  damaged record's work is done again rather than trusted)."""
+  try:
+    value = files.read_json(path, "a record tag_corpus.py writes")
+  except errors.UserError:
+    return None
+  return value if isinstance(value, dict) else None
+
+
 def is_done(output_dir, shard):
-  return (os.path.exists(done_path(output_dir, shard)) and
-          os.path.exists(os.path.join(output_dir, shard)))
+  """Whether the shard and a readable record of it are there."""
+  return (os.path.exists(os.path.join(output_dir, shard)) and
+          _record(done_path(output_dir, shard)) is not None)
 
 
 @functools.lru_cache(maxsize=1)
@@ -82,6 +94,11 @@ def _parts(parts_dir):
   for k in itertools.count():
     path = os.path.join(parts_dir, "part-%05d.json" % k)
     if not os.path.exists(path):
+      return found
+    if not isinstance((_record(path) or {}).get("records"), int):
+      for later in glob.glob(os.path.join(parts_dir, "part-*.json")):
+        if later >= path:  # a damaged part and those after it: redone
+          os.remove(later)
       return found
     found.append(path)
 

@@ -692,3 +692,36 @@ def test_ctrl_c_at_every_phase_of_start_up(models, tmp_path, delay):
                       "again: it goes on from the last documents written\n")
   _, alive = psutil.wait_procs(children, timeout=60)
   assert not alive
+
+
+def test_damaged_records_are_redone_or_named(models, tmp_path):
+  docs = write_file(tmp_path / "docs.jsonl", "".join(
+      '{"id": "%d", "text": "Aspirin induced renal failure."}\n' % k
+      for k in range(12)))
+  out = tmp_path / "out"
+  _tag(models, docs, out, "--format=jsonl", "--part_size=5")
+  whole = _outputs(out)
+  done = out / ".done" / "docs.jsonl.json"
+  done.write_text(done.read_text()[:20])  # a truncated done record
+  again = _tag(models, docs, out, "--format=jsonl", "--part_size=5")
+  assert "Tagging 1 of 1 input files" in again.stdout
+  assert _outputs(out) == whole
+  # A damaged part and those after it are tagged again.
+  os.remove(str(done))
+  os.remove(str(out / "docs.jsonl"))
+  parts = out / ".parts" / "docs.jsonl"
+  parts.mkdir(parents=True)
+  (parts / "part-00000.json").write_text('{"records": 5, "docum')
+  (parts / "part-00001.json").write_text('{"records": 5}')
+  _tag(models, docs, out, "--format=jsonl", "--part_size=5")
+  assert _outputs(out) == whole
+  assert not parts.exists()
+  manifest = out / "manifest.json"
+  manifest.write_text(manifest.read_text()[:30])
+  result = _tag(models, docs, out, "--format=jsonl", "--part_size=5",
+                expect_ok=False)
+  assert result.returncode == 2
+  assert result.stderr.startswith("error: %s:" % manifest)
+  assert "not valid JSON (expected the manifest tag_corpus.py writes)" in (
+      result.stderr)
+  assert result.stderr.count("\n") == 1
