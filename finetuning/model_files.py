@@ -90,11 +90,17 @@ def load_bert_config(bert_config_file, max_seq_length):
   return config
 
 
+# Rows some models add to their embedding table to round its size (unused
+# by any piece): a vocabulary may be this much shorter than vocab_size.
+MAX_PADDING = 127
+
+
 def check_vocab(vocab_file, vocab_size):
   """Raises InputError for a vocab.txt the model cannot use.
 
   It must be UTF-8 text, hold [PAD], [UNK], [CLS] and [SEP], no entry twice,
-  and no more entries than the model's `vocab_size`.
+  no more entries than the model's `vocab_size` and not fewer than that
+  less MAX_PADDING.
   """
   lines = files.read_text_lines(vocab_file, "vocab.txt, one WordPiece a "
                                 "line")
@@ -118,6 +124,13 @@ def check_vocab(vocab_file, vocab_size):
                             "model's vocab_size %d (bert_config.json): it is "
                             "not this model's vocabulary" %
                             (len(lines), vocab_size))
+  if vocab_size is not None and vocab_size - len(lines) > MAX_PADDING:
+    raise errors.InputError(
+        vocab_file, None, "%d entries, %d fewer than the model's vocab_size "
+        "%d (bert_config.json): it is not this model's vocabulary (e.g. a "
+        "cased 28,996-piece vocab.txt with an uncased 30,522 config); every "
+        "piece would read another piece's embedding" % (
+            len(lines), vocab_size - len(lines), vocab_size))
   return list(seen)
 
 

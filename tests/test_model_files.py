@@ -74,6 +74,20 @@ def test_config_that_is_not_json_or_not_utf8(tmp_path):
     model_files.load_bert_config(str(cfg), 64)
 
 
+def test_a_vocabulary_of_another_model(tmp_path):
+  vocab = tmp_path / "vocab.txt"
+  vocab.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n" + "".join(
+      "w%d\n" % i for i in range(28996 - 4)))
+  with pytest.raises(errors.InputError) as e:
+    model_files.check_vocab(str(vocab), 30522)
+  assert str(e.value) == (
+      "%s: 28996 entries, 1526 fewer than the model's vocab_size 30522 "
+      "(bert_config.json): it is not this model's vocabulary (e.g. a cased "
+      "28,996-piece vocab.txt with an uncased 30,522 config); every piece "
+      "would read another piece's embedding" % vocab)
+  assert len(model_files.check_vocab(str(vocab), 28996 + 127)) == 28996
+
+
 @pytest.mark.parametrize("text,message", [
     ("", "file is empty"),
     ("[PAD]\n[UNK]\n[CLS]\n", r"\[SEP\] missing"),
