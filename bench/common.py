@@ -1,6 +1,7 @@
 """What the benchmark scripts share: data slices and measured child runs."""
 
 import os
+import re
 import sys
 import time
 
@@ -66,3 +67,37 @@ def run_measured(cmd, env=None, cwd=ROOT, log_path=None):
   if status != 0:
     sys.exit("failed: %s\n%s" % (" ".join(cmd), text[-3000:]))
   return text, seconds, usage.ru_maxrss / 1024.0
+
+
+# The runner's console lines the benchmarks read (finetuning/progress.py
+# writes them), parsed in this one place; tests/test_bench.py runs every
+# benchmark at a tiny size, so that a change of wording fails there.
+_STEP = re.compile(r"step \d+/\d+ \([\d.]+%\), ([\d.]+) examples/s")
+_TRAINED = re.compile(r"Trained (\d+) steps \((\d+) examples\) in ([\d.]+) "
+                      r"s: ([\d.]+) examples/s")
+_PREDICTED = re.compile(r"Predicted (\d+) examples in ([\d.]+) s "
+                        r"\(([\d.]+) examples/s\)")
+
+
+def _last(pattern, text, what):
+  found = pattern.findall(text)
+  if not found:
+    sys.exit("no %s line in the runner's output:\n%s" % (what, text[-3000:]))
+  return found[-1]
+
+
+def step_rates(text):
+  """The examples/s of each progress line of a training run."""
+  return [float(r) for r in _STEP.findall(text)]
+
+
+def trained(text):
+  """(steps, examples, seconds) of a run's "Trained ..." line."""
+  steps, examples, seconds, _ = _last(_TRAINED, text, "'Trained ...'")
+  return int(steps), int(examples), float(seconds)
+
+
+def predicted(text):
+  """(examples, examples/s) of a run's last "Predicted ..." line."""
+  n, _, rate = _last(_PREDICTED, text, "'Predicted ...'")
+  return int(n), float(rate)

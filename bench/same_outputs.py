@@ -147,6 +147,9 @@ def main():
                       help="a git revision (default: the working tree)")
   parser.add_argument("--keep", action="store_true",
                       help="keep the temporary folder and say where it is")
+  parser.add_argument("--only", default=None,
+                      help="comma-separated names of the commands to run "
+                      "(ner, ner_bucketed, re, qa; default: all)")
   args = parser.parse_args()
   work = tempfile.mkdtemp(prefix="same-outputs-")
   trees = {"before": os.path.join(work, "before"),
@@ -156,7 +159,10 @@ def main():
   inputs = make_inputs(os.path.join(work, "inputs"))
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   differ = 0
+  wanted = set(args.only.split(",")) if args.only else None
   for name, script, flags, files in commands(*inputs):
+    if wanted is not None and name not in wanted:
+      continue
     outs = {}
     for side, tree in trees.items():
       out = os.path.join(work, "out", side, name)

@@ -26,21 +26,25 @@ the peak memory of BERT-base training at batch 32 (the original BioBERT README's
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from bench.common import predicted  # noqa: E402
 from bench.common import run_measured  # noqa: E402
 from bench.common import slice_sentences as _slice  # noqa: E402
+from bench.common import step_rates  # noqa: E402
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 NCBI = os.path.join(SHARED, "data", "NER", "NCBI-disease")
 VOCAB = os.path.join(SHARED, "reference", "bert", "vocab_uncased.txt")
 
 SIZES = {"base": dict(hidden_size=768, num_layers=12, num_heads=12,
                       intermediate_size=3072),
+         # A smoke run's (tests/test_bench.py).
+         "tiny": dict(hidden_size=32, num_layers=2, num_heads=2,
+                      intermediate_size=64),
          "small": dict(hidden_size=256, num_layers=4, num_heads=4,
                        intermediate_size=1024)}
 MODES = {"padded": ["--bucket_by_length=false"],
@@ -64,6 +68,9 @@ def main():
   p.add_argument("--batch", type=int, default=8)
   p.add_argument("--memory_b32", action="store_true",
                  help="also measure BERT-base training at batch 32 (memory)")
+  p.add_argument("--results", default=os.path.join(ROOT, "bench", "results",
+                                                    "speed.json"),
+                 help="where the results go (JSON)")
   args = p.parse_args()
   import tensorflow.compat.v1 as tf
   tf.disable_v2_behavior()
@@ -102,8 +109,7 @@ def main():
       # for which oneDNN builds its kernels once. Every interval has the
       # same number of examples, so the rate of the rest is their harmonic
       # mean.
-      rates = [float(r) for r in re.findall(r"\), ([\d.]+) examples/s",
-                                            text)]
+      rates = step_rates(text)
       steady = rates[2:] or rates
       train_rate = round(len(steady) / sum(1.0 / r for r in steady), 2)
       text, _, rss_pred = run_measured(
@@ -111,11 +117,10 @@ def main():
            "--do_predict=true", "--predict_batch_size=%d" % args.batch,
            "--output_dir=" + out] + flags + MODES[mode])
       # (The model is built and restored before the timed prediction.)
-      m = re.search(r"Predicted (\d+) examples in [\d.]+ s: ([\d.]+) "
-                    r"examples/s", text)
+      _, predict_rate = predicted(text)
       row = {"size": size, "mode": mode, "train_examples_per_s": train_rate,
              # Windows = sentences here: none is over 126 pieces.
-             "predict_sentences_per_s": float(m.group(2)),
+             "predict_sentences_per_s": predict_rate,
              "peak_rss_mb": round(max(rss_train, rss_pred))}
       results.append(row)
       print(json.dumps(row), flush=True)
@@ -147,8 +152,8 @@ def main():
     print("%-6s %-20s %12.2f %7.2fx %12.2f %7.2fx %10d" % (
         r["size"], r["mode"], r["train_examples_per_s"], tr,
         r["predict_sentences_per_s"], pr, r["peak_rss_mb"]))
-  os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-  with open(os.path.join(ROOT, "bench", "results", "speed.json"), "w") as f:
+  os.makedirs(os.path.dirname(os.path.abspath(args.results)), exist_ok=True)
+  with open(args.results, "w") as f:
     json.dump(results, f, indent=2)
 
 

@@ -88,7 +88,9 @@ def pseudo_abstracts(n, per=10):
 
 def main():
   p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  p.add_argument("--peer_python", required=True)
+  p.add_argument("--peer_python", default=None,
+                 help="the peer's Python (its venv: bench/requirements-peer."
+                 "txt); without it only this project is measured")
   p.add_argument("--run_dir", required=True, help="a run_ner.py run dir")
   p.add_argument("--vocab_file", required=True)
   p.add_argument("--work", default=tempfile.mkdtemp(prefix="tag-bench-"))
@@ -99,6 +101,12 @@ def main():
   args = p.parse_args()
   work = args.work
   os.makedirs(work, exist_ok=True)
+  if not (args.peer_python and os.path.exists(args.peer_python)):
+    print("peer side skipped: no --peer_python (make its venv from "
+          "bench/requirements-peer.txt); measuring this project only",
+          flush=True)
+    args.peer_python = None
+  systems = ("ours", "peer") if args.peer_python else ("ours",)
   from corpus import sentences as splitter
   records = pseudo_abstracts(args.abstracts)
   corpus = os.path.join(work, "abstracts.jsonl")
@@ -110,7 +118,7 @@ def main():
   with open(sentences_path, "w", encoding="utf-8") as f:
     json.dump(sentences, f)
   export = os.path.join(work, "export")
-  if not os.path.isdir(export):
+  if args.peer_python and not os.path.isdir(export):
     subprocess.run([sys.executable, "export_model.py",
                     "--output_dir=" + args.run_dir,
                     "--vocab_file=" + args.vocab_file,
@@ -130,14 +138,15 @@ def main():
   h, layers = config["hidden_size"], config["num_hidden_layers"]
   params = layers * (4 * h * h + 2 * h * config["intermediate_size"])
   flops = sum(2 * params * n + 4 * layers * h * n * n for n in lengths)
-  peak = matmul_peak()
+  peak = matmul_peak() if args.peer_python else None
   print("work: %d abstracts, %d sentences, %d pieces; forward %.1f GFLOP" %
         (len(records), len(sentences), sum(lengths), flops / 1e9))
 
   table = []
   for precision in args.precisions.split(","):
     bf16 = precision == "bf16"
-    runs = {"ours": [], "peer": []}
+    runs = {s: [] for s in systems}
+    peer_spans = set()
     for r in range(args.repeats):
       out = os.path.join(work, "ours_%s_%d" % (precision, r))
       shutil.rmtree(out, ignore_errors=True)
@@ -156,6 +165,8 @@ def main():
                       for d in map(json.loads, f) for a in d["annotations"]}
       runs["ours"].append({"tag": m["tagging_seconds"], "wall": wall})
       print(precision, "ours", r, runs["ours"][-1], flush=True)
+      if not args.peer_python:
+        continue
       spans_path = os.path.join(work, "peer_%s_%d.json" % (precision, r))
       text, wall, _ = run_measured(
           [args.peer_python, script, os.path.join(export, "huggingface"),
@@ -170,7 +181,8 @@ def main():
       print(precision, "peer", r, runs["peer"][-1], flush=True)
     med = {s: {k: statistics.median(x[k] for x in v) for k in v[0]}
            for s, v in runs.items()}
-    limit = flops / (peak["bfloat16" if bf16 else "float32"] * 1e9)
+    limit = (flops / (peak["bfloat16" if bf16 else "float32"] * 1e9) if peak
+             else None)
     table.append((precision, med, len(ours_spans), len(peer_spans),
                   len(ours_spans & peer_spans), limit))
 
@@ -179,10 +191,12 @@ def main():
         "(s) |")
   print("|---|---|---|---|---|")
   for precision, med, *_ in table:
-    for s in ("ours", "peer"):
+    for s in systems:
       print("| %s | %s | %.1f | %.0f | %.1f |" % (
           precision, s, n_abs / med[s]["tag"], n_sent / med[s]["tag"],
           med[s]["wall"]))
+  if not args.peer_python:
+    return
   print("\n| precision | ours / peer (tagging) | ours / peer (whole command) | "
         "spans ours / peer / shared | arithmetic limit |")
   print("|---|---|---|---|---|")
