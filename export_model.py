@@ -77,7 +77,33 @@ def hf_name(tf_name, head=None):
   return "bert." + name, transpose
 
 
-def hf_config(manifest):
+# run_ner.py's labels that no word gets: padding, a word's later pieces
+# (X) and the special tokens.
+NOT_WORD_LABELS = ("[PAD]", "X", "[CLS]", "[SEP]")
+
+
+def pipeline_labels(labels, entity_type):
+  """The labels transformers' token-classification pipeline reads, in the
+  model's label order: B-/I- with their entity type (`entity_type` for a
+  model trained on untyped B/I/O tags), O, and O for NOT_WORD_LABELS.
+
+  With `aggregation_strategy="first"` (each word labelled by its first
+  piece, as run_ner.py decodes), the pipeline then gives run_ner.py's
+  entities: X is only ever the label of a later piece, and special tokens
+  are not words.
+  """
+  out = []
+  for label in labels:
+    if label in NOT_WORD_LABELS:
+      out.append("O")
+    elif label in ("B", "I"):
+      out.append("%s-%s" % (label, entity_type))
+    else:
+      out.append(label)
+  return out
+
+
+def hf_config(manifest, entity_type="Entity"):
   """config.json of the Hugging Face export."""
   bert = manifest["bert_config"]
   head = heads.of_run(manifest)
@@ -91,7 +117,13 @@ def hf_config(manifest):
                 layer_norm_eps=1e-12, pad_token_id=0,
                 position_embedding_type="absolute")
   labels = manifest.get("labels")
-  if labels:
+  if labels and head.name == "token_classifier":
+    # The run's own labels stay beside the pipeline's (`pipeline_labels`).
+    config["biobert_labels"] = list(labels)
+    labels = pipeline_labels(labels, entity_type)
+    config["id2label"] = {str(i): l for i, l in enumerate(labels)}
+    config["label2id"] = {l: labels.index(l) for l in labels}
+  elif labels:
     config["id2label"] = {str(i): l for i, l in enumerate(labels)}
     config["label2id"] = {l: i for i, l in enumerate(labels)}
   return config
@@ -143,7 +175,8 @@ def replace_dir(target, build):
   shutil.rmtree(old, ignore_errors=True)
 
 
-def export_huggingface(manifest, checkpoint, vocab_file, target):
+def export_huggingface(manifest, checkpoint, vocab_file, target,
+                       entity_type="Entity"):
   """Writes the Hugging Face directory; returns {HF name: array}."""
   import tensorflow.compat.v1 as tf
   from safetensors.numpy import save_file
@@ -170,7 +203,8 @@ def export_huggingface(manifest, checkpoint, vocab_file, target):
     raise OSError(errno.ENOSPC, "No space left on device", weights) from e
   os.chmod(weights, 0o666 & ~files.umask())  # as every other output
   files.atomic_write(os.path.join(target, "config.json"),
-                     json.dumps(hf_config(manifest), indent=2) + "\n")
+                     json.dumps(hf_config(manifest, entity_type), indent=2) +
+                     "\n")
   shutil.copyfile(vocab_file, os.path.join(target, "vocab.txt"))
   files.atomic_write(os.path.join(target, "tokenizer_config.json"),
                      json.dumps({
@@ -213,7 +247,7 @@ def export_saved_model(manifest, checkpoint, target):
 
 
 def export(output_dir, vocab_file, export_dir, formats=FORMATS,
-           checkpoint=None):
+           checkpoint=None, entity_type="Entity"):
   """Exports the run of `output_dir`; returns the checkpoint used."""
   manifest = run_dir.read_manifest(output_dir)
   if manifest is None:
@@ -237,7 +271,8 @@ def export(output_dir, vocab_file, export_dir, formats=FORMATS,
     raise errors.FlagError("export_dir", export_dir, problem)
   if "huggingface" in formats:
     replace_dir(os.path.join(export_dir, "huggingface"),
-                lambda d: export_huggingface(manifest, path, vocab_file, d))
+                lambda d: export_huggingface(manifest, path, vocab_file, d,
+                                             entity_type))
   if "saved_model" in formats:
     replace_dir(os.path.join(export_dir, "saved_model"),
                 lambda d: export_saved_model(manifest, path, d))
@@ -257,12 +292,15 @@ def main(argv=None):
   parser.add_argument("--checkpoint", default=None,
                       help="a checkpoint prefix (default: best/ if kept, "
                       "else the newest)")
+  parser.add_argument("--entity_type", default="Entity",
+                      help="NER trained on untyped B/I/O tags: the type its "
+                      "exported labels get (B-Disease, I-Disease)")
   args = parser.parse_args(argv)
   from finetuning import console
   console.no_deprecation_notices()
   path = export(args.output_dir, args.vocab_file, args.export_dir,
                 [f.strip() for f in args.format.split(",") if f.strip()],
-                args.checkpoint)
+                args.checkpoint, args.entity_type)
   print("Exported %s to %s" % (path, args.export_dir))
   return 0
 

@@ -11,9 +11,8 @@ cluster of one worker (every core). The peer, as a user would run it: the
 same model exported with export_model.py, loaded by
 `pipeline("token-classification", aggregation_strategy="first",
 batch_size=--batch_size)` and given the same sentences (the ones our
-splitter found, so both tag the same text); its labels B and I renamed
-B-Disease and I-Disease and the others O, which "first" aggregation
-needs. The two alternate --repeats times per precision (float32, and
+splitter found, so both tag the same text), with the labels the export
+gives a pipeline (B-Disease, I-Disease, O: --entity_type=Disease). The two alternate --repeats times per precision (float32, and
 bfloat16 where the CPU has it: ours --use_fp16, the peer under
 torch.autocast); medians.
 
@@ -50,9 +49,6 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer, pipelin
 hf_dir, sentences_path, out, bf16, batch = sys.argv[1:6]
 sentences = json.load(open(sentences_path))
 model = AutoModelForTokenClassification.from_pretrained(hf_dir)
-names = {"B": "B-Disease", "I": "I-Disease"}
-model.config.id2label = {i: names.get(l, "O")
-                         for i, l in model.config.id2label.items()}
 tokenizer = AutoTokenizer.from_pretrained(hf_dir)
 pipe = pipeline("token-classification", model=model, tokenizer=tokenizer,
                 aggregation_strategy="first", device=-1)
@@ -122,7 +118,8 @@ def main():
     subprocess.run([sys.executable, "export_model.py",
                     "--output_dir=" + args.run_dir,
                     "--vocab_file=" + args.vocab_file,
-                    "--export_dir=" + export, "--format=huggingface"],
+                    "--export_dir=" + export, "--format=huggingface",
+                    "--entity_type=Disease"],
                    check=True, cwd=ROOT, capture_output=True)
   script = os.path.join(work, "peer.py")
   with open(script, "w") as f:

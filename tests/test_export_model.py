@@ -126,3 +126,29 @@ def test_bad_export_requests(re_run, tmp_path):
                      "--vocab_file=" + str(other),
                      "--export_dir=" + str(tmp_path / "x")], expect_ok=False)
   assert result.returncode == 2 and "is not the vocabulary" in result.stderr
+
+
+def test_ner_labels_are_exported_for_transformers_pipelines():
+  """X, [CLS], [SEP] and [PAD] become O and untyped tags get a type, so that
+  pipeline("token-classification", aggregation_strategy="first") labels
+  each word by its first piece as run_ner.py does; the run's own labels
+  stay in biobert_labels."""
+  labels = ["[PAD]", "B", "I", "O", "X", "[CLS]", "[SEP]"]
+  manifest = {"task": "ner", "head": "token_classifier", "labels": labels,
+              "bert_config": {"vocab_size": 10, "hidden_size": 8,
+                              "num_hidden_layers": 1,
+                              "num_attention_heads": 1,
+                              "intermediate_size": 8,
+                              "hidden_dropout_prob": 0.1,
+                              "attention_probs_dropout_prob": 0.1,
+                              "max_position_embeddings": 16,
+                              "type_vocab_size": 2,
+                              "initializer_range": 0.02}}
+  config = export_model.hf_config(manifest, "Disease")
+  assert config["id2label"] == {"0": "O", "1": "B-Disease", "2": "I-Disease",
+                                "3": "O", "4": "O", "5": "O", "6": "O"}
+  assert config["label2id"] == {"O": 0, "B-Disease": 1, "I-Disease": 2}
+  assert config["biobert_labels"] == labels
+  typed = ["[PAD]", "B-Chemical", "I-Chemical", "O", "X", "[CLS]", "[SEP]"]
+  assert export_model.pipeline_labels(typed, "Disease") == [
+      "O", "B-Chemical", "I-Chemical", "O", "O", "O", "O"]
