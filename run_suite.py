@@ -95,7 +95,7 @@ def main(argv=None):
   cluster.release_interrupts()
   parser = argparse.ArgumentParser(
       description=__doc__.split("\n")[0],
-      formatter_class=argparse.RawDescriptionHelpFormatter,
+      formatter_class=cluster.HelpFormatter,
       epilog=__doc__.split("\n", 2)[2])
   parser.add_argument("--suite", required=True, help="the suite file (TOML)")
   parser.add_argument("--bert_dir", required=True,

@@ -425,7 +425,7 @@ def main(argv=None):
   cluster.release_interrupts()
   parser = argparse.ArgumentParser(
       description=__doc__.split("\n")[0],
-      formatter_class=argparse.RawDescriptionHelpFormatter,
+      formatter_class=cluster.HelpFormatter,
       epilog=__doc__.split("\n", 2)[2])
   parser.add_argument("--input", required=True,
                       help="input files: comma-separated glob patterns")
@@ -459,6 +459,11 @@ def main(argv=None):
   begin = time.time()
   record, jobs, settings, redo = plan(args)  # a UserError: one line, exit 2
   output_dir = settings["output_dir"]
+  plain = [j["input"] for j in jobs if j["format"] == "text"]
+  if plain:
+    print("Plain text (%s%s): one document a line, its id the line number"
+          % (", ".join(os.path.basename(p) for p in plain[:3]),
+             ", ..." if len(plain) > 3 else ""))
   for shard in redo:
     shards.forget(output_dir, shard)
   if redo:

@@ -108,7 +108,7 @@ def convert(questions):
   train = collections.defaultdict(list)
   test = collections.defaultdict(list)
   report = {t: {"questions": 0, "train_pairs": 0, "test_pairs": 0,
-                "not_found": []} for t in TYPES}
+                "not_found": [], "no_snippets": []} for t in TYPES}
   report["summary_skipped"] = 0
   for q in questions:
     kind = q["type"]
@@ -122,6 +122,9 @@ def convert(questions):
       test[kind].append({"context": text, "qas": [
           {"id": _qas_id(q["id"], k), "question": q["body"]}]})
     counts["test_pairs"] += len(snippets)
+    if not snippets:  # no pair to train or predict on, of any type
+      counts["no_snippets"].append(q["id"])
+      continue
     answer = q.get("exact_answer")
     if answer is None:
       continue
@@ -194,12 +197,15 @@ def main(argv=None):
     print("%s: %d questions, %d training pairs, %d test pairs" %
           (kind, counts["questions"], counts["train_pairs"],
            counts["test_pairs"]))
-    if counts["not_found"]:
-      print("  %d %s questions have an answer found in no snippet and were "
-            "left out of training: %s" % (
-                len(counts["not_found"]), kind,
-                ", ".join(counts["not_found"][:10]) +
-                (" ..." if len(counts["not_found"]) > 10 else "")))
+    for key, what in (
+        ("not_found", "have an answer found in no snippet and were left out "
+         "of training"),
+        ("no_snippets", "have no snippet, so no pair for training or "
+         "prediction, and were left out")):
+      if counts[key]:
+        print("  %d %s questions %s: %s" % (
+            len(counts[key]), kind, what, ", ".join(counts[key][:10]) +
+            (" ..." if len(counts[key]) > 10 else "")))
   print("Wrote %s to %s" % (", ".join(report["files"] +
                                        ["conversion_report.json"]),
                             args.output_dir))

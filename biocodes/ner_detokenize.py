@@ -199,6 +199,14 @@ def detokenize(token_test_path, label_test_path, answer_path, output_dir,
   pieces = read_lines(token_test_path, "token_test.txt: one word piece a line")
   labels = read_lines(label_test_path, "label_test.txt: one label a line")
   if pieces and pieces[-1] != SEP:
+    last_sep = max((k for k, p in enumerate(pieces) if p == SEP), default=-1)
+    after = pieces[last_sep + 1:]
+    if after and after[0] != CLS and last_sep >= 0:
+      raise errors.InputError(
+          token_test_path, last_sep + 2, "%d line%s after the last window's "
+          "closing %s, not a window (every window of run_ner.py starts with "
+          "%s): remove %s" % (len(after), "" if len(after) == 1 else "s",
+                              SEP, CLS, "it" if len(after) == 1 else "them"))
     raise errors.InputError(
         token_test_path, len(pieces), "the last window has no closing %s: "
         "the file is truncated (every window of run_ner.py ends with %s)" %

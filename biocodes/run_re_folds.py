@@ -27,6 +27,7 @@ if __name__ == "__main__":  # run as a script: the project root on the path
 from biocodes import metrics as metrics_lib  # noqa: E402
 from biocodes import re_datasets  # noqa: E402
 from biocodes import re_eval  # noqa: E402
+from biocodes import re_io  # noqa: E402
 from finetuning import errors  # noqa: E402
 from finetuning import files  # noqa: E402
 
@@ -59,6 +60,35 @@ def summary(per_fold, metrics):
   lines.append("sd\t" + "\t".join("%.2f" % (100 * stats[m][1])
                                   for m in metrics))
   return "\n".join(lines) + "\n", stats
+
+
+def check_folds(data_dir, folds, dataset, train, predict):
+  """Reads every fold's train.tsv and test.tsv before the first fold
+  trains: a malformed file of the last fold is found in seconds, not after
+  hours. Raises InputError with file:line."""
+  labels = list(dataset.labels) if dataset else None
+  for fold in folds:
+    for name, wanted in (("train.tsv", train), ("test.tsv", predict)):
+      path = os.path.join(data_dir, fold, name)
+      if not wanted:
+        continue
+      if not os.path.isfile(path):
+        raise errors.InputError(path, None, "file not found (every fold "
+                                "holds train.tsv and test.tsv)")
+      re_io.read_rows(path, labels=labels)
+
+
+def _flag_value(args, name, default):
+  """The value a boolean runner flag gets from `args` (absl's forms)."""
+  value = default
+  for a in args:
+    if a == "--" + name:
+      value = True
+    elif a == "--no" + name:
+      value = False
+    elif a.startswith("--%s=" % name):
+      value = a.split("=", 1)[1].lower() in ("true", "1", "t", "yes")
+  return value
 
 
 def _has_flag(args, name):
@@ -96,6 +126,9 @@ def main(argv=None):
         raise errors.UserError("--folds: no fold %s under %s" %
                                (",".join(missing), args.data_dir))
       folds = [f for f in folds if f in wanted]
+    check_folds(args.data_dir, folds, dataset, _flag_value(
+        passthrough, "do_train", True), _flag_value(
+            passthrough, "do_predict", True))
     per_fold = []
     for fold in folds:
       data = os.path.join(args.data_dir, fold)

@@ -11,6 +11,7 @@ A worker of a local cluster learns its share of the machine from
 workers on a CPU.
 """
 
+import argparse
 import os
 import shutil
 import signal
@@ -22,6 +23,18 @@ import warnings
 SLOTS = "BIOBERT_DASK_SLOTS"  # set by client_for, read by the workers
 GPUS = "BIOBERT_DASK_GPUS"
 WORKER_PYTHON = "BIOBERT_WORKER_PYTHON"  # the Python worker_python runs
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+  """--help of the Dask commands: their docstring as written, and each
+  option's default where it has one."""
+
+  def _get_help_string(self, action):
+    text = action.help or ""
+    if action.default not in (None, False, argparse.SUPPRESS) and (
+        "%(default)" not in text):
+      text += " (default: %(default)s)"
+    return text
 
 
 def add_arguments(parser):

@@ -21,6 +21,7 @@ import os
 import sys
 
 from absl import app
+from absl import flags
 import tensorflow.compat.v1 as tf
 
 from finetuning import console
@@ -407,11 +408,17 @@ def help_text(program):
 def parse_flags(argv):
   """absl's flag parsing, except that --help lists this runner's flags and
   exits 0 (absl's lists one flag, or dozens of TPU and test flags, and
-  exits 1)."""
+  exits 1), and a flag it cannot parse is one `error:` line, exit 2, as
+  every other user error (absl prints FATAL and exits 1)."""
   if any(a in HELP_ARGS for a in argv[1:]):
     sys.stdout.write(help_text(argv[0]) + "\n")
     sys.exit(0)
-  return app.parse_flags_with_usage(argv)
+  try:
+    return app.FLAGS(argv)
+  except flags.Error as e:
+    sys.stderr.write("error: %s (%s --help lists the flags)\n" % (
+        e, os.path.basename(argv[0])))
+    sys.exit(2)
 
 
 def leave_when_done(main):

@@ -93,3 +93,15 @@ def test_bad_questions_are_named(tmp_path, change, message):
                     expect_ok=False)
   assert result.returncode == 2 and "Traceback" not in result.stderr
   assert not (tmp_path / "out").exists()
+
+
+def test_questions_without_snippets_are_reported(tmp_path):
+  data = bioasq_fixture.official_json()
+  yesno = next(q for q in data["questions"] if q["type"] == "yesno")
+  yesno["snippets"] = []
+  out, result = _convert(tmp_path, data)
+  report = json.loads((out / "conversion_report.json").read_text())
+  assert report["yesno"]["no_snippets"] == [yesno["id"]]
+  assert report["factoid"]["no_snippets"] == []
+  assert ("1 yesno questions have no snippet, so no pair for training or "
+          "prediction, and were left out: %s" % yesno["id"]) in result.stdout

@@ -725,3 +725,13 @@ def test_damaged_records_are_redone_or_named(models, tmp_path):
   assert "not valid JSON (expected the manifest tag_corpus.py writes)" in (
       result.stderr)
   assert result.stderr.count("\n") == 1
+
+
+def test_help_shows_defaults_and_plain_text_ids_are_told(models, tmp_path):
+  help_text = run_tool(["tag_corpus.py", "--help"]).stdout
+  assert "documents between two resume points (default: 200)" in help_text
+  assert "output: bioc_json, bioc_xml, pubtator, jsonl (default: bioc_json)" \
+      in " ".join(help_text.split())
+  result = _tag(models, _path("plain.txt"), tmp_path / "out")
+  assert ("Plain text (plain.txt): one document a line, its id the line "
+          "number\n") in result.stdout

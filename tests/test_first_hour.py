@@ -425,3 +425,18 @@ def test_a_short_run_shows_progress_and_keeps_the_log(tiny_bert_dir,
   log = (out / "run.log").read_text()
   assert "name = bert/embeddings/word_embeddings" in log  # TensorFlow's
   assert steps[-1] in log  # and ours
+
+
+@pytest.mark.parametrize("runner", ["run_ner.py", "run_re.py", "run_qa.py"])
+def test_a_mistyped_flag_is_one_error_line_exit_2(runner, tmp_path):
+  result = run_tool([runner, "--output_dirr=%s" % tmp_path],
+                    expect_ok=False)
+  assert result.returncode == 2
+  assert result.stderr == (
+      "error: Unknown command line flag 'output_dirr'. Did you mean: "
+      "output_dir ? (%s --help lists the flags)\n" % runner)
+  result = run_tool([runner, "--max_seq_length=12x"], expect_ok=False)
+  assert result.returncode == 2
+  assert result.stderr == (
+      "error: flag --max_seq_length=12x: invalid literal for int() with base "
+      "10: '12x' (%s --help lists the flags)\n" % runner)

@@ -70,3 +70,25 @@ def test_words_whose_basic_tokens_depend_on_casing():
            ("\u0301", "X"), ("-", "X"), ("b", "X"), ("BRCA", "I"),
            ("##1", "X"), ("x", "O"), ("[SEP]", "[SEP]")]
   assert _tags(sentences, cased) == ([["O", "B", "I", "O"]], 0)
+
+
+def test_an_extra_line_after_the_last_window_is_not_called_truncated(
+    tmp_path):
+  from finetuning import errors
+  answer = tmp_path / "test.tsv"
+  answer.write_text("a\tB\nb\tO\n\n")
+  pieces = ["[CLS]", "a", "b", "[SEP]"]
+  labels = ["[CLS]", "B", "O", "[SEP]"]
+  for extra, message in (
+      (["b"], "%s:5: 1 line after the last window's closing [SEP], not a "
+       "window (every window of run_ner.py starts with [CLS]): remove it"),
+      (["[CLS]", "a"], "%s:6: the last window has no closing [SEP]: the "
+       "file is truncated (every window of run_ner.py ends with [SEP])")):
+    tokens = tmp_path / "token_test.txt"
+    tokens.write_text("\n".join(pieces + extra) + "\n")
+    label_file = tmp_path / "label_test.txt"
+    label_file.write_text("\n".join(labels + ["O"] * len(extra)) + "\n")
+    with pytest.raises(errors.InputError) as e:
+      ner_detokenize.detokenize(str(tokens), str(label_file), str(answer),
+                                str(tmp_path))
+    assert str(e.value) == message % tokens

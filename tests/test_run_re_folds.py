@@ -46,3 +46,20 @@ def test_mean_sd():
   assert metrics.mean_sd([0.5]) == (0.5, 0.0)
   mean, sd = metrics.mean_sd([0.2, 0.4, 0.6])
   assert mean == pytest.approx(0.4) and sd == pytest.approx(0.2)
+
+
+def test_a_malformed_later_fold_stops_before_any_training(tiny_bert_dir,
+                                                          tmp_path):
+  data = tmp_path / "GAD"
+  for fold in ("1", "2"):
+    _gad_slice(os.path.join(GAD, fold), str(data / fold), n_train=32,
+               n_test=8)
+  with open(data / "2" / "test.tsv", "a") as f:
+    f.write("99\tA sentence without its label\n")
+  out = tmp_path / "out"
+  result = run_tool(["biocodes/run_re_folds.py", "--data_dir=" + str(data),
+                     "--output_dir=" + str(out), "--task_name=gad"] +
+                    _re_flags(tiny_bert_dir), expect_ok=False)
+  assert result.returncode == 2
+  assert result.stderr.startswith("error: %s:10: " % (data / "2" / "test.tsv"))
+  assert not out.exists()
