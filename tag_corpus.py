@@ -403,6 +403,13 @@ def finish(record, jobs, output_dir, wall):
             else ""))
   for what, n in sorted(changed.items()):
     print("%d %s" % (n, what))
+  repeated = [(s["shard"], i) for s in summaries
+              for i in s.get("repeated_ids", [])]
+  if repeated:
+    print("%d documents have the id of an earlier document of the same input "
+          "(each is tagged and written): %s" % (len(repeated), ", ".join(
+              "%s in %s" % (i, shard) for shard, i in repeated[:5]) + (
+                  ", ..." if len(repeated) > 5 else "")))
   if deleted_rows:
     print("%d PMIDs deleted by PubMed since earlier files (%s): drop their "
           "earlier annotations" % (len(deleted_rows),

@@ -138,10 +138,12 @@ def tag_shard(job, settings, report=None):
   shard = job["shard"]
   parts_dir = os.path.join(output_dir, PARTS, shard)
   existing = _parts(parts_dir)
-  skip = 0
+  skip, seen = 0, set()  # records done; document ids met (duplicates)
   for path in existing:
     with open(path, encoding="utf-8") as f:
-      skip += json.load(f)["records"]
+      part = json.load(f)
+    skip += part["records"]
+    seen.update(d["id"] for d in part["documents"])
   ner, relation = None, None
   records = readers.read(job["input"], job["format"])
   for chunk in _chunks(itertools.islice(records, skip, None),
@@ -157,11 +159,20 @@ def tag_shard(job, settings, report=None):
                  if isinstance(r, documents.Malformed)]
     deleted = [{"source": r.source, "id": pmid} for r in chunk
                if isinstance(r, documents.Deleted) for pmid in r.ids]
+    # Documents that share an id with an earlier one of the same input are
+    # tagged (they are records of their own) and counted, so that a user
+    # who keys by id hears of it.
+    repeated = []
+    for d in docs:
+      if d.id in seen:
+        repeated.append(d.id)
+      seen.add(d.id)
     tagged, counts = annotate.annotate(docs, ner, relation)
     counts["errors"] = len(malformed)
     counts["deleted"] = len(deleted)
+    counts["repeated_ids"] = len(repeated)
     part = {"records": len(chunk), "documents": tagged, "errors": malformed,
-            "deleted": deleted, "counts": counts,
+            "deleted": deleted, "repeated_ids": repeated, "counts": counts,
             "seconds": round(time.time() - started, 3)}
     if not _parent_alive(settings.get("parent_pid")):
       return None  # the command was killed: its next run redoes this part
@@ -219,17 +230,20 @@ def _write_shard(output_dir, shard, parts, settings):
   return {"shard": shard, "counts": totals,
           "errors": list(_read_parts(parts, "errors")),
           "deleted": list(_read_parts(parts, "deleted")),
+          "repeated_ids": list(_read_parts(parts, "repeated_ids")),
           "changed": changed,
           "tagging_seconds": round(part_seconds, 3)}
 
 
 def sum_counts(counts):
   """The sum of count dicts: documents, sentences, entities per type,
-  relations, errors, deleted citations."""
+  relations, errors, deleted citations, documents whose id an earlier one
+  of the same input had."""
   totals = {"documents": 0, "sentences": 0, "entities": {}, "relations": 0,
-            "errors": 0, "deleted": 0}
+            "errors": 0, "deleted": 0, "repeated_ids": 0}
   for c in counts:
-    for key in ("documents", "sentences", "relations", "errors", "deleted"):
+    for key in ("documents", "sentences", "relations", "errors", "deleted",
+                "repeated_ids"):
       totals[key] += c.get(key, 0)
     for typ, n in c["entities"].items():
       totals["entities"][typ] = totals["entities"].get(typ, 0) + n

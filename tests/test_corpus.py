@@ -735,3 +735,18 @@ def test_help_shows_defaults_and_plain_text_ids_are_told(models, tmp_path):
   result = _tag(models, _path("plain.txt"), tmp_path / "out")
   assert ("Plain text (plain.txt): one document a line, its id the line "
           "number\n") in result.stdout
+
+
+def test_documents_with_a_repeated_id_are_kept_and_told(models, tmp_path):
+  docs = write_file(tmp_path / "docs.jsonl", "".join(
+      '{"id": "%s", "text": "Aspirin induced renal failure %d."}\n' % (i, k)
+      for k, i in enumerate(["a", "b", "a", "c", "b"])))
+  out = tmp_path / "out"
+  result = _tag(models, docs, out, "--format=jsonl", "--part_size=2")
+  lines = (out / "docs.jsonl").read_text().splitlines()
+  assert [json.loads(l)["id"] for l in lines] == ["a", "b", "a", "c", "b"]
+  assert ("2 documents have the id of an earlier document of the same input "
+          "(each is tagged and written): a in docs.jsonl, b in docs.jsonl\n"
+          ) in result.stdout
+  manifest = json.loads((out / "manifest.json").read_text())
+  assert manifest["counts"]["repeated_ids"] == 2
