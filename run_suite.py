@@ -191,15 +191,17 @@ def _states(jobs, flags, output_dir):
 
 def _say_disk_need(pending, flags, output_dir, keep):
   """Prints what the pending jobs will take on disk, and what is free."""
-  one = engine.checkpoint_bytes(flags["init_checkpoint"])
+  model, checkpoint = engine.checkpoint_bytes(flags["init_checkpoint"])
   kept = {"none": 0, "last": 1, "best": 1}[keep]
+  # A run writes a new checkpoint before it deletes the one before.
   running = max(int(j["flags"].get("keep_checkpoint_max", 1)) for j in
                 pending) + 1
-  need = one * (kept * len(pending) + running)
+  need = model * kept * len(pending) + checkpoint * running
   free = shutil.disk_usage(output_dir).free
-  print("Disk: about %s for %d runs (%s a checkpoint, keep = \"%s\"); %s "
-        "free in %s" % (_size(need), len(pending), _size(one), keep,
-                        _size(free), output_dir), flush=True)
+  print("Disk: about %s for %d runs (%s a kept model, keep = \"%s\"; %s a "
+        "checkpoint while training); %s free in %s" % (
+            _size(need), len(pending), _size(model), keep, _size(checkpoint),
+            _size(free), output_dir), flush=True)
   if need > free:
     errors.warn("the suite may not fit on this disk; a full disk stops it, "
                 "and the same command resumes it once there is space (keep "

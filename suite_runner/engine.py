@@ -153,7 +153,12 @@ def status(state, job, defined):
 def keep_checkpoints(run_dir, keep):
   """Deletes the checkpoints of a finished run that `keep` does not name:
   "best" (best/ when the run kept one, else the last), "last" or "none".
-  The paper's protocol's select/ and final/ folders are treated alike."""
+  The paper's protocol's select/ and final/ folders are treated alike.
+
+  Returns:
+    The prefixes of the checkpoints kept.
+  """
+  kept_prefixes = []
   for folder in (run_dir, os.path.join(run_dir, "select"),
                  os.path.join(run_dir, "final")):
     if not os.path.isdir(folder):
@@ -170,6 +175,12 @@ def keep_checkpoints(run_dir, keep):
         os.remove(os.path.join(folder, name))
     if keep in ("last", "none") and has_best:
       shutil.rmtree(os.path.join(folder, "best"))
+    elif has_best:
+      best = [n[:-len(".index")] for n in os.listdir(
+          os.path.join(folder, "best")) if n.endswith(".index")]
+      kept_prefixes += [os.path.join(folder, "best", n) for n in best]
+    kept_prefixes += [os.path.join(folder, "model.ckpt-%d" % k)
+                      for k in sorted(kept)]
     if not kept and os.path.exists(os.path.join(folder, "checkpoint")):
       os.remove(os.path.join(folder, "checkpoint"))
     elif kept:
@@ -177,13 +188,16 @@ def keep_checkpoints(run_dir, keep):
           'model_checkpoint_path: "model.ckpt-%d"\n'
           'all_model_checkpoint_paths: "model.ckpt-%d"\n') % (max(kept),
                                                               max(kept)))
+  return kept_prefixes
 
 
 def checkpoint_bytes(init_checkpoint):
-  """The size of one fine-tuned checkpoint: the model's variables and
-  Adam's two moments (three times the pre-trained weights' data)."""
-  data = glob.glob(init_checkpoint + ".data-*")
-  return 3 * sum(os.path.getsize(p) for p in data)
+  """(a kept model, a checkpoint while training) in bytes: the model's
+  variables (about the pre-trained weights' data), and those with Adam's
+  two moments (three times that)."""
+  data = sum(os.path.getsize(p) for p in glob.glob(init_checkpoint +
+                                                   ".data-*"))
+  return data, 3 * data
 
 
 def _die_with_parent():
@@ -244,7 +258,17 @@ def execute(job, model_flags, output_dir, defined, score_file, keep):
   elif code != 0:
     problem = _last_error(os.path.join(run_dir, LOG))
   if code == 0 and problem is None:
-    keep_checkpoints(run_dir, keep)
+    kept = keep_checkpoints(run_dir, keep)
+    if kept:  # the model without the optimizer's slots (slim_checkpoint)
+      with open(os.path.join(run_dir, LOG), "ab") as log:
+        code = subprocess.call(
+            [sys.executable, "-m", "suite_runner.slim_checkpoint"] + kept,
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+            preexec_fn=_die_with_parent)
+      if code != 0:
+        problem = _last_error(os.path.join(run_dir, LOG)) or (
+            "its checkpoint could not be slimmed (see %s)" % LOG)
+  if code == 0 and problem is None:
     _write_state(run_dir, job, defined, status="done",
                  seconds=round(seconds, 1))
   return {"path": job["path"], "returncode": code, "seconds": seconds,

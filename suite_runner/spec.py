@@ -3,7 +3,8 @@
     seeds = [1, 2, 3]            # every job, unless a data set says otherwise
     protocol = "fixed"           # or "paper": NER chooses epochs on dev, retrains
     keep = "best"                # checkpoints kept per finished run: best
-                                 # (best/ if kept, else the last), last, none
+                                 # (best/ if kept, else the last), last, none;
+                                 # kept without the optimizer's slots
     [flags]                      # runner flags for every job
     max_seq_length = 128
     [ner]                        # runner flags for every NER job

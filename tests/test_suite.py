@@ -392,9 +392,27 @@ def test_a_changed_suite_file_is_refused_then_redone(world, finished,
   state = json.loads((out / "re/GAD/1/seed1/suite_job.json").read_text())
   assert state["status"] == "done"
   assert state["definition"]["flags"]["max_train_steps"] == 20
-  # Only the last checkpoint is kept (keep = "best", no best/ here).
-  assert sorted(p.name for p in (out / "re/GAD/1/seed1").glob(
-      "model.ckpt-*.index")) == ["model.ckpt-20.index"]
+  # Only the last checkpoint is kept (keep = "best", no best/ here), and
+  # without the optimizer's slots.
+  run = out / "re/GAD/1/seed1"
+  assert sorted(p.name for p in run.glob("model.ckpt-*")) == [
+      "model.ckpt-20.data-00000-of-00001", "model.ckpt-20.index"]
+  import tensorflow.compat.v1 as tf
+  names = tf.train.load_checkpoint(str(run / "model.ckpt-20")
+                                   ).get_variable_to_shape_map()
+  assert "global_step" in names and "output_weights" in names
+  assert not [n for n in names if "adam" in n]
+  # The same run again from the slimmed dir trains nothing and predicts
+  # the same probabilities.
+  from suite_runner import engine
+  before = (run / "test_results.tsv").read_bytes()
+  job = state["job"]
+  flags = json.loads((out / "suite_run.json").read_text())  # the model's
+  again = subprocess.run(engine.command(job, flags, str(out)), cwd=ROOT,
+                         capture_output=True, text=True,
+                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert (run / "test_results.tsv").read_bytes() == before
 
 
 def test_job_definitions_name_what_changed(tmp_path):
