@@ -27,7 +27,6 @@ from corpus import documents
 from corpus import readers
 from corpus import tagging
 from corpus import writers
-from finetuning import errors
 from finetuning import files
 
 PARTS = ".parts"
@@ -61,11 +60,12 @@ def forget(output_dir, shard):
 
 
 def _record(path):
-  """The JSON object in `path`, or None when it is missing or damaged (a
-  damaged record's work is done again rather than trusted)."""
+  """The JSON object in `path` (a record of ours), or None when it is
+  missing or damaged (its work is done again rather than trusted)."""
   try:
-    value = files.read_json(path, "a record tag_corpus.py writes")
-  except errors.UserError:
+    with open(path, encoding="utf-8") as f:
+      value = json.load(f)
+  except (OSError, ValueError):
     return None
   return value if isinstance(value, dict) else None
 
@@ -88,19 +88,25 @@ def models_of(models, re_model, vocab_file, use_fp16, batch_size):
 
 
 def _parts(parts_dir):
-  """The part files there are, in order (a gap ends them: never happens
-  with atomic writes, but a later part is then redone)."""
-  found = []
+  """(paths, records, document ids) of the part files there are, in order,
+  each read once (a gap ends them: never happens with atomic writes, but
+  a later part is then redone; so is a damaged part, with those after
+  it)."""
+  found, records, ids = [], 0, set()
   for k in itertools.count():
     path = os.path.join(parts_dir, "part-%05d.json" % k)
     if not os.path.exists(path):
-      return found
-    if not isinstance((_record(path) or {}).get("records"), int):
+      break
+    part = _record(path) or {}
+    if not isinstance(part.get("records"), int):
       for later in glob.glob(os.path.join(parts_dir, "part-*.json")):
-        if later >= path:  # a damaged part and those after it: redone
+        if later >= path:
           os.remove(later)
-      return found
+      break
     found.append(path)
+    records += part["records"]
+    ids.update(d["id"] for d in part.get("documents", []))
+  return found, records, ids
 
 
 def _chunks(iterable, size):
@@ -137,13 +143,9 @@ def tag_shard(job, settings, report=None):
   output_dir = settings["output_dir"]
   shard = job["shard"]
   parts_dir = os.path.join(output_dir, PARTS, shard)
-  existing = _parts(parts_dir)
-  skip, seen = 0, set()  # records done; document ids met (duplicates)
-  for path in existing:
-    with open(path, encoding="utf-8") as f:
-      part = json.load(f)
-    skip += part["records"]
-    seen.update(d["id"] for d in part["documents"])
+  # The records done and the document ids met (repeated ids), of the
+  # parts a killed run left.
+  existing, skip, seen = _parts(parts_dir)
   ner, relation = None, None
   records = readers.read(job["input"], job["format"])
   for chunk in _chunks(itertools.islice(records, skip, None),
@@ -206,33 +208,34 @@ def _writable(record, fmt, source):
   return record
 
 
-def _read_parts(paths, key):
+def _documents(paths):
   for path in paths:
     with open(path, encoding="utf-8") as f:
-      yield from json.load(f).get(key, [])
+      yield from json.load(f)["documents"]
 
 
 def _write_shard(output_dir, shard, parts, settings):
   """Writes the shard from its parts to `.parts/<shard>.tmp` (renamed into
-  place by the caller after the summary); returns the summary."""
+  place by the caller after the summary); returns the summary. The parts
+  are read twice: once streaming their documents to the writer, once for
+  the rest."""
   with files.atomic_file(os.path.join(output_dir, PARTS,
                                       shard + ".tmp")) as f:
-    changed = writers.write(settings["format"],
-                            _read_parts(parts, "documents"), f,
+    changed = writers.write(settings["format"], _documents(parts), f,
                             settings["date"])
+  summary = {"shard": shard, "errors": [], "deleted": [], "repeated_ids": [],
+             "changed": changed}
   found, part_seconds = [], 0.0
   for path in parts:
     with open(path, encoding="utf-8") as f:
       part = json.load(f)
     found.append(part["counts"])
     part_seconds += part["seconds"]
-  totals = sum_counts(found)
-  return {"shard": shard, "counts": totals,
-          "errors": list(_read_parts(parts, "errors")),
-          "deleted": list(_read_parts(parts, "deleted")),
-          "repeated_ids": list(_read_parts(parts, "repeated_ids")),
-          "changed": changed,
-          "tagging_seconds": round(part_seconds, 3)}
+    for key in ("errors", "deleted", "repeated_ids"):
+      summary[key].extend(part.get(key, []))
+  summary.update(counts=sum_counts(found),
+                 tagging_seconds=round(part_seconds, 3))
+  return summary
 
 
 def sum_counts(counts):
