@@ -93,7 +93,8 @@ def test_verify_export_with_the_peer():
                 "peer's venv, absent here (%s)" % PEER_PYTHON)
   result = run_tool(["bench/verify_export.py",
                      "--peer_python=" + PEER_PYTHON])
-  assert "difference" in result.stdout
+  report = json.loads(result.stdout[result.stdout.rindex("{\n"):])
+  assert report["sentences"] == 50 and report["max_abs_logit_diff"] < 1e-4
 
 
 def test_verify_hf_conversion_with_the_peer():
