@@ -29,6 +29,14 @@ DATASETS = collections.OrderedDict((d.name, d) for d in [
     Dataset("euadr", ["0", "1"], ("GENE", "DISEASE"), BINARY),
     Dataset("chemprot", ["cpr:3", "cpr:4", "cpr:5", "cpr:6", "cpr:9", "false"],
             ("CHEMICAL", "GENE"), MICRO),
+    Dataset("ddi", ["advise", "effect", "int", "mechanism", "false"],
+            ("DRUG", "DRUG"), MICRO),
+    Dataset("drugprot", [
+        "ACTIVATOR", "AGONIST", "AGONIST-ACTIVATOR", "AGONIST-INHIBITOR",
+        "ANTAGONIST", "DIRECT-REGULATOR", "INDIRECT-DOWNREGULATOR",
+        "INDIRECT-UPREGULATOR", "INHIBITOR", "PART-OF", "PRODUCT-OF",
+        "SUBSTRATE", "SUBSTRATE_PRODUCT-OF", "false"],
+            ("CHEMICAL", "GENE"), MICRO),
 ])
 
 # Entity types raw-text RE accepts (upper case).

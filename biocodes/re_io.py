@@ -8,11 +8,42 @@ order, tab-separated, no header.
 
 import collections
 import math
+import re
 
 from finetuning import errors
 from finetuning import files
 
 Row = collections.namedtuple("Row", ["index", "sentence", "label", "line"])
+
+Span = collections.namedtuple("Span", ["start", "end", "type"])
+Span.__doc__ = """An entity of a pair: offsets into its sentence (end
+exclusive) and its type (CHEMICAL, GENE, DRUG, ...)."""
+
+
+def mask_pair(text, first, second):
+  """`text` with both entities replaced by @TYPE$ (BioBERT's masks)."""
+  for e in sorted((first, second), key=lambda e: -e.start):
+    text = text[:e.start] + "@%s$" % e.type + text[e.end:]
+  return text
+
+
+def mark_pair(text, first, second):
+  """`text` with typed markers around the two entities, kept:
+  `@ * chemical * aspirin @ ... # ^ gene ^ COX-2 #` (the typed entity
+  markers of punctuation of Zhou and Chen 2021, which the vocabulary
+  already holds; the first entity in @ *, the second in # ^)."""
+  marks = {id(first): ("@ * %s * " % first.type.lower(), " @"),
+           id(second): ("# ^ %s ^ " % second.type.lower(), " #")}
+  for e in sorted((first, second), key=lambda e: -e.start):
+    before, after = marks[id(e)]
+    text = text[:e.start] + before + text[e.start:e.end] + after + text[e.end:]
+  return text
+
+
+def has_markers(sentence):
+  """Whether a sentence holds both entity markers of `mark_pair`."""
+  return bool(re.search(r"@ \* [^*]+ \* .*? @", sentence) and
+              re.search(r"# \^ [^^]+ \^ .*? #", sentence))
 
 _HEADERS = (["index", "sentence", "label"], ["sentence", "label"])
 
