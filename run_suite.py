@@ -36,7 +36,7 @@ from finetuning import cluster
 from suite_runner import engine
 from suite_runner import report as report_lib
 from suite_runner import spec
-from suite_runner import tasks
+import tasks
 
 RUN_FILE = "suite_run.json"
 RESUME_HINT = ("run the same command again: finished jobs are kept and the "
@@ -85,7 +85,7 @@ def job_line(job, result, values):
         job.path, result["returncode"],
         ": %s" % result["problem"] if result.get("problem") else "",
         os.path.join(job.path, engine.LOG))
-  task = tasks.TASKS[job.task]
+  task = tasks.kind(job.task)
   scores = "  ".join("%s %.2f" % (task.metrics[m].label, v)
                      for m, v in (values or {}).items() if v is not None)
   return "%s  %s  (%.0f s)" % (job.path, scores, result["seconds"])
@@ -161,7 +161,7 @@ def main(argv=None):
   else:
     _say_disk_need(pending, flags, output_dir, suite.keep)
     failed = _run([(j, defined[j["path"]],
-                    tasks.TASKS[j["task"]].score_file) for j in pending],
+                    tasks.kind(j["task"]).score_file) for j in pending],
                   len(jobs), flags, output_dir, args, suite.keep)
     defined, states = _states(jobs, flags, output_dir)
   done = {j.path for j in suite.jobs if states[j.path][0] == "done"}
@@ -232,7 +232,7 @@ def _run(pending, total, flags, output_dir, args, keep):
     done += 1
     job = by_path[job["path"]]
     try:
-      values = tasks.read_metrics(tasks.TASKS[job.task],
+      values = report_lib.read_metrics(tasks.kind(job.task),
                                   os.path.join(output_dir, job.path),
                                   job.metrics)
     except errors.UserError as e:

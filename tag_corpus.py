@@ -140,10 +140,9 @@ def plan(args):
   re_model = None
   if args.re_model:
     re_model = os.path.abspath(args.re_model)
-    manifest, _ = tagging.read_run(re_model, vocab_file, tagging.RE_TASKS,
+    manifest, _ = tagging.read_run(re_model, vocab_file, ("re",),
                                    "re_model")
-    from biocodes import re_datasets  # pylint: disable=g-import-not-at-top
-    wanted = re_datasets.get(manifest["task"]).entity_types
+    wanted = tagging.relation_dataset(manifest).entity_types
     have = set()
     for _, path, typ in models:
       labels = run_dir.read_manifest(path)["labels"]
@@ -194,8 +193,8 @@ def _model_record(path):
   """What a model run dir is, for manifest.json: its run manifest and the
   checkpoint that tags (name and SHA-256), so that a model trained further
   is another model."""
-  manifest, checkpoint = tagging.read_run(path, None, ("ner",) +
-                                          tagging.RE_TASKS, "models")
+  manifest, checkpoint = tagging.read_run(path, None, ("ner", "re"),
+                                          "models")
   return {"run_dir": path, "run_manifest": manifest,
           "checkpoint": os.path.relpath(checkpoint, path),
           "checkpoint_sha256": files.file_digest(checkpoint + ".index")}

@@ -22,7 +22,7 @@ if __name__ == "__main__":  # run as a script: the project root on the path
       __file__))))
 
 from biocodes import metrics  # noqa: E402
-from biocodes import re_datasets  # noqa: E402
+from tasks import datasets  # noqa: E402
 from biocodes import re_io  # noqa: E402
 from finetuning import errors  # noqa: E402
 from finetuning import files  # noqa: E402
@@ -76,25 +76,26 @@ def chemprot_scores(pred, gold, num_positive=5):
 
 def dataset_of(task):
   """The data set `--task` names: binary or chemprot (the original's
-  choices, GAD's and ChemProt's scoring) or any re_datasets name."""
-  return (re_datasets.for_metric(re_datasets.BINARY) if task == "binary"
-          else re_datasets.get(task))
+  choices, GAD's and ChemProt's scoring) or any relation data set of
+  tasks/datasets.toml."""
+  return (datasets.for_metric(datasets.BINARY) if task == "binary"
+          else datasets.relation_set(task))
 
 
 def score(probabilities, gold_labels, task="binary"):
   """Scores class probabilities (label order of the task) against labels.
 
   Args:
-    task: a name for `dataset_of`, or a `re_datasets.Dataset`.
+    task: a name for `dataset_of`, or a `tasks.datasets.Dataset`.
 
   Returns:
     (ordered list of (name, value), notes).
   """
-  dataset = task if isinstance(task, re_datasets.Dataset) else dataset_of(
+  dataset = task if isinstance(task, datasets.Dataset) else dataset_of(
       task)
   pred = [argmax(p) for p in probabilities]
   gold = [dataset.labels.index(label) for label in gold_labels]
-  if dataset.metric == re_datasets.MICRO:
+  if dataset.metric == datasets.MICRO:
     return chemprot_scores(pred, gold, len(dataset.labels) - 1)
   return binary_scores(pred, gold)
 
@@ -124,15 +125,22 @@ def format_scores(scores):
   return "".join("{:11s} : {:.2%}\n".format(k, v) for k, v in scores)
 
 
+def _task(value):
+  if value != "binary" and datasets.relation_set(value) is None:
+    raise argparse.ArgumentTypeError("%r: expected binary or one of %s" % (
+        value, ", ".join(datasets.of_kind("re"))))
+  return value
+
+
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--output_path", required=True,
                       help="test_results.tsv written by run_re.py")
   parser.add_argument("--answer_path", required=True, help="the test.tsv")
   parser.add_argument("--task", default="binary",
-                      choices=["binary"] + list(re_datasets.DATASETS),
-                      help="binary (GAD, EU-ADR) or chemprot, or a data "
-                      "set's name (biocodes/re_datasets.py)")
+                      type=_task,
+                      help="binary (GAD, EU-ADR) or chemprot, or a relation "
+                      "data set's name (tasks/datasets.toml)")
   parser.add_argument("--json_output", default=None,
                       help="also write the scores to this JSON file")
   args = parser.parse_args(argv)

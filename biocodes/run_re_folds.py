@@ -25,7 +25,7 @@ if __name__ == "__main__":  # run as a script: the project root on the path
   sys.path.insert(0, ROOT)
 
 from biocodes import metrics as metrics_lib  # noqa: E402
-from biocodes import re_datasets  # noqa: E402
+from tasks import datasets  # noqa: E402
 from biocodes import re_eval  # noqa: E402
 from biocodes import re_io  # noqa: E402
 from finetuning import errors  # noqa: E402
@@ -111,9 +111,9 @@ def main(argv=None):
   for a in passthrough:
     if a.startswith("--task_name="):
       task = a.split("=", 1)[1]
-  dataset = re_datasets.get(task)
-  task = dataset.name if dataset else task  # run_re.py refuses the unknown
-  metrics = (METRICS[:3] if dataset and dataset.metric == re_datasets.MICRO
+  dataset = datasets.relation_set(task)
+  task = dataset.task_name if dataset else task  # run_re.py refuses others
+  metrics = (METRICS[:3] if dataset and dataset.metric == datasets.MICRO
              else METRICS)
   defaults = [f for f in ("do_train", "do_predict")
               if not _has_flag(passthrough, f)]

@@ -5,8 +5,9 @@ run_manifest.json and checkpoint: best/ when the run kept one, else the
 newest (export_model.py's rule). Each keeps one `predictor.Predictor`
 (the graph built and the weights restored once) for every batch of
 sentences it is given. NER models tag words exactly as run_ner.py does
-(its windows and decoding); relation models classify the masked pairs
-exactly as run_re.py's raw-text RE does.
+(`tasks.ner.tag_sentences`); relation models classify the masked or
+marked pairs exactly as run_re.py's raw-text RE does
+(`tasks.relations.classify_pairs`).
 """
 
 import collections
@@ -23,21 +24,28 @@ ModelSpec.__doc__ = """A model as --models names it: its name (the type
 given, or the run dir's base name), its run dir, and the type its entities
 get when its labels are untyped (B/I/O), or None for typed labels."""
 
-RE_TASKS = ("gad", "euadr", "chemprot")
-
-
-def read_run(path, vocab_file, tasks, flag):
-  """(manifest, checkpoint) of a trained run, checked; UserError if not."""
+def read_run(path, vocab_file, kinds, flag):
+  """(manifest, checkpoint) of a trained run of one of `kinds` ("ner",
+  "re"), checked; UserError if not."""
   import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+  import tasks  # pylint: disable=g-import-not-at-top
   from finetuning import model_files  # pylint: disable=g-import-not-at-top
   from finetuning import selection  # pylint: disable=g-import-not-at-top
   manifest = run_dir.read_manifest(path)
   if manifest is None:
     raise errors.UserError("--%s: %s is not a run dir of this project (no "
                            "%s)" % (flag, path, run_dir.MANIFEST_NAME))
-  if manifest["task"] not in tasks:
-    raise errors.UserError("--%s: %s is a %r run; expected one of %s" %
-                           (flag, path, manifest["task"], ", ".join(tasks)))
+  kind = tasks.kind_of(manifest)
+  if kind not in kinds:
+    raise errors.UserError("--%s: %s is a %s run (%s); expected %s" % (
+        flag, path, kind, manifest["task"], " or ".join(kinds)))
+  if kind == "re" and relation_dataset(manifest) is None:
+    from tasks import datasets  # pylint: disable=g-import-not-at-top
+    raise errors.UserError(
+        "--%s: %s was trained on relation data set %r, which "
+        "tasks/datasets.toml does not have (it has %s)" % (
+            flag, path, manifest["task"],
+            ", ".join(datasets.relation_schemas())))
   recorded = manifest.get("vocab_sha256")
   if recorded and vocab_file and files.file_digest(vocab_file) != recorded:
     raise errors.UserError("--vocab_file=%s is not the vocabulary %s was "
@@ -49,6 +57,18 @@ def read_run(path, vocab_file, tasks, flag):
                            % (flag, path))
   model_files.check_run_checkpoint(path, checkpoint)
   return manifest, checkpoint
+
+
+def relation_dataset(manifest):
+  """The relation data set (labels, pair types, metric) a trained RE run
+  recorded, or None if the table does not have it."""
+  from tasks import datasets  # pylint: disable=g-import-not-at-top
+  return datasets.relation_schemas().get(manifest["task"])
+
+
+def entity_markers(manifest):
+  """Whether a trained RE run was trained on marked (not masked) pairs."""
+  return bool(manifest.get("training", {}).get("entity_markers"))
 
 
 def entity_types(labels, entity_type):
@@ -86,7 +106,7 @@ class NerModel(object):
   """A NER run: `tag(sentences)` -> entities of each sentence."""
 
   def __init__(self, spec, vocab_file, use_fp16=False, batch_size=32):
-    import run_ner  # pylint: disable=g-import-not-at-top
+    from tasks import ner  # pylint: disable=g-import-not-at-top
     self.spec = spec
     self.batch_size = batch_size
     manifest, checkpoint = read_run(spec.run_dir, vocab_file, ("ner",),
@@ -94,36 +114,17 @@ class NerModel(object):
     self.labels = manifest["labels"]
     self.max_seq_length = manifest["max_seq_length"]
     self.tokenizer = _tokenizer(manifest, vocab_file)
-    self.predictor = _predictor(manifest, checkpoint, run_ner.NerTask.head,
-                                run_ner.NerTask.fields, use_fp16)
+    self.predictor = _predictor(manifest, checkpoint, ner.NerTask.head,
+                                ner.NerTask.fields, use_fp16)
 
   def tag(self, sentences):
-    """[[{start, end, type, score}] per sentence], offsets into each.
-
-    The score of an entity is the mean, over its words, of the probability
-    of the tag the model chose for the word.
-    """
-    import run_ner  # pylint: disable=g-import-not-at-top
-    split = [run_ner.split_words_with_offsets(s) for s in sentences]
-    examples = [run_ner.InputExample(str(i), [w for w, _, _ in words],
-                                     ["O"] * len(words), [])
-                for i, words in enumerate(split) if words]
-    found = [[] for _ in sentences]
-    if not examples:
-      return found
-    features, windows, _ = run_ner.convert_examples(
-        examples, self.labels, self.tokenizer, self.max_seq_length)
-    results = self.predictor.predict(features, self.batch_size)
-    _, tags, _ = run_ner.decode(windows, results, self.labels)
-    scores = run_ner.word_probabilities(windows, results, self.labels)
-    k = 0
-    for i, words in enumerate(split):
-      if not words:
-        continue
-      found[i] = run_ner.entities(sentences[i], words, tags[k],
-                                  self.spec.entity_type, scores[k])
-      k += 1
-    return found
+    """[[{start, end, type, score}] per sentence], offsets into each
+    (`tasks.ner.tag_sentences`)."""
+    from tasks import ner  # pylint: disable=g-import-not-at-top
+    return ner.tag_sentences(
+        sentences, self.labels, self.tokenizer, self.max_seq_length,
+        lambda features: self.predictor.predict(features, self.batch_size),
+        self.spec.entity_type)
 
 
 class ReModel(object):
@@ -131,18 +132,19 @@ class ReModel(object):
   of each (sentence, first entity, second entity)."""
 
   def __init__(self, run_path, vocab_file, use_fp16=False, batch_size=32):
-    import run_re  # pylint: disable=g-import-not-at-top
-    from biocodes import re_datasets  # pylint: disable=g-import-not-at-top
-    manifest, checkpoint = read_run(run_path, vocab_file, RE_TASKS,
+    from tasks import relations  # pylint: disable=g-import-not-at-top
+    manifest, checkpoint = read_run(run_path, vocab_file, ("re",),
                                     "re_model")
     self.name = os.path.basename(os.path.normpath(run_path))
-    self.dataset = re_datasets.get(manifest["task"])
+    self.dataset = relation_dataset(manifest)
+    self.markers = entity_markers(manifest)
     self.labels = manifest["labels"]
     self.max_seq_length = manifest["max_seq_length"]
     self.batch_size = batch_size
     self.tokenizer = _tokenizer(manifest, vocab_file)
-    self.predictor = _predictor(manifest, checkpoint, run_re.ReTask.head,
-                                run_re.ReTask.fields, use_fp16)
+    self.predictor = _predictor(manifest, checkpoint,
+                                relations.ReTask.head,
+                                relations.ReTask.fields, use_fp16)
 
   @property
   def entity_types(self):
@@ -151,33 +153,20 @@ class ReModel(object):
 
   @property
   def negative(self):
-    """The label that means "no relation" ("0", or ChemProt's "false")."""
-    return self.labels[0] if self.labels[0] == "0" else self.labels[-1]
+    """The label that means "no relation" ("0", or "false")."""
+    return self.dataset.negative
 
   def relation_type(self, label):
-    """The type a relation gets: the data set's name for a yes/no data set
-    (GAD, EU-ADR), else the label (ChemProt's CPR:3 ...)."""
-    from biocodes import re_datasets  # pylint: disable=g-import-not-at-top
-    if self.dataset.metric == re_datasets.BINARY:
-      return self.dataset.name.upper()
-    return label.upper()
+    """The type a relation gets (`tasks.relations.relation_type`)."""
+    from tasks import relations  # pylint: disable=g-import-not-at-top
+    return relations.relation_type(self.dataset, label)
 
   def classify(self, pairs):
-    import run_re  # pylint: disable=g-import-not-at-top
-    examples = [run_re.InputExample(str(i), run_re.mask_pair(text, a, b),
-                                    self.labels[0])
-                for i, (text, a, b) in enumerate(pairs)]
-    if not examples:
-      return []
-    features, _ = run_re.convert_examples(examples, self.labels,
-                                          self.tokenizer, self.max_seq_length)
-    results = self.predictor.predict(features, self.batch_size)
-    out = []
-    for r in results:
-      p = r["probabilities"]
-      best = max(range(len(p)), key=lambda j: p[j])
-      out.append((self.labels[best], float(p[best])))
-    return out
+    from tasks import relations  # pylint: disable=g-import-not-at-top
+    return relations.classify_pairs(
+        pairs, self.labels, self.tokenizer, self.max_seq_length,
+        lambda features: self.predictor.predict(features, self.batch_size),
+        self.markers)
 
 
 def rounded(score):

@@ -60,6 +60,7 @@ class Task(object):
 
   Attributes:
     name: recorded in run_manifest.json ("ner", "gad", "qa", ...).
+    kind: its kind ("ner", "re", "qa": `tasks.MODULES`), recorded too.
     head: the name of its head in `heads.HEADS` (recorded too).
     fields: {feature name: records.SEQUENCE or records.SCALAR}.
     packable: its features are all sequences and its head is per position,
@@ -67,9 +68,19 @@ class Task(object):
   """
 
   name = None
+  kind = None
   head = None
   fields = {}
   packable = False
+
+  def dataset_name(self, config):
+    """The data set a training run learns from, as run_manifest.json
+    records it: the base name of --data_dir (or of --train_file)."""
+    path = config.data_dir or getattr(config.task, "train_file", None)
+    if not path:
+      return None
+    base = os.path.basename(os.path.normpath(path))
+    return base if config.data_dir else os.path.splitext(base)[0]
 
   def record_fields(self, training):
     """The feature fields of training (or prediction) records."""
@@ -193,8 +204,9 @@ def run(task, config):
   manifest = run_dir.describe_run(
       task.name, labels, bert_config, config.max_seq_length,
       config.do_lower_case, config.vocab_file, config.init_checkpoint,
-      head=task.head)
+      head=task.head, kind=task.kind)
   if config.do_train:
+    manifest["dataset"] = task.dataset_name(config)
     manifest.update(run_dir.describe_training(
         config, _paths(inputs, ["train"] + (
             ["dev"] if config.evaluates_during_training else [])),

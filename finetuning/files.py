@@ -258,3 +258,47 @@ def read_text_lines(path, what, allow_empty=False):
       return []
     raise errors.InputError(path, None, "file is empty (expected %s)" % what)
   return lines
+
+
+def toml_key_lines(text):
+  """{(table..., key): line} and {(table...,): line} of a TOML text."""
+  lines, table = {}, ()
+  for number, line in enumerate(text.splitlines(), 1):
+    header = re.match(r"\s*\[([^\[\]]+)\]\s*(#.*)?$", line)
+    if header:
+      table = tuple(p.strip().strip('"') for p in
+                    re.findall(r'"[^"]*"|[^.]+', header.group(1)))
+      for n in range(1, len(table) + 1):  # [a.b] also places a
+        lines.setdefault(table[:n], number)
+      continue
+    key = re.match(r'\s*("[^"]*"|[A-Za-z0-9_-]+)\s*=', line)
+    if key:
+      lines.setdefault(table + (key.group(1).strip('"'),), number)
+  return lines
+
+
+def read_toml(path, flag=None):
+  """(parsed TOML, {(table..., key): line}) of `path`; a UserError with
+  the file and line (or the flag that named the file) if it cannot be
+  read."""
+  import tomllib  # pylint: disable=g-import-not-at-top
+  try:
+    with open(path, "rb") as f:
+      data = f.read()
+  except OSError as e:
+    raise errors.UserError("%s: %s" % ("--%s=%s" % (flag, path) if flag
+                                       else path, e.strerror))
+  try:
+    text = data.decode("utf-8")
+    text = text[1:] if text.startswith("\ufeff") else text  # a BOM
+    parsed = tomllib.loads(text)
+  except UnicodeDecodeError:
+    raise errors.UserError("%s: not UTF-8 text" % path)
+  except tomllib.TOMLDecodeError as e:
+    where = re.search(r"\(at line (\d+), column \d+\)", str(e))
+    line = where.group(1) if where else max(len(text.splitlines()), 1)
+    message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)",
+                     "", str(e))
+    raise errors.UserError("%s:%s: not valid TOML: %s" % (path, line,
+                                                         message))
+  return parsed, toml_key_lines(text)

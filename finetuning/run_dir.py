@@ -44,7 +44,7 @@ REQUIRED_KEYS = ("task", "labels", "bert_config", "max_seq_length",
 
 
 def describe_run(task, labels, bert_config, max_seq_length, do_lower_case,
-                 vocab_file=None, init_checkpoint=None, head=None):
+                 vocab_file=None, init_checkpoint=None, head=None, kind=None):
   """What identifies a run: a JSON-able dict.
 
   Args:
@@ -57,6 +57,7 @@ def describe_run(task, labels, bert_config, max_seq_length, do_lower_case,
     init_checkpoint: recorded by the SHA-256 of its .index file (so a
       checkpoint moved elsewhere is still the same one).
     head: the name of the task's head (`heads.HEADS`), or None.
+    kind: the task's kind ("ner", "re", "qa"), or None.
   """
   if hasattr(bert_config, "to_dict"):
     bert_config = bert_config.to_dict()
@@ -67,6 +68,8 @@ def describe_run(task, labels, bert_config, max_seq_length, do_lower_case,
       "max_seq_length": int(max_seq_length),
       "do_lower_case": bool(do_lower_case),
   }
+  if kind:
+    run["kind"] = kind
   if head:
     run["head"] = head
   if vocab_file:

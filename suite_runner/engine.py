@@ -41,8 +41,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def command(job, model_flags, output_dir):
   """The runner's command line of `job` (a dict of spec.Job's fields)."""
-  from suite_runner import tasks  # pylint: disable=g-import-not-at-top
-  runner = tasks.TASKS[job["task"]].runner
+  import tasks  # pylint: disable=g-import-not-at-top
+  runner = tasks.kind(job["task"]).runner
   args = [sys.executable, os.path.join(ROOT, runner),
           "--do_train=true", "--do_predict=true"]
   # One checkpoint at a time while it trains (the suite's disk), unless the

@@ -1,10 +1,10 @@
 """The suite's report: every run's test scores, per data set and metric.
 
-Read from each run's own score file (`tasks.read_metrics`), so the report
+Read from each run's own score file (`read_metrics`), so the report
 is the same however the runs were scheduled, interrupted or resumed.
 Per data set and metric: the number of runs, mean ± sample standard
 deviation, min, max and the best run (how the BioBERT paper reports), with
-the published numbers of suite_runner/datasets.toml beside them, and a
+the published numbers of tasks/datasets.toml beside them, and a
 macro average over task types (the mean of each type's data-set means of
 the headline metric, as BLURB averages). Written as report.md, report.csv,
 report.json and report.png in the suite's output dir.
@@ -12,6 +12,7 @@ report.json and report.png in the suite's output dir.
 
 import collections
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -19,10 +20,44 @@ import os
 from biocodes import metrics as metrics_lib
 from finetuning import errors
 from finetuning import files
-from suite_runner import spec
-from suite_runner import tasks
+import tasks
+from tasks import datasets as datasets_lib
 
 TASK_TITLES = {"ner": "NER", "re": "RE", "qa": "QA"}
+
+
+def score_path(kind, run_dir):
+  """The score file of a finished run in `run_dir` (the paper's protocol
+  writes the retrained model's in final/)."""
+  final = os.path.join(run_dir, "final", kind.score_file)
+  return final if os.path.exists(final) else os.path.join(run_dir,
+                                                          kind.score_file)
+
+
+def read_metrics(kind, run_dir, names):
+  """{metric: percentage} of the run in `run_dir`, or None if it has no
+  score file.
+
+  Raises:
+    InputError: a score file that is not JSON, or holds a value that is
+      not a finite number (NaN) where a metric should be.
+  """
+  path = score_path(kind, run_dir)
+  if not os.path.exists(path):
+    return None
+  scores = files.read_json(path, "the score file of a finished run")
+  out = collections.OrderedDict()
+  for name in names:
+    metric = kind.metrics[name]
+    value = scores
+    for key in metric.path:
+      value = value.get(key) if isinstance(value, dict) else None
+    if value is not None and (isinstance(value, bool) or not isinstance(
+        value, (int, float))):
+      raise errors.InputError(path, None, "%s is %r, not a number" % (
+          ".".join(metric.path), value))
+    out[name] = None if value is None else float(value) * metric.scale
+  return out
 
 
 def collect(jobs, output_dir, done=None, warn=errors.warn):
@@ -40,7 +75,7 @@ def collect(jobs, output_dir, done=None, warn=errors.warn):
     values = None
     if done is None or job.path in done:
       try:
-        values = tasks.read_metrics(tasks.TASKS[job.task], run_dir,
+        values = read_metrics(tasks.kind(job.task), run_dir,
                                     job.metrics)
       except errors.UserError as e:
         warn("%s; counted as missing" % e)
@@ -78,7 +113,11 @@ def summarize(rows, datasets):
     finished = [r for r in runs if r["scores"] is not None]
     entry = {"task": task, "dataset": dataset, "runs": runs,
              "missing": len(runs) - len(finished), "metrics": []}
-    published = datasets.get(dataset, {}).get("published", [])
+    known = datasets.get(dataset)
+    main_metric = tasks.default_metrics(tasks.kind(task), known)[0]
+    published = [{k: v for k, v in dataclasses.asdict(p).items()
+                  if v is not None} for p in (known.published if known
+                                              else ())]
     for metric in group["metrics"]:
       values = [r["scores"][metric] for r in finished
                 if r["scores"][metric] is not None]
@@ -92,7 +131,7 @@ def summarize(rows, datasets):
                            "fold": best["fold"], "seed": best["seed"]})
       stats["published"] = [
           p for p in published
-          if p.get("metric", tasks.TASKS[task].default_metrics[0]) == metric]
+          if p.get("metric", main_metric) == metric]
       entry["metrics"].append(stats)
     first = entry["metrics"][0]
     if first.get("mean") is not None:
@@ -124,7 +163,7 @@ def markdown(report, title, notes):
             "|---|---|---|---|---|---|---|---|---|"]
   for entry in report["datasets"]:
     for stats in entry["metrics"]:
-      label = tasks.TASKS[entry["task"]].metrics[stats["metric"]].label
+      label = tasks.kind(entry["task"]).metrics[stats["metric"]].label
       if stats["n"]:
         cells = ["%.2f ± %.2f" % (stats["mean"], stats["sd"]),
                  _fmt(stats["min"]), _fmt(stats["max"]),
@@ -145,7 +184,7 @@ def markdown(report, title, notes):
                       "%s %.2f" % (TASK_TITLES[t], v)
                       for t, v in macro["per_task"].items()))]
   lines += ["", "Sources of the published numbers: "
-            "suite_runner/datasets.toml.", ""]
+            "tasks/datasets.toml.", ""]
   return "\n".join(lines)
 
 
@@ -195,7 +234,7 @@ def plot(report, path):
       ax.scatter([x + 0.15], [p["value"]], marker=marker, color=color,
                  label=label)
   ax.set_xticks(range(len(entries)))
-  ax.set_xticklabels(["%s\n%s" % (e["dataset"], tasks.TASKS[e["task"]].metrics[
+  ax.set_xticklabels(["%s\n%s" % (e["dataset"], tasks.kind(e["task"]).metrics[
       e["metrics"][0]["metric"]].label) for e in entries], fontsize=7)
   ax.set_ylabel("test score (%)")
   legend = ax.legend(fontsize=7, loc="lower right")
@@ -210,7 +249,7 @@ def plot(report, path):
 
 def write(rows, output_dir, title, notes=()):
   """Writes report.md, .csv, .json and .png; returns the report dict."""
-  report = summarize(rows, spec.known_datasets())
+  report = summarize(rows, datasets_lib.table())
   files.atomic_write(os.path.join(output_dir, "report.json"),
                      json.dumps(report, indent=2, sort_keys=True,
                                 allow_nan=False) + "\n")

@@ -9,7 +9,7 @@
     max_seq_length = 128
     [ner]                        # runner flags for every NER job
     learning_rate = 5e-5
-    [ner.NCBI-disease]           # a data set of suite_runner/datasets.toml
+    [ner.NCBI-disease]           # a data set of tasks/datasets.toml
     num_train_epochs = 10
     [re.GAD]
     folds = [1, 2, 3]            # a subset of the data set's folds
@@ -25,14 +25,12 @@ fold and seed, in `<output_dir>/<task>/<dataset>/<fold>/seed<k>/`.
 import collections
 import math
 import os
-import re
-import tomllib
 
 from finetuning import errors
-from suite_runner import tasks
+from finetuning import files
+import tasks
+from tasks import datasets as datasets_lib
 
-DATASETS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                             "datasets.toml")
 PROTOCOLS = ("fixed", "paper")
 KEEP = ("best", "last", "none")
 SUITE_KEYS = ("seeds", "folds", "metrics", "max_steps")
@@ -40,15 +38,14 @@ SUITE_KEYS = ("seeds", "folds", "metrics", "max_steps")
 RESERVED = ("output_dir", "seed", "vocab_file", "bert_config_file",
             "init_checkpoint", "do_train", "do_predict")
 # Flags naming files under --data_dir.
-PATH_FLAGS = ("data_dir", "train_file", "predict_file", "golden_file",
-              "dev_file", "dev_golden_file")
+PATH_FLAGS = datasets_lib.PATH_KEYS
 SINGLE_SPLIT = "all"
 
 Job = collections.namedtuple(
     "Job", ["task", "dataset", "fold", "seed", "flags", "metrics", "path"])
 Job.__doc__ = """One run.
 
-task: a tasks.Task name; dataset; fold ("all" for one split); seed;
+task: a task kind (tasks.MODULES); dataset; fold ("all" for one split); seed;
 flags: {runner flag: value} (paths absolute); metrics: what the report
 shows; path: the run's folder relative to the suite's output dir.
 """
@@ -58,52 +55,6 @@ Suite = collections.namedtuple("Suite", ["jobs", "skipped", "protocol",
 Suite.__doc__ = """jobs: the Jobs to run, in order; skipped: (data set,
 why) of the data sets whose files are missing; protocol; keep: which
 checkpoints a finished run keeps (KEEP)."""
-
-
-def key_lines(text):
-  """{(table..., key): line} and {(table...,): line} of a TOML text."""
-  lines, table = {}, ()
-  for number, line in enumerate(text.splitlines(), 1):
-    header = re.match(r"\s*\[([^\[\]]+)\]\s*(#.*)?$", line)
-    if header:
-      table = tuple(p.strip().strip('"') for p in
-                    re.findall(r'"[^"]*"|[^.]+', header.group(1)))
-      for n in range(1, len(table) + 1):  # [a.b] also places a
-        lines.setdefault(table[:n], number)
-      continue
-    key = re.match(r'\s*("[^"]*"|[A-Za-z0-9_-]+)\s*=', line)
-    if key:
-      lines.setdefault(table + (key.group(1).strip('"'),), number)
-  return lines
-
-
-def _load(path):
-  """(parsed TOML, key lines) of `path`; errors with the file and line."""
-  try:
-    with open(path, "rb") as f:
-      data = f.read()
-  except OSError as e:
-    raise errors.UserError("--suite=%s: %s" % (path, e.strerror))
-  try:
-    text = data.decode("utf-8")
-    text = text[1:] if text.startswith("\ufeff") else text  # a BOM
-    parsed = tomllib.loads(text)
-  except UnicodeDecodeError:
-    raise errors.UserError("%s: not UTF-8 text" % path)
-  except tomllib.TOMLDecodeError as e:
-    where = re.search(r"\(at line (\d+), column \d+\)", str(e))
-    line = where.group(1) if where else max(len(text.splitlines()), 1)
-    message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)",
-                     "", str(e))
-    raise errors.UserError("%s:%s: not valid TOML: %s" % (path, line,
-                                                         message))
-  return parsed, key_lines(text)
-
-
-def known_datasets():
-  """{name: its table in datasets.toml}."""
-  parsed, _ = _load(DATASETS_FILE)
-  return parsed
 
 
 class _Errors(object):
@@ -158,8 +109,8 @@ def read(path, data_dir):
   Raises:
     UserError listing every problem as `file:line: what`.
   """
-  parsed, lines = _load(path)
-  datasets = known_datasets()
+  parsed, lines = files.read_toml(path, "suite")
+  datasets = datasets_lib.table()
   problems = _Errors(path, lines)
   seeds = parsed.get("seeds", [1])
   if not _int_list(seeds):
@@ -178,19 +129,19 @@ def read(path, data_dir):
   if not isinstance(common, dict):
     problems.add(("flags",), "flags: expected a table of runner flags")
     common = {}
-  top = {"seeds", "protocol", "keep", "flags"} | set(tasks.TASKS)
+  top = {"seeds", "protocol", "keep", "flags"} | set(tasks.MODULES)
   for key in parsed:
     if key not in top:
       problems.add((key,), "unknown key or task %r: expected %s" %
                    (key, ", ".join(sorted(top))))
-  names = {t: tasks.option_names(tasks.TASKS[t]) for t in tasks.TASKS
+  names = {t: tasks.option_names(tasks.kind(t)) for t in tasks.MODULES
            if t in parsed}
   jobs, skipped = [], []
-  for task_name in tasks.TASKS:
+  for task_name in tasks.MODULES:
     section = parsed.get(task_name)
     if section is None:
       continue
-    task = tasks.TASKS[task_name]
+    task = tasks.kind(task_name)
     flags = {k: v for k, v in section.items() if not isinstance(v, dict)}
     for key, value in list(common.items()) + list(flags.items()):
       where = (("flags", key) if key in common and key not in flags
@@ -203,12 +154,12 @@ def read(path, data_dir):
       known = datasets.get(name)
       if known is None:
         problems.add(where, "unknown data set %r: expected one of %s "
-                     "(suite_runner/datasets.toml)" % (
+                     "(tasks/datasets.toml)" % (
                          name, ", ".join(sorted(datasets))))
         continue
-      if known["task"] != task_name:
+      if known.kind != task_name:
         problems.add(where, "data set %s is a %s data set, not %s" %
-                     (name, known["task"], task_name))
+                     (name, known.kind, task_name))
         continue
       for key, value in table.items():
         if key not in SUITE_KEYS:
@@ -246,7 +197,7 @@ def _jobs(problems, where, task, name, known, table, run, seeds, protocol,
     problems.add(where + ("seeds",), "seeds: expected a list of different "
                  "whole numbers >= 0")
     return [], None
-  n_folds = known.get("folds")
+  n_folds = known.folds
   folds = table.get("folds", list(range(1, n_folds + 1)) if n_folds else None)
   if folds is not None and (not n_folds or not _int_list(folds, 1) or
                             any(not 1 <= f <= n_folds for f in folds)):
@@ -255,7 +206,7 @@ def _jobs(problems, where, task, name, known, table, run, seeds, protocol,
         if n_folds
         else "%s has a single split" % name))
     return [], None
-  metrics = table.get("metrics", task.default_metrics)
+  metrics = table.get("metrics", list(tasks.default_metrics(task, known)))
   if (not isinstance(metrics, list) or not metrics or
       any(m not in task.metrics for m in metrics)):
     problems.add(where + ("metrics",), "metrics %r: expected a list of %s" %
@@ -273,14 +224,13 @@ def _jobs(problems, where, task, name, known, table, run, seeds, protocol,
     return [], None
   if protocol == "paper" and task.name == "ner":
     run["select_epochs_on_dev"] = True
-  for key in ("task_name",):
-    if key in known:
-      run.setdefault(key, known[key])
+  if known.task_name:
+    run.setdefault("task_name", known.task_name)
   jobs = []
   for fold in folds or [None]:
     flags = dict(run)
     for key in PATH_FLAGS:
-      value = flags.get(key, known.get(key))
+      value = flags.get(key, known.paths.get(key))
       if value is None:
         continue
       value = value.replace("{fold}", str(fold)) if fold else value
@@ -301,9 +251,7 @@ def _jobs(problems, where, task, name, known, table, run, seeds, protocol,
 def _missing(task, key, path):
   """The file a job needs under `path` that is not there, or None."""
   if key == "data_dir":
-    need = {"ner": ["train_dev.tsv", "test.tsv"],
-            "re": ["train.tsv", "test.tsv"]}.get(task.name, [])
-    for name in need:
+    for name in task.data_files:
       if not os.path.exists(os.path.join(path, name)):
         return os.path.join(path, name)
     return None

@@ -1,6 +1,7 @@
 """Helpers for tests that run the command-line tools."""
 
 import os
+import random
 import subprocess
 import sys
 
@@ -49,3 +50,27 @@ def fill_disk(path, leave):
   free = stat.f_bavail * stat.f_frsize
   with open(os.path.join(str(path), "filler"), "wb") as f:
     f.write(b"\0" * max(free - leave, 0))
+
+
+TYPED_VOCAB = ["aspirin", "induced", "renal", "failure", "in", "BRCA1",
+               "carriers", "with", "acute", "disease", ",", "and", "the"]
+
+
+def typed_ner_data(directory):
+  """Short sentences of TYPED_VOCAB with Chemical, Disease and Gene tags."""
+  rng = random.Random(5)
+  sentences_ = []
+  for _ in range(80):
+    rows, last = [], "O"
+    for _ in range(rng.randint(5, 14)):
+      w = rng.choice(TYPED_VOCAB)
+      t = {"aspirin": "B-Chemical", "renal": "B-Disease",
+           "BRCA1": "B-Gene"}.get(w, "O")
+      if w == "failure" and last.endswith("Disease"):
+        t = "I-Disease"
+      rows.append("%s\t%s" % (w, t))
+      last = t
+    sentences_.append("\n".join(rows))
+  os.makedirs(directory)
+  for name in ("train_dev.tsv", "devel.tsv", "test.tsv"):
+    write_file(os.path.join(directory, name), "\n\n".join(sentences_) + "\n")

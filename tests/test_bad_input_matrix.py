@@ -245,7 +245,8 @@ CASES = [
     ("re-empty-dev", "re", lambda w: {"eval_every_epoch": "true"},
      "dev.tsv is empty"),
     ("re-task", "re", lambda w: {"task_name": "gadd"},
-     "--task_name=gadd: expected one of chemprot, euadr, gad"),
+     "--task_name=gadd: expected a relation data set of tasks/datasets.toml: "
+     "ChemProt, ChemProt-BLURB"),
     ("re-label", "re", lambda w: {"data_dir": _data_copy(
         w, "gad", "r1", {"train.tsv": "s @GENE$ a\t1\ns b\t2\n"})},
      "train.tsv:2: label '2' is not one of the task's labels"),

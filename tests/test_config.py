@@ -84,11 +84,11 @@ def test_from_flags_is_typed_and_frozen():
      "finite number from 0 to 1"),
 ])
 def test_bad_numbers_name_their_flag(flag, value, message):
-  import run_qa
-  values = {f.name: f.default for f in dataclasses.fields(run_qa.QaOptions)}
+  from tasks import qa
+  values = {f.name: f.default for f in dataclasses.fields(qa.QaOptions)}
   values[flag] = value
   with pytest.raises(errors.FlagError) as e:
-    run_config.from_flags(_flags(**values), run_qa.QaOptions)
+    run_config.from_flags(_flags(**values), qa.QaOptions)
   assert str(e.value) == message
 
 
@@ -104,11 +104,11 @@ def test_output_dir_and_cache_dir_must_not_be_files(tmp_path):
 
 
 def test_yesno_says_which_extractive_flags_it_ignores(capsys):
-  import run_qa
+  from tasks import qa
   flags = _flags(**{f.name: f.default for f in
-                    dataclasses.fields(run_qa.QaOptions)})
+                    dataclasses.fields(qa.QaOptions)})
   flags.question_type = "yesno"
-  config = run_config.from_flags(flags, run_qa.QaOptions)
+  config = run_config.from_flags(flags, qa.QaOptions)
   config.task.validate(dataclasses.replace(
       config, given=frozenset({"doc_stride", "n_best_size", "seed"})))
   assert capsys.readouterr().err == (

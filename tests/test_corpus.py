@@ -17,7 +17,8 @@ from corpus import sentences
 from corpus import shards
 from corpus import writers
 from tests.conftest import ROOT
-from tests.helpers import bert_flags, run_tool, write_file
+from tests.helpers import TYPED_VOCAB, bert_flags, run_tool, typed_ner_data
+from tests.helpers import write_file
 
 FILES = os.path.join(ROOT, "tests", "corpus_files")
 
@@ -278,30 +279,6 @@ def test_pubmed_update_file_lists_its_deleted_citations(tmp_path):
 
 # The command, with trained tiny models.
 
-TYPED_VOCAB = ["aspirin", "induced", "renal", "failure", "in", "BRCA1",
-               "carriers", "with", "acute", "disease", ",", "and", "the"]
-
-
-def _typed_ner_data(directory):
-  """Short sentences of TYPED_VOCAB with Chemical, Disease and Gene tags."""
-  rng = random.Random(5)
-  sentences_ = []
-  for _ in range(80):
-    rows, last = [], "O"
-    for _ in range(rng.randint(5, 14)):
-      w = rng.choice(TYPED_VOCAB)
-      t = {"aspirin": "B-Chemical", "renal": "B-Disease",
-           "BRCA1": "B-Gene"}.get(w, "O")
-      if w == "failure" and last.endswith("Disease"):
-        t = "I-Disease"
-      rows.append("%s\t%s" % (w, t))
-      last = t
-    sentences_.append("\n".join(rows))
-  os.makedirs(directory)
-  for name in ("train_dev.tsv", "devel.tsv", "test.tsv"):
-    write_file(os.path.join(directory, name), "\n\n".join(sentences_) + "\n")
-
-
 GAD_ROWS = [
     ("@GENE$ variants were associated with @DISEASE$.", "1"),
     ("@GENE$ was not linked to @DISEASE$ in this cohort.", "0"),
@@ -315,7 +292,7 @@ def models(tiny_bert_dir, tmp_path_factory):
   """A typed NER run (Chemical, Disease, Gene) and a GAD run, tiny."""
   root = tmp_path_factory.mktemp("corpus_models")
   data = str(root / "ner_data")
-  _typed_ner_data(data)
+  typed_ner_data(data)
   ner = str(root / "ner_typed")
   run_tool(["run_ner.py", "--do_train=true", "--do_predict=false",
             "--data_dir=" + data, "--output_dir=" + ner,

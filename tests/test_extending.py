@@ -3,64 +3,130 @@
 import collections
 import json
 import os
+import shutil
+import subprocess
+import sys
 
-from biocodes import re_datasets
-from biocodes import re_eval
+from tests.conftest import ROOT
 from tests import toy_task
-from tests.helpers import write_file
+from tests.helpers import bert_flags, typed_ner_data, write_file
 
-DDI = re_datasets.Dataset("ddi", ["advise", "effect", "int", "mechanism",
-                                  "false"], ("DRUG", "DRUG"),
-                          re_datasets.MICRO)
-SENTENCES = [
-    ("@DRUG$ increases the plasma level of @DRUG$ .", "mechanism"),
-    ("Avoid giving @DRUG$ with @DRUG$ .", "advise"),
-    ("@DRUG$ potentiates the sedation of @DRUG$ .", "effect"),
-    ("@DRUG$ interacts with @DRUG$ .", "int"),
-    ("@DRUG$ and @DRUG$ were both given .", "false"),
-]
+# The entries docs/extending.md adds: a relation data set (BioCreative V's
+# chemical-induced disease relations) and a NER data set.
+NEW_ENTRIES = """
+[CDR]
+task = "re"
+labels = ["cid", "false"]
+entity_types = ["CHEMICAL", "DISEASE"]
+metric = "micro"
+data_dir = "RE/CDR"
+published = [{system = "a published system", value = 60.0, source = "a paper"}]
+
+[Toy-NER]
+task = "ner"
+data_dir = "NER/Toy-NER"
+published = []
+"""
+CDR_ROWS = [
+    ("@CHEMICAL$ induced @DISEASE$ in rats .", "cid"),
+    ("@CHEMICAL$ was given to patients with @DISEASE$ .", "false"),
+    ("@DISEASE$ developed after @CHEMICAL$ .", "cid"),
+    ("@CHEMICAL$ and @DISEASE$ were both studied .", "false"),
+] * 6
+SUITE = """
+seeds = [1]
+[flags]
+max_seq_length = 32
+train_batch_size = 8
+learning_rate = 3e-3
+do_lower_case = false
+[re.CDR]
+max_steps = 4
+[ner.Toy-NER]
+max_steps = 4
+"""
 
 
-def test_a_new_re_data_set_is_one_row(tiny_bert_dir, tmp_path, monkeypatch):
-  import run_re
-  from finetuning import driver
-  rows = collections.OrderedDict(re_datasets.DATASETS)
-  rows["ddi"] = DDI  # the one row docs/extending.md adds
-  monkeypatch.setattr(re_datasets, "DATASETS", rows)
-  monkeypatch.setattr(re_datasets, "ENTITY_TYPES",
-                      re_datasets.ENTITY_TYPES + ["DRUG"])
-  data = tmp_path / "ddi"
-  data.mkdir()
-  train = SENTENCES * 4
-  write_file(data / "train.tsv", "".join("%s\t%s\n" % r for r in train))
-  write_file(data / "dev.tsv", "")
-  write_file(data / "test.tsv", "index\tsentence\tlabel\n" + "".join(
-      "%d\t%s\t%s\n" % (i, s, l) for i, (s, l) in enumerate(SENTENCES)))
-  raw = write_file(tmp_path / "raw.jsonl", json.dumps({
-      "text": "Aspirin raises warfarin levels.", "entities": [
-          {"start": 0, "end": 7, "type": "drug"},
-          {"start": 15, "end": 23, "type": "drug"}]}) + "\n")
-  out = str(tmp_path / "out")
-  config = toy_task.config(
-      tiny_bert_dir, out, data_dir=str(data), task_name="ddi", do_train=True,
-      do_predict=True, num_train_epochs=1.0, cache_dir="", max_seq_length=32,
-      task=run_re.ReOptions(raw_text_file=raw))
-  driver.run(run_re.ReTask.of_config(config), config)
-  manifest = json.load(open(os.path.join(out, "run_manifest.json")))
-  assert manifest["task"] == "ddi" and manifest["labels"] == DDI.labels
-  probabilities = [[float(x) for x in l.split("\t")] for l in
-                   open(os.path.join(out, "test_results.tsv"))]
-  assert len(probabilities) == 5 and all(len(p) == 5 for p in probabilities)
-  # Scored with micro-F1 over the four interaction types, as ChemProt.
-  scores = json.load(open(os.path.join(out, "re_scores.json")))
-  expected, _ = re_eval.score(probabilities, [l for _, l in SENTENCES], DDI)
-  assert scores == dict(expected)
-  assert sorted(scores) == ["f1 score", "precision", "recall"]
-  # Raw-text RE pairs the two DRUG entities.
-  pairs = [json.loads(l) for l in
-           open(os.path.join(out, "raw_re_predictions.jsonl"))]
-  assert [p["masked"] for p in pairs] == ["@DRUG$ raises @DRUG$ levels."]
-  assert sorted(pairs[0]["probabilities"]) == sorted(DDI.labels)
+def _project_copy(root):
+  """This project's code, copied: a change to its table touches nothing
+  else."""
+  shutil.copytree(ROOT, root, ignore=shutil.ignore_patterns(
+      ".*", "__pycache__", "demo_output", "datasets", "output", "outputs",
+      "bench", "tests"))
+  return str(root)
+
+
+def _run(project, args):
+  result = subprocess.run([sys.executable] + args, cwd=project, text=True,
+                          capture_output=True, timeout=600, env=dict(
+                              os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  assert result.returncode == 0, result.stderr[-3000:]
+  return result
+
+
+def test_a_new_data_set_is_one_table_entry_every_tool_accepts(
+    tiny_bert_dir, tmp_path):
+  project = _project_copy(tmp_path / "project")
+  with open(os.path.join(project, "tasks", "datasets.toml"), "a") as f:
+    f.write(NEW_ENTRIES)  # the one change
+  data = tmp_path / "data"
+  (data / "RE" / "CDR").mkdir(parents=True)
+  rows = "index\tsentence\tlabel\n" + "".join(
+      "%d\t%s\t%s\n" % (i, s, l) for i, (s, l) in enumerate(CDR_ROWS))
+  for name in ("train.tsv", "dev.tsv", "test.tsv"):
+    write_file(data / "RE" / "CDR" / name, rows)
+  typed_ner_data(str(data / "NER" / "Toy-NER"))
+  common = ["--max_seq_length=32", "--train_batch_size=8",
+            "--learning_rate=3e-3", "--seed=1"] + bert_flags(tiny_bert_dir)
+
+  # run_re.py: its labels, pair types and metric come from the entry.
+  re_run = str(tmp_path / "re_cdr")
+  _run(project, ["run_re.py", "--task_name=cdr", "--do_train=true",
+                 "--do_predict=true", "--num_train_epochs=3",
+                 "--data_dir=" + str(data / "RE" / "CDR"),
+                 "--output_dir=" + re_run] + common)
+  manifest = json.load(open(os.path.join(re_run, "run_manifest.json")))
+  assert (manifest["task"], manifest["kind"], manifest["labels"]) == (
+      "cdr", "re", ["cid", "false"])
+  scores = json.load(open(os.path.join(re_run, "re_scores.json")))
+  assert sorted(scores) == ["f1 score", "precision", "recall"]  # micro
+
+  # The suite runs both new data sets and reports them beside the
+  # published number, micro-F1 first for a micro-scored set.
+  out = tmp_path / "suite"
+  _run(project, ["run_suite.py", "--suite=" + write_file(
+      tmp_path / "s.toml", SUITE), "--bert_dir=" + tiny_bert_dir["dir"],
+                 "--data_dir=" + str(data), "--output_dir=" + str(out)])
+  report = json.load(open(out / "report.json"))
+  entries = {e["dataset"]: e for e in report["datasets"]}
+  assert sorted(entries) == ["CDR", "Toy-NER"]
+  cdr = entries["CDR"]["metrics"][0]
+  assert (cdr["metric"], cdr["n"], cdr["published"]) == (
+      "micro_f1", 1, [{"system": "a published system", "value": 60.0,
+                       "source": "a paper"}])
+  assert entries["Toy-NER"]["metrics"][0]["metric"] == "entity_f1"
+
+  # tag_corpus.py pairs a NER model's Chemical and Disease entities with
+  # the new relation model.
+  ner_run = str(tmp_path / "ner_typed")
+  _run(project, ["run_ner.py", "--do_train=true", "--do_predict=false",
+                 "--num_train_epochs=4", "--data_dir=" + str(
+                     data / "NER" / "Toy-NER"), "--output_dir=" + ner_run] +
+       common)
+  text = write_file(tmp_path / "doc.txt",
+                    "aspirin induced renal failure in the BRCA1 carriers\n")
+  tagged = tmp_path / "tagged"
+  _run(project, ["tag_corpus.py", "--input=" + text, "--format=jsonl",
+                 "--models=" + ner_run, "--re_model=" + re_run,
+                 "--vocab_file=" + tiny_bert_dir["vocab"],
+                 "--output_dir=" + str(tagged)])
+  tagged_files = [n for n in os.listdir(tagged) if n.endswith(".jsonl")]
+  document = json.loads(open(tagged / tagged_files[0]).readline())
+  types = {e["type"] for e in document["annotations"]}
+  assert {"Chemical", "Disease"} <= types, types
+  considered = json.load(open(tagged / "manifest.json"))["re_model"]
+  assert considered["run_manifest"]["task"] == "cdr"
+  assert all(r["type"] in ("CID",) for r in document["relations"])
 
 
 def _first_token_head(num_labels):

@@ -5,7 +5,7 @@ import os
 import tokenization
 from finetuning import feature_cache
 from finetuning import records
-import run_ner
+from tasks import ner
 from tests.conftest import DATA
 from tests.helpers import bert_flags, run_tool, slice_sentences
 
@@ -16,7 +16,7 @@ def _key(path, vocab, **kw):
   args = dict(do_lower_case=False, max_seq_length=128, labels=["B", "O"],
               bucketed=False)
   args.update(kw)
-  fmt = records.RecordFormat(run_ner.NerTask.fields, args["max_seq_length"],
+  fmt = records.RecordFormat(ner.NerTask.fields, args["max_seq_length"],
                              args["bucketed"])
   return feature_cache.cache_key([path], vocab, args["do_lower_case"],
                                  args["labels"], fmt.describe(),
@@ -42,12 +42,12 @@ def test_cache_key_follows_every_input(tmp_path):
 
 
 def test_parallel_tokenization_equals_serial(tiny_bert_dir):
-  sentences = run_ner.NerProcessor().get_test_examples(NCBI)[0][:300]
+  sentences = ner.NerProcessor().get_test_examples(NCBI)[0][:300]
   tok = tokenization.FullTokenizer(tiny_bert_dir["vocab"], False)
-  labels = run_ner.label_list_from_tags(["B", "I", "O"])
-  serial = run_ner.convert_examples(sentences, labels, tok, 64)[0]
+  labels = ner.label_list_from_tags(["B", "I", "O"])
+  serial = ner.convert_examples(sentences, labels, tok, 64)[0]
   parts = feature_cache.parallel_chunks(
-      lambda chunk: run_ner.convert_examples(chunk, labels, tok, 64)[0],
+      lambda chunk: ner.convert_examples(chunk, labels, tok, 64)[0],
       sentences, processes=2, min_items=1)
   assert len(parts) == 2
   assert [f for part in parts for f in part] == serial

@@ -109,16 +109,16 @@ def test_raw_text_takes_casing_and_length_from_the_trained_run(
 
 
 def test_untyped_entities_get_the_named_type():
-  import run_ner
-  words = run_ner.split_words_with_offsets("BRCA1 and breast cancer")
+  from tasks import ner
+  words = ner.split_words_with_offsets("BRCA1 and breast cancer")
   tags = ["B", "O", "B", "I"]
   line = "BRCA1 and breast cancer"
-  assert run_ner.entities(line, words, tags, "DISEASE") == [
+  assert ner.entities(line, words, tags, "DISEASE") == [
       {"start": 0, "end": 5, "text": "BRCA1", "type": "DISEASE"},
       {"start": 10, "end": 23, "text": "breast cancer", "type": "DISEASE"}]
-  assert run_ner.entities(line, words, ["B-Gene", "O", "O", "O"],
+  assert ner.entities(line, words, ["B-Gene", "O", "O", "O"],
                           "DISEASE")[0]["type"] == "Gene"
-  assert run_ner.entities(line, words, tags)[0]["type"] is None
+  assert ner.entities(line, words, tags)[0]["type"] is None
 
 
 def test_model_that_finds_no_entity_is_told(tiny_bert_dir, tmp_path):
@@ -137,13 +137,13 @@ def test_model_that_finds_no_entity_is_told(tiny_bert_dir, tmp_path):
 
 
 def test_relation_model_that_predicts_one_class_is_told():
-  import run_re
+  from tasks import relations
   one = [[0.3, 0.7], [0.1, 0.9], [0.45, 0.55]]
-  assert run_re.one_class_warning(one, ["0", "1"]) == (
+  assert relations.one_class_warning(one, ["0", "1"]) == (
       "the model predicts '1' for all 3 test rows: it has learned one class "
       "only. Train longer, or change --learning_rate")
-  assert run_re.one_class_warning(one + [[0.8, 0.2]], ["0", "1"]) is None
-  assert run_re.one_class_warning(one[:1], ["0", "1"]) is None
+  assert relations.one_class_warning(one + [[0.8, 0.2]], ["0", "1"]) is None
+  assert relations.one_class_warning(one[:1], ["0", "1"]) is None
 
 
 def test_progress_bar_on_a_terminal(capsys):

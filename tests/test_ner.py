@@ -9,7 +9,7 @@ import pytest
 
 from biocodes import ner_io
 from finetuning import errors
-import run_ner
+from tasks import ner
 import tokenization
 from tests.conftest import DATA, ROOT
 from tests.helpers import bert_flags, run_tool, slice_sentences
@@ -217,47 +217,47 @@ def test_long_typed_sentence_loses_no_word(tiny_bert_dir, tmp_path):
 
 def test_split_windows_at_word_boundaries():
   pieces = [["a"], ["b", "##c"], ["d"], ["e", "##1", "##2", "##3", "##4"]]
-  assert run_ner.split_windows(pieces, 3) == [
+  assert ner.split_windows(pieces, 3) == [
       [(0, 0), (1, 0), (1, 1)], [(2, 0)], [(3, 0), (3, 1), (3, 2)],
       [(3, 3), (3, 4)]]
-  assert run_ner.split_windows(pieces, 100) == [
+  assert ner.split_windows(pieces, 100) == [
       [(0, 0), (1, 0), (1, 1), (2, 0), (3, 0), (3, 1), (3, 2), (3, 3),
        (3, 4)]]
 
 
 def test_label_list_from_tags():
-  assert run_ner.label_list_from_tags(["O", "B", "I"]) == [
+  assert ner.label_list_from_tags(["O", "B", "I"]) == [
       "[PAD]", "B", "I", "O", "X", "[CLS]", "[SEP]"]
-  assert run_ner.label_list_from_tags(["B", "O"]) == [
+  assert ner.label_list_from_tags(["B", "O"]) == [
       "[PAD]", "B", "I", "O", "X", "[CLS]", "[SEP]"]
-  assert run_ner.label_list_from_tags(["B-Gene", "O"]) == [
+  assert ner.label_list_from_tags(["B-Gene", "O"]) == [
       "[PAD]", "B-Gene", "I-Gene", "O", "X", "[CLS]", "[SEP]"]
 
 
 def test_entities_and_offsets():
   text = "Aspirin-induced acute renal failure (ARF)."
-  words = run_ner.split_words_with_offsets(text)
+  words = ner.split_words_with_offsets(text)
   assert [w for w, _, _ in words] == ["Aspirin", "-", "induced", "acute",
                                       "renal", "failure", "(", "ARF", ")",
                                       "."]
   tags = ["B-Chemical", "O", "O", "B-Disease", "I-Disease", "I-Disease", "O",
           "I-Disease", "O", "O"]
-  ents = run_ner.entities(text, words, tags)
+  ents = ner.entities(text, words, tags)
   assert [(e["text"], e["type"]) for e in ents] == [
       ("Aspirin", "Chemical"), ("acute renal failure", "Disease"),
       ("ARF", "Disease")]
-  assert run_ner.entities(text, words[:2], ["B", "I"]) == [
+  assert ner.entities(text, words[:2], ["B", "I"]) == [
       {"start": 0, "end": 8, "text": "Aspirin-", "type": None}]
 
 
 def test_tag_only_in_test_data_is_an_error(tmp_path):
   f = tmp_path / "test.tsv"
   f.write_text("BRCA1\tB-Gene\n", encoding="utf-8")
-  split = run_ner.NerProcessor().get_test_examples(str(tmp_path))
+  split = ner.NerProcessor().get_test_examples(str(tmp_path))
   with pytest.raises(errors.InputError, match=r"test.tsv:1: tag 'B-Gene' is "
                      r"not in the label list"):
-    run_ner.check_tags(split.examples, split.path,
-                       run_ner.label_list_from_tags(["B"]))
+    ner.check_tags(split.examples, split.path,
+                       ner.label_list_from_tags(["B"]))
 
 
 def test_missing_data_file_exits_2_before_writing(tiny_bert_dir, tmp_path):
@@ -273,10 +273,10 @@ def test_missing_data_file_exits_2_before_writing(tiny_bert_dir, tmp_path):
 
 def test_words_without_pieces_still_get_one(tiny_bert_dir):
   tok = tokenization.FullTokenizer(tiny_bert_dir["vocab"], False)
-  ex = run_ner.InputExample("t", ["a", "\u200b", "b"], ["O", "B", "O"],
+  ex = ner.InputExample("t", ["a", "\u200b", "b"], ["O", "B", "O"],
                             [1, 2, 3])
-  feats, windows, _ = run_ner.convert_examples(
-      [ex], run_ner.label_list_from_tags(["B"]), tok, 16)
+  feats, windows, _ = ner.convert_examples(
+      [ex], ner.label_list_from_tags(["B"]), tok, 16)
   assert windows[0].tokens == ["[CLS]", "a", "[UNK]", "b", "[SEP]"]
   assert feats[0]["label_ids"][:5] == [5, 3, 1, 3, 6]
 

@@ -4,7 +4,7 @@ import pytest
 
 from biocodes import ner_io
 from finetuning import errors
-import run_ner
+from tasks import ner
 
 
 def test_readers_reject_bad_input(tmp_path):
@@ -22,7 +22,7 @@ def test_readers_reject_bad_input(tmp_path):
   with pytest.raises(errors.InputError,
                      match=r"devel.tsv: file not found. An NER data dir "
                      r"holds train_dev.tsv"):
-    run_ner.NerProcessor().get_dev_examples(str(tmp_path))
+    ner.NerProcessor().get_dev_examples(str(tmp_path))
 
 
 def test_crlf_and_bom_accepted(tmp_path):

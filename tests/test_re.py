@@ -115,13 +115,13 @@ def test_chemprot_fixture_end_to_end(tiny_bert_dir, tmp_path):
 
 
 def test_unknown_task_exits_2(tiny_bert_dir, tmp_path):
-  result = run_tool(["run_re.py", "--task_name=ddi", "--do_train=true",
+  result = run_tool(["run_re.py", "--task_name=ppi", "--do_train=true",
                      "--data_dir=" + str(tmp_path),
                      "--output_dir=" + str(tmp_path / "o")] +
                     bert_flags(tiny_bert_dir), expect_ok=False)
   assert result.returncode == 2
-  assert "--task_name=ddi: expected one of chemprot, euadr, gad" in (
-      result.stderr)
+  assert ("--task_name=ppi: expected a relation data set of "
+          "tasks/datasets.toml: ChemProt, ChemProt-BLURB, ") in result.stderr
 
 
 def _jsonl(path, records):
@@ -130,7 +130,7 @@ def _jsonl(path, records):
 
 
 def test_raw_pairs_masking_and_pairing(tmp_path):
-  import run_re
+  from tasks import relations
   text = "BRCA1 and TP53 variants raise breast cancer risk."
   records = [
       # Our format: two entities, types in any case.
@@ -147,14 +147,14 @@ def test_raw_pairs_masking_and_pairing(tmp_path):
           {"start": 44, "end": 48, "text": "risk", "type": None}]},
       {"text": "No entities here.", "entities": []},
   ]
-  pairs, n, ignored = run_re.read_raw_pairs(
+  pairs, n, ignored = relations.read_raw_pairs(
       _jsonl(tmp_path / "raw.jsonl", records), ("GENE", "DISEASE"))
   assert (n, ignored) == (3, 1)
   assert [(p.line, p.masked) for p in pairs] == [
       (1, "@GENE$ and TP53 variants raise @DISEASE$ risk."),
       (2, "@GENE$ and TP53 variants raise @DISEASE$ risk."),
       (2, "BRCA1 and @GENE$ variants raise @DISEASE$ risk.")]
-  chem, _, _ = run_re.read_raw_pairs(_jsonl(tmp_path / "c.jsonl", [
+  chem, _, _ = relations.read_raw_pairs(_jsonl(tmp_path / "c.jsonl", [
       {"text": "Aspirin inhibits COX1.", "entities": [
           {"start": 17, "end": 21, "type": "GENE"},
           {"start": 0, "end": 7, "type": "CHEMICAL"}]}]),
@@ -178,10 +178,10 @@ def test_raw_pairs_masking_and_pairing(tmp_path):
     ({"sentence": "abc"}, "raw.jsonl:1: expected {\"text\": string"),
 ])
 def test_raw_pairs_bad_input(tmp_path, record, message):
-  import run_re
+  from tasks import relations
   from finetuning import errors
   with pytest.raises(errors.InputError) as e:
-    run_re.read_raw_pairs(_jsonl(tmp_path / "raw.jsonl", [record]),
+    relations.read_raw_pairs(_jsonl(tmp_path / "raw.jsonl", [record]),
                           ("GENE", "DISEASE"))
   assert message in str(e.value)
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from biocodes import re_datasets
+from tasks import datasets
 from biocodes import re_eval
 from finetuning import errors
 from tests.helpers import run_tool
@@ -39,7 +39,7 @@ def test_re_eval_binary_never_predicting_1_gives_zero_and_a_note(tmp_path):
 
 
 def test_re_eval_chemprot_micro_with_a_class_never_predicted(tmp_path):
-  labels = re_datasets.get("chemprot").labels
+  labels = datasets.relation_set("chemprot").labels
   gold = ["cpr:3", "cpr:4", "cpr:4", "cpr:9", "false", "false", "cpr:6"]
   pred = ["cpr:3", "cpr:4", "false", "cpr:4", "cpr:3", "false", "cpr:6"]
   probs = "".join("\t".join("0.9" if l == p else "0.02" for l in labels) +

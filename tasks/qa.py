@@ -1,25 +1,124 @@
-"""The two BioASQ tasks: extractive (factoid and list) and yes/no.
+"""Question answering: BioBERT's BioASQ task, in one module.
 
-Both read SQuAD-format files with BioASQ qas ids (one per snippet) and pool
-their answers per question; the extractive task predicts spans (BERT's SQuAD
-head), the yes/no task classifies each (question, snippet) pair with the
-shared sequence classifier head.
+Factoid and list questions with the extractive model of BERT's SQuAD code
+(`qa.squad`), yes/no questions with a classifier of each (question,
+snippet) pair, both scored as the BioASQ organisers do (`qa.bioasq`,
+biocodes/bioasq_eval.py). run_qa.py is its command line.
 """
 
 import collections
+import dataclasses
 import json
 import random
+
+from typing import Optional
 
 import tensorflow.compat.v1 as tf
 
 from biocodes import bioasq_eval
 from biocodes import transform_nbset2bioasqform as bioasq_form
+import tasks
+from finetuning import config as run_config
 from finetuning import driver
 from finetuning import errors
 from finetuning import files
 from finetuning import records
+from finetuning.options import option
 from qa import bioasq
 from qa import squad
+
+# Options of the extractive model (factoid and list questions) only.
+EXTRACTIVE_ONLY = ("doc_stride", "n_best_size", "max_answer_length",
+                   "version_2_with_negative", "null_score_diff_threshold",
+                   "list_threshold", "list_max", "verbose_logging")
+
+
+@dataclasses.dataclass(frozen=True)
+class QaOptions:
+  """The flags of run_qa.py beyond the common ones."""
+  train_file: Optional[str] = option(
+      None, "SQuAD-format JSON for training. E.g., "
+      "BioASQ-train-factoid-4b.json")
+  predict_file: Optional[str] = option(
+      None, "SQuAD-format JSON for predictions. E.g., "
+      "BioASQ-test-factoid-4b-1.json")
+  doc_stride: int = option(
+      128, "When splitting up a long document into chunks, how much stride "
+      "to take between chunks.")
+  max_query_length: int = option(
+      64, "The maximum number of tokens for the question. Longer questions "
+      "are truncated to this length.")
+  n_best_size: int = option(
+      20, "The total number of n-best predictions to generate in the "
+      "nbest_predictions.json output file.")
+  max_answer_length: int = option(
+      30, "The maximum length of an answer that can be generated, in word "
+      "pieces.")
+  verbose_logging: bool = option(
+      False, "Log warnings about answers that cannot be mapped back to the "
+      "original text.")
+  version_2_with_negative: bool = option(
+      False, "If true, the SQuAD examples contain some that do not have an "
+      "answer.")
+  null_score_diff_threshold: float = option(
+      0.0, "If null_score - best_non_null is greater than the threshold "
+      "predict null.")
+  golden_file: Optional[str] = option(
+      None, "BioASQ golden JSON: after prediction, write the BioASQ answer "
+      "file and print factoid SAcc/LAcc/MRR.")
+  check_bioasq_ids: bool = option(
+      True, "Require BioASQ qas ids (<24-character id>_<3 digits>). Set "
+      "false for plain SQuAD data.")
+  dev_file: Optional[str] = option(
+      None, "Development questions (SQuAD-format JSON, BioASQ ids) with "
+      "--dev_golden_file: scored with the BioASQ rules by --do_eval and by "
+      "--eval_every_epoch / --eval_every_n_steps (factoid: MRR, list: F1, "
+      "yes/no: macro F1).")
+  dev_golden_file: Optional[str] = option(
+      None, "BioASQ golden JSON of --dev_file.")
+  question_type: str = option(
+      "factoid", "factoid: extractive answers, the top 5 in the BioASQ form "
+      "(the original). list: the same model, the answers above "
+      "--list_threshold. yesno: a yes/no classifier over (question, "
+      "snippet) pairs, averaged per question.",
+      choices=["factoid", "list", "yesno"])
+  list_threshold: float = option(
+      bioasq_form.LIST_THRESHOLD, "List questions: keep an answer whose "
+      "probability summed over the question's snippets, divided by their "
+      "number, is at least this.")
+  list_max: int = option(bioasq_form.LIST_MAX,
+                         "List questions: at most this many answers.")
+  yesno_threshold: float = option(
+      0.5, "Yes/no questions: answer yes when the mean probability of yes "
+      "over the question's snippets is at least this.")
+
+  def validate(self, config):
+    """Raises FlagError for a value that cannot work."""
+    for name in ("doc_stride", "max_query_length", "n_best_size",
+                 "max_answer_length", "list_max"):
+      run_config.check_positive_int(name, getattr(self, name))
+    for name in ("list_threshold", "yesno_threshold"):
+      run_config.check_finite(name, getattr(self, name), 0, 1)
+    run_config.check_finite("null_score_diff_threshold",
+                            self.null_score_diff_threshold, float("-inf"))
+    if config.max_seq_length <= self.max_query_length + 3:
+      raise errors.UserError(
+          "The max_seq_length (%d) must be greater than max_query_length "
+          "(%d) + 3" % (config.max_seq_length, self.max_query_length))
+    if self.question_type == "yesno":
+      unused = sorted(set(EXTRACTIVE_ONLY) & config.given)
+      if unused:
+        errors.warn("%s: not used by --question_type=yesno (a classifier of "
+                    "each (question, snippet) pair, cut to --max_seq_length)"
+                    % ", ".join("--" + n for n in unused))
+
+
+
+# The original run_qa.py's defaults.
+FLAG_DEFAULTS = dict(max_seq_length=384, train_batch_size=32,
+                     predict_batch_size=8, learning_rate=5e-5,
+                     num_train_epochs=3.0)
+
 
 class _BioAsqTask(driver.Task):
   """What the two BioASQ tasks share: their files (SQuAD format, one qas id
@@ -29,6 +128,8 @@ class _BioAsqTask(driver.Task):
   A task adds how to read a file's examples (`read_examples`) and the
   answer files of a split (`bioasq_answers`).
   """
+
+  kind = "qa"
 
   def read_examples(self, path, training, options):
     """The examples of one SQuAD-format file."""
@@ -248,3 +349,26 @@ class YesNoTask(_BioAsqTask):
     answers, with_prob = bioasq.yesno_answer_files(decisions)
     bioasq.score_bioasq(answers, with_prob, split.golden, config.output_dir,
                  "yesno")
+
+
+KIND = tasks.Kind(
+    "qa", "run_qa.py", QaOptions, FLAG_DEFAULTS, "bioasq_scores.json",
+    tasks.metrics(
+        tasks.Metric("sacc", ("strict_accuracy",), 100, "SAcc"),
+        tasks.Metric("lacc", ("lenient_accuracy",), 100, "LAcc"),
+        tasks.Metric("mrr", ("mrr",), 100, "MRR"),
+        tasks.Metric("list_f1", ("list_f1",), 100, "list F1"),
+        tasks.Metric("yesno_accuracy", ("yesno_accuracy",), 100,
+                     "yes/no accuracy")),
+    ("sacc", "lacc", "mrr"))
+
+
+def task_of(config):
+  """The task a RunConfig runs: yes/no or extractive."""
+  return (YesNoTask() if config.task.question_type == "yesno" else
+          ExtractiveTask())
+
+
+def run(config):
+  """A run_qa.py run."""
+  driver.run(task_of(config), config)
