@@ -31,6 +31,7 @@ if __name__ == "__main__":
   signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
 import argparse
+import dataclasses
 import datetime
 import errno
 import json
@@ -50,7 +51,6 @@ from corpus import writers  # noqa: E402
 from finetuning import cluster  # noqa: E402
 from finetuning import errors  # noqa: E402
 from finetuning import files  # noqa: E402
-from finetuning import progress  # noqa: E402
 from finetuning import run_dir  # noqa: E402
 
 MANIFEST = "manifest.json"
@@ -181,11 +181,10 @@ def plan(args):
               ", ..." if len(others) > 3 else "", MANIFEST))
   record["date"] = record.get("date") or datetime.date.today().strftime(
       "%Y%m%d")
-  settings = {"output_dir": output_dir, "format": args.format,
-              "models": models, "re_model": re_model,
-              "vocab_file": vocab_file, "use_fp16": args.use_fp16,
-              "batch_size": args.batch_size, "part_size": args.part_size,
-              "date": record["date"]}
+  settings = shards.Settings(
+      output_dir, args.format, tuple(tuple(m) for m in models), re_model,
+      vocab_file, args.use_fp16, args.batch_size, args.part_size,
+      record["date"])
   return record, jobs, settings, redo
 
 
@@ -268,10 +267,10 @@ class Progress(object):
     seconds = max(time.time() - self.begin, 1e-9)
     text = "%.1f sentences/s, shards %d/%d" % (self.sentences / seconds,
                                                self.done, self.total)
-    finished = self.done - self.start_done
-    if finished and self.done < self.total:
-      text += ", ETA %s" % progress.format_duration(
-          seconds / finished * (self.total - self.done))
+    eta = cluster.eta(seconds, self.done - self.start_done,
+                      self.total - self.done)
+    if eta:
+      text += ", ETA %s" % eta
     return text
 
   def part(self, event):
@@ -315,11 +314,7 @@ def _tag_on_worker(job, settings):
   from distributed import get_worker  # pylint: disable=g-import-not-at-top
   from finetuning import console  # pylint: disable=g-import-not-at-top
   console.no_deprecation_notices()
-  share = cluster.worker_share()
-  if "gpu" in share:
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", str(share["gpu"]))
-  if share.get("cores"):
-    os.sched_setaffinity(0, share["cores"])
+  cluster.pin_worker()
   worker = get_worker()
   try:
     return shards.tag_shard(
@@ -332,7 +327,7 @@ def _tag_on_worker(job, settings):
     if isinstance(e, OSError):
       return {"os_error": [e.errno, e.strerror, e.filename]}
     return {"os_error": [errno.ENOSPC, "No space left on device",
-                         os.path.join(settings["output_dir"], job["shard"])]}
+                         os.path.join(settings.output_dir, job["shard"])]}
 
 
 def run(jobs, settings, args, show):
@@ -341,7 +336,7 @@ def run(jobs, settings, args, show):
   client, local = cluster.client_for(args.scheduler_address, args.workers,
                                      needs="corpus.shards")
   if local is not None:  # orphaned local workers stop with this command
-    settings = dict(settings, parent_pid=os.getpid())
+    settings = dataclasses.replace(settings, parent_pid=os.getpid())
   client.subscribe_topic(shards.TOPIC, lambda event: show.part(event[1]))
   summaries = []
   try:
@@ -395,7 +390,7 @@ def finish(record, jobs, output_dir, wall):
   print("Tagged %d documents, %d sentences in %s: %s; %d relations; "
         "%d errors%s" % (
             totals["documents"], totals["sentences"],
-            progress.format_duration(wall),
+            cluster.duration(wall),
             ", ".join("%d %s" % (n, t) for t, n in totals["entities"].items())
             or "no entities", totals["relations"], totals["errors"],
             " (%s)" % os.path.join(output_dir, ERRORS) if totals["errors"]
@@ -464,7 +459,7 @@ def main(argv=None):
   args = parser.parse_args(argv)
   begin = time.time()
   record, jobs, settings, redo = plan(args)  # a UserError: one line, exit 2
-  output_dir = settings["output_dir"]
+  output_dir = settings.output_dir
   plain = [j["input"] for j in jobs if j["format"] == "text"]
   if plain:
     print("Plain text (%s%s): one document a line, its id the line number"
@@ -482,7 +477,7 @@ def main(argv=None):
   pending = [j for j in jobs if not shards.is_done(output_dir, j["shard"])]
   if pending:
     print("Tagging %d of %d input files with %s; outputs in %s" % (
-        len(pending), len(jobs), ", ".join(m[0] for m in settings["models"]),
+        len(pending), len(jobs), ", ".join(m[0] for m in settings.models),
         output_dir), flush=True)
     show = Progress(len(jobs), len(jobs) - len(pending))
     try:

@@ -14,6 +14,7 @@ byte for byte the uninterrupted one.
 process (`models_of`).
 """
 
+import dataclasses
 import functools
 import glob
 import itertools
@@ -21,6 +22,7 @@ import json
 import os
 import shutil
 import time
+from typing import Optional, Tuple
 
 from corpus import annotate
 from corpus import documents
@@ -130,17 +132,37 @@ def _parent_alive(pid):
   return True
 
 
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """How every shard of one tag_corpus.py run is tagged and written.
+
+  models: (name, run dir, entity type or None) of each NER model;
+  re_model: the relation model's run dir, or None; format: the output
+  format (writers.FORMATS); date: BioC's date; parent_pid: the command's
+  process, without which a local worker stops (None: never).
+  """
+  output_dir: str
+  format: str
+  models: Tuple[Tuple[str, str, Optional[str]], ...]
+  re_model: Optional[str]
+  vocab_file: str
+  use_fp16: bool
+  batch_size: int
+  part_size: int
+  date: str
+  parent_pid: Optional[int] = None
+
+
 def tag_shard(job, settings, report=None):
   """Tags input `job["input"]` (read as `job["format"]`) into shard
   `job["shard"]`; returns its summary (counts, errors, seconds), or None
-  when the command that asked for it is gone (`settings["parent_pid"]`).
+  when the command that asked for it is gone (`settings.parent_pid`).
 
-  `settings`: output_dir, format, models ((name, run dir, type) tuples),
-  re_model, vocab_file, use_fp16, batch_size, part_size, date, parent_pid.
-  `report(event)`: called after each part with its counts.
+  settings: a Settings. `report(event)`: called after each part with its
+  counts.
   """
   begin = time.time()
-  output_dir = settings["output_dir"]
+  output_dir = settings.output_dir
   shard = job["shard"]
   parts_dir = os.path.join(output_dir, PARTS, shard)
   # The records done and the document ids met (repeated ids), of the
@@ -149,13 +171,13 @@ def tag_shard(job, settings, report=None):
   ner, relation = None, None
   records = readers.read(job["input"], job["format"])
   for chunk in _chunks(itertools.islice(records, skip, None),
-                       settings["part_size"]):
+                       settings.part_size):
     if ner is None:
-      ner, relation = models_of(tuple(settings["models"]),
-                                settings["re_model"], settings["vocab_file"],
-                                settings["use_fp16"], settings["batch_size"])
+      ner, relation = models_of(settings.models, settings.re_model,
+                                settings.vocab_file, settings.use_fp16,
+                                settings.batch_size)
     started = time.time()
-    chunk = [_writable(r, settings["format"], job["input"]) for r in chunk]
+    chunk = [_writable(r, settings.format, job["input"]) for r in chunk]
     docs = [r for r in chunk if isinstance(r, documents.Document)]
     malformed = [r._asdict() for r in chunk
                  if isinstance(r, documents.Malformed)]
@@ -176,7 +198,7 @@ def tag_shard(job, settings, report=None):
     part = {"records": len(chunk), "documents": tagged, "errors": malformed,
             "deleted": deleted, "repeated_ids": repeated, "counts": counts,
             "seconds": round(time.time() - started, 3)}
-    if not _parent_alive(settings.get("parent_pid")):
+    if not _parent_alive(settings.parent_pid):
       return None  # the command was killed: its next run redoes this part
     path = os.path.join(parts_dir, "part-%05d.json" % len(existing))
     files.atomic_write(path, json.dumps(part, ensure_ascii=False) + "\n")
@@ -221,8 +243,8 @@ def _write_shard(output_dir, shard, parts, settings):
   the rest."""
   with files.atomic_file(os.path.join(output_dir, PARTS,
                                       shard + ".tmp")) as f:
-    changed = writers.write(settings["format"], _documents(parts), f,
-                            settings["date"])
+    changed = writers.write(settings.format, _documents(parts), f,
+                            settings.date)
   summary = {"shard": shard, "errors": [], "deleted": [], "repeated_ids": [],
              "changed": changed}
   found, part_seconds = [], 0.0

@@ -207,3 +207,32 @@ def worker_share():
     return {"cores": set(cores[index * share:(index + 1) * share]) or
                      set(cores)}
   return {}
+
+
+def pin_worker():
+  """Keeps this worker process (and what it starts) to its share of the
+  machine (`worker_share`): its GPU, or its cores. Both Dask tools call it
+  first in every job."""
+  share = worker_share()
+  if "gpu" in share:
+    os.environ["CUDA_VISIBLE_DEVICES"] = str(share["gpu"])
+  if share.get("cores"):
+    os.sched_setaffinity(0, share["cores"])
+
+
+def duration(seconds):
+  """A duration for people: "45 s", "3 min 05 s", "1 h 02 min"."""
+  seconds = int(round(max(seconds, 0)))
+  if seconds < 60:
+    return "%d s" % seconds
+  if seconds < 3600:
+    return "%d min %02d s" % divmod(seconds, 60)
+  return "%d h %02d min" % (seconds // 3600, seconds % 3600 // 60)
+
+
+def eta(seconds, finished, left):
+  """The time `left` more jobs take at the pace of the `finished` ones
+  (which took `seconds`), for people; None before the first."""
+  if not finished or not left:
+    return None
+  return duration(seconds / finished * left)

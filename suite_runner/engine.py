@@ -233,22 +233,13 @@ def execute(job, model_flags, output_dir, defined, score_file, keep):
   run_dir = os.path.join(output_dir, job["path"])
   os.makedirs(run_dir, exist_ok=True)
   _write_state(run_dir, job, defined, status="running")
+  cluster.pin_worker()  # the job inherits the worker's GPU or cores
   env = dict(os.environ)
-  share = cluster.worker_share()
-  affinity = share.get("cores")
-  if "gpu" in share:
-    env["CUDA_VISIBLE_DEVICES"] = str(share["gpu"])
-
-  def start():
-    _die_with_parent()
-    if affinity:
-      os.sched_setaffinity(0, affinity)
-
   begin = time.time()
   with open(os.path.join(run_dir, LOG), "ab") as log:
     code = subprocess.call(command(job, model_flags, output_dir), stdout=log,
                            stderr=subprocess.STDOUT, env=env,
-                           preexec_fn=start, cwd=ROOT)
+                           preexec_fn=_die_with_parent, cwd=ROOT)
   seconds = time.time() - begin
   problem = None
   if code == 0 and not (

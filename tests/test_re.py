@@ -210,3 +210,62 @@ def test_raw_text_relation_extraction(tiny_bert_dir, tmp_path):
     assert sorted(l["probabilities"]) == ["0", "1"]
     assert abs(sum(l["probabilities"].values()) - 1) < 1e-5
   assert "Classified 2 entity pairs of 1 lines" in result.stdout
+
+
+MARKED = [
+    ("@ * gene * BRCA1 @ variants raise # ^ disease ^ breast cancer # risk .",
+     "1"),
+    ("@ * gene * TP53 @ was not linked to # ^ disease ^ asthma # .", "0"),
+] * 8
+
+
+def test_entity_markers_train_and_mark_raw_pairs(tiny_bert_dir, tmp_path):
+  data = tmp_path / "marked"
+  data.mkdir()
+  rows = "".join("%s\t%s\n" % r for r in MARKED)
+  (data / "train.tsv").write_text(rows)
+  (data / "dev.tsv").write_text("")
+  (data / "test.tsv").write_text("index\tsentence\tlabel\n" + "".join(
+      "%d\t%s\t%s\n" % (i, s, l) for i, (s, l) in enumerate(MARKED)))
+  out = tmp_path / "out"
+  base = ["run_re.py", "--task_name=gad", "--data_dir=" + str(data),
+          "--output_dir=" + str(out)] + _re_flags(tiny_bert_dir)
+  # Marked data without the flag, or masked data with it: file:line, exit 2.
+  refused = run_tool(base + ["--do_train=true"], expect_ok=False)
+  assert refused.returncode == 2 and not out.exists()
+  assert ("error: %s:1: the entities are marked (@ * type * ... @, # ^ type "
+          "^ ... #): give --entity_markers=true for such data" % (
+              data / "train.tsv")) in refused.stderr
+  gad = tmp_path / "gad"
+  _gad_slice(os.path.join(GAD, "1"), str(gad), 8, 4)
+  refused = run_tool(base[:2] + ["--data_dir=" + str(gad),
+                                 "--output_dir=" + str(out),
+                                 "--entity_markers=true", "--do_train=true"] +
+                     _re_flags(tiny_bert_dir), expect_ok=False)
+  assert refused.returncode == 2
+  assert "train.tsv:1: expected the two entities marked" in refused.stderr
+  # Marked data with the flag: trained, recorded; raw text is marked.
+  run_tool(base + ["--do_train=true", "--do_predict=true",
+                   "--entity_markers=true"])
+  manifest = json.loads((out / "run_manifest.json").read_text())
+  assert manifest["training"]["entity_markers"] is True
+  raw = tmp_path / "raw.jsonl"
+  raw.write_text(json.dumps({"text": "BRCA1 raises cancer risk.",
+                             "entities": [
+                                 {"start": 0, "end": 5, "type": "gene"},
+                                 {"start": 13, "end": 19,
+                                  "type": "disease"}]}) + "\n")
+  run_tool(["run_re.py", "--task_name=gad", "--output_dir=" + str(out),
+            "--raw_text_file=" + str(raw), "--entity_markers=true"] +
+           bert_flags(tiny_bert_dir))
+  pair = json.loads((out / "raw_re_predictions.jsonl").read_text())
+  assert pair["masked"] == ("@ * gene * BRCA1 @ raises # ^ disease ^ cancer "
+                            "# risk.")
+  # The trained model's way is kept: prediction without the flag is refused.
+  refused = run_tool(["run_re.py", "--task_name=gad",
+                      "--output_dir=" + str(out),
+                      "--raw_text_file=" + str(raw)] +
+                     bert_flags(tiny_bert_dir), expect_ok=False)
+  assert refused.returncode == 2
+  assert ("--entity_markers=false: expected true: the model in %s was "
+          "trained with entity markers" % out) in refused.stderr

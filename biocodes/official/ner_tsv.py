@@ -38,19 +38,23 @@ def words_of(text, start, end):
           for m in _WORD.finditer(text[start:end])]
 
 
-def _sentence_spans(doc, mentions, counts):
-  """Sentence spans of the title and the abstract, joined where a mention
-  crosses a boundary."""
+def sentence_spans(text, title_end, annotations, counts, what):
+  """Sentence spans of `text` (`corpus.sentences`, split at `title_end`,
+  where the title ends, too), two sentences joined where one of the
+  annotations (anything with start and end) crosses the boundary between
+  them; counted as "sentence boundaries inside a `what`"."""
   from corpus import sentences  # pylint: disable=g-import-not-at-top
-  spans = []
-  for offset, part in ((0, doc.title), (len(doc.title) + 1, doc.abstract)):
-    spans.extend((offset + s, offset + e) for s, e in sentences.split(part))
+  parts = [(0, title_end), (title_end + 1, len(text))] if title_end else [
+      (0, len(text))]
+  spans = [(o + s, o + e) for o, end in parts
+           for s, e in sentences.split(text[o:end])]
   joined = []
   for span in spans:
-    if joined and any(m.start < joined[-1][1] and m.end > span[0]
-                      for m in mentions):
+    if joined and any(x.start < joined[-1][1] and x.end > span[0]
+                      for x in annotations):
       joined[-1] = (joined[-1][0], span[1])
-      counts["sentence boundaries inside a mention (sentences joined)"] += 1
+      counts["sentence boundaries inside a%s %s (sentences joined)" % (
+          "n" if what[0] in "aeiou" else "", what)] += 1
     else:
       joined.append(span)
   return joined
@@ -68,7 +72,8 @@ def tag_document(doc, types, typed, counts, skips, path):
   counts["documents"] += 1
   out = []
   taken = {}
-  spans = _sentence_spans(doc, mentions, counts)
+  spans = sentence_spans(doc.text, len(doc.title), mentions, counts,
+                         "mention")
   all_words = [w for s, e in spans for w in words_of(doc.text, s, e)]
   for mention in mentions:
     covered = [i for i, (_, s, e) in enumerate(all_words)

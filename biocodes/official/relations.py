@@ -22,6 +22,7 @@ import re
 from typing import List, Tuple
 
 from biocodes import re_io
+from biocodes.official import ner_tsv
 from biocodes.official import pubtator
 from finetuning import errors
 from finetuning import files
@@ -132,25 +133,6 @@ def instances(doc, first_types, second_types, counts, skips, where,
   return out
 
 
-def _sentences(text, title_end, entities, counts):
-  """Sentence spans of text (split at title_end too), joined where an
-  entity crosses a boundary."""
-  from corpus import sentences  # pylint: disable=g-import-not-at-top
-  parts = [(0, title_end), (title_end + 1, len(text))] if title_end else [
-      (0, len(text))]
-  spans = [(o + s, o + e) for o, end in parts
-           for s, e in sentences.split(text[o:end])]
-  joined = []
-  for span in spans:
-    if joined and any(x.start < joined[-1][1] and x.end > span[0]
-                      for x in entities):
-      joined[-1] = (joined[-1][0], span[1])
-      counts["sentence boundaries inside an entity (sentences joined)"] += 1
-    else:
-      joined.append(span)
-  return joined
-
-
 # ChemProt and DrugProt (BioCreative VI and VII): three TSV files a split.
 
 def _tsv_rows(path, what, width):
@@ -247,8 +229,8 @@ def read_biocreative(folder, label_of, counts, skips):
   for pmid, (title, abstract) in texts.items():
     text = title + " " + abstract
     found = list(entities[pmid].values())
-    out.append(Document(pmid, text, _sentences(text, len(title), found,
-                                               counts),
+    out.append(Document(pmid, text, ner_tsv.sentence_spans(
+        text, len(title), found, counts, "entity"),
                         found, relations[pmid], where=lines[pmid]))
   return out
 
