@@ -3,6 +3,7 @@
 
     ./download.sh                      # datasets -> ./datasets (or $BIOBERT_DATA)
     ./download.sh weights NAME         # NAME.tar.gz -> ./NAME (or $BIOBERT_WEIGHTS/NAME)
+    ./download.sh official             # official releases -> ./datasets/official
     ./download.sh --help
 
 Transfers resume where a broken one stopped (a `.part` file and an HTTP
@@ -26,6 +27,8 @@ import shutil
 import sys
 import tarfile
 import tempfile
+import urllib.parse
+import zipfile
 import urllib.error
 import urllib.request
 import zlib
@@ -39,7 +42,45 @@ WEIGHT_FILES = ["vocab.txt", "bert_config.json", "model.ckpt-1000000.index"]
 SUMS_NAME = "SHA256SUMS"
 CHUNK = 1 << 16
 
-USAGE = """usage: ./download.sh [datasets | weights NAME | --help]
+OFFICIAL_MANIFEST = os.path.join(ROOT, "official.sha256")
+_RAW = "https://raw.githubusercontent.com"
+# The official releases the converters read (biocodes/convert_official.py),
+# from public copies whose bytes were checked against a second one (the
+# PROVENANCE.txt of each folder of ../shared/data/official): (folder under
+# datasets/official, URL, "file" | "gunzip" | "unzip", the name it gets, or
+# the top folder of the zip that is dropped).
+OFFICIAL = [
+    ("NCBI-disease", _RAW + "/spyysalo/ncbi-disease/5a266c6fc76fb2b5184cfa397f"
+     "f0a5ecdb133aec/original-data/%s/%s" % (split, name), "file", name)
+    for split, name in (("train", "NCBItrainset_corpus.txt"),
+                        ("devel", "NCBIdevelopset_corpus.txt"),
+                        ("test", "NCBItestset_corpus.txt"))] + [
+    ("BC5CDR", _RAW + "/patverga/bran/32378da8ac339393d9faa2ff2d50ccb3b379e9a2"
+     "/data/cdr/%s.gz" % name, "gunzip", name)
+    for name in ("CDR_TrainingSet.PubTator.txt",
+                 "CDR_DevelopmentSet.PubTator.txt",
+                 "CDR_TestSet.PubTator.txt")] + [
+    ("BioRED", _RAW + "/ndlongvn/BioRED-NER-RE/637e02c9746de045ef56dbf543d7760"
+     "2783d63d9/RE%20BioRED/data/BioRED/" + name, "file", name)
+    for name in ("Train.PubTator", "Dev.PubTator", "Test.PubTator")] + [
+    ("ChemProt", _RAW + "/ChrisC1224/ChemProt/fb5bad792138ff6bafa486a2fb90a5b"
+     "7c31269ac/%s/%s" % (folder, name), "file", "%s/%s" % (folder, name))
+    for folder, names in (
+        ("chemprot_training", ["chemprot_training_%s.tsv" % k for k in (
+            "abstracts", "entities", "gold_standard", "relations")]),
+        ("chemprot_development", ["chemprot_development_%s.tsv" % k for k in (
+            "abstracts", "entities", "gold_standard", "relations")]),
+        ("chemprot_test_gs", ["chemprot_test_%s.tsv" % k for k in (
+            "abstracts_gs", "entities_gs", "gold_standard", "relations_gs")]))
+    for name in names] + [
+    ("DDI2013", _RAW + "/isegura/DDICorpus/819b0fa538ed83ab2a8b4f5417bba3c0324"
+     "9b7f3/DDICorpus-2013.zip", "unzip", "DDICorpus/"),
+    ("DrugProt", _RAW + "/oztasoi/biocreative-track-one/740ce9a4410bdd6dc9071"
+     "ff9bf749bdce4dbbed0/competition/drugprot-gs-training-development.zip",
+     "unzip", "drugprot-gs-training-development/"),
+]
+
+USAGE = """usage: ./download.sh [datasets | weights NAME | official | --help]
 
   (no argument), datasets
       the BioBERT benchmark datasets (2020 release, datasets.tar.gz) into
@@ -49,9 +90,15 @@ USAGE = """usage: ./download.sh [datasets | weights NAME | --help]
       leaving vocab.txt, bert_config.json and model.ckpt-1000000.* there.
       NAME is one of:
         %s
+  official
+      the official releases of NCBI-disease, BC5CDR, BioRED, ChemProt, DDI 2013
+      and DrugProt (training and development) into $BIOBERT_DATA/official/,
+      checked against official.sha256, for biocodes/convert_official.py
 
 environment:
   BIOBERT_BASE_URL  where the archives are (default %s)
+  BIOBERT_OFFICIAL_MIRROR  a server holding the official files under the
+        same paths as their public copies (tests, offline mirrors)
   BIOBERT_DATA      datasets target directory
   BIOBERT_WEIGHTS   parent directory of weight sets
 """ % ("\n        ".join(WEIGHTS), DEFAULT_BASE_URL)
@@ -377,6 +424,74 @@ def download_weights(base_url, name, parent):
   return target
 
 
+def _unzip(archive, prefix, target):
+  """Unpacks the members of `archive` under `prefix`, without it, into
+  `target`; a member that would leave `target` is refused."""
+  with zipfile.ZipFile(archive) as z:
+    for info in z.infolist():
+      if info.is_dir() or not info.filename.startswith(prefix):
+        continue
+      name = info.filename[len(prefix):]
+      if not _inside(target, name) or os.path.isabs(name):
+        raise DownloadError("%s: member %s would leave the target folder"
+                            % (archive, info.filename))
+      dest = os.path.join(target, name)
+      os.makedirs(os.path.dirname(dest), exist_ok=True)
+      with z.open(info) as src, open(dest, "wb") as out:
+        shutil.copyfileobj(src, out)
+
+
+def download_official(target, mirror=None, manifest_path=OFFICIAL_MANIFEST):
+  """The official releases -> `target`, verified against the manifest; the
+  folders already present and verified are skipped."""
+  manifest = read_manifest(manifest_path)
+  folders = sorted({name.split("/", 1)[0] for name in manifest})
+  missing = [f for f in folders if verify(target, {
+      n: d for n, d in manifest.items() if n.startswith(f + "/")})]
+  if not missing:
+    log("%s is present and verified (%d files); skipping" %
+        (target, len(manifest)))
+    return target
+  os.makedirs(target, exist_ok=True)
+  work = tempfile.mkdtemp(prefix=".official.", dir=target)
+  try:
+    for folder, url, how, name in OFFICIAL:
+      if folder not in missing:
+        continue
+      if mirror:
+        url = mirror.rstrip("/") + urllib.parse.urlparse(url).path
+      download = os.path.join(target, "." + os.path.basename(
+          urllib.parse.unquote(urllib.parse.urlparse(url).path)))
+      fetch(url, download)
+      dest = os.path.join(work, folder)
+      os.makedirs(os.path.join(dest, os.path.dirname(name)), exist_ok=True)
+      if how == "unzip":
+        _unzip(download, name, dest)
+      elif how == "gunzip":
+        with gzip.open(download) as src, open(os.path.join(dest, name),
+                                              "wb") as out:
+          shutil.copyfileobj(src, out)
+      else:
+        shutil.copyfile(download, os.path.join(dest, name))
+      os.remove(download)
+    wanted = {n: d for n, d in manifest.items()
+              if n.split("/", 1)[0] in missing}
+    bad = verify(work, wanted)
+    if bad:
+      raise DownloadError(
+          "the downloaded official files do not match official.sha256 (%d "
+          "files: %s); nothing was installed" % (len(bad), ", ".join(
+              bad[:5])))
+    for folder in missing:
+      _move_contents(os.path.join(work, folder), os.path.join(target,
+                                                                folder))
+  finally:
+    shutil.rmtree(work, ignore_errors=True)
+  log("official releases installed in %s (%s; %d files verified)" % (
+      target, ", ".join(missing), len(manifest)))
+  return target
+
+
 def main(argv=None):
   args = list(sys.argv[1:] if argv is None else argv)
   base_url = os.environ.get("BIOBERT_BASE_URL", DEFAULT_BASE_URL)
@@ -386,6 +501,10 @@ def main(argv=None):
   try:
     if not args or args == ["datasets"]:
       download_datasets(base_url, os.environ.get("BIOBERT_DATA", "datasets"))
+    elif args == ["official"]:
+      download_official(os.path.join(os.environ.get("BIOBERT_DATA",
+                                                    "datasets"), "official"),
+                        os.environ.get("BIOBERT_OFFICIAL_MIRROR"))
     elif len(args) == 2 and args[0] == "weights":
       download_weights(base_url, args[1],
                        os.environ.get("BIOBERT_WEIGHTS", "."))

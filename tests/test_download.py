@@ -307,3 +307,74 @@ def test_cut_transfer_without_length(server, tmp_path, weights_archive):
   assert "damaged or incomplete" in first.stderr
   run_tool(["download.py", "weights", "biobert_v1.1_pubmed"], env=env)
   assert (tmp_path / "biobert_v1.1_pubmed" / "SHA256SUMS").is_file()
+
+
+OFFICIAL = os.path.join(DATA, "official")
+
+
+def _official_mirror(tamper=None):
+  """{URL path: bytes} of the official files as their public copies serve
+  them (zips with their top folder, .gz), made from ../shared's copies."""
+  import gzip
+  import urllib.parse
+  import zipfile
+  manifest = download.read_manifest(download.OFFICIAL_MANIFEST)
+  out = {}
+  for folder, url, how, name in download.OFFICIAL:
+    path = urllib.parse.urlparse(url).path
+    if how == "unzip":
+      buf = io.BytesIO()
+      with zipfile.ZipFile(buf, "w") as z:
+        for member in sorted(manifest):
+          if member.startswith(folder + "/"):
+            z.write(os.path.join(OFFICIAL, member),
+                    name + member[len(folder) + 1:])
+      out[path] = buf.getvalue()
+      continue
+    with open(os.path.join(OFFICIAL, folder, name), "rb") as f:
+      data = f.read()
+    if "%s/%s" % (folder, name) == tamper:
+      data += b"tampered\n"
+    out[path] = gzip.compress(data) if how == "gunzip" else data
+  return out
+
+
+def test_official_manifest_matches_shared_data():
+  manifest = download.read_manifest(download.OFFICIAL_MANIFEST)
+  assert len(manifest) == 932
+  assert download.verify(OFFICIAL, manifest) == []
+  # Every file the manifest names comes from one source of the table.
+  sources = {f for f, _, _, _ in download.OFFICIAL}
+  assert {n.split("/", 1)[0] for n in manifest} == sources
+
+
+def test_official_releases_download_verify_and_skip(server, tmp_path):
+  handler, base = server
+  mirror = _official_mirror()
+  handler.files = {"/base" + p: d for p, d in mirror.items()}
+  env = {"BIOBERT_DATA": str(tmp_path / "datasets"),
+         "BIOBERT_OFFICIAL_MIRROR": base}
+  result = run_tool(["download.py", "official"], env=env)
+  target = tmp_path / "datasets" / "official"
+  manifest = download.read_manifest(download.OFFICIAL_MANIFEST)
+  assert download.verify(str(target), manifest) == []
+  assert "932 files verified" in result.stderr + result.stdout
+  assert not [n for n in os.listdir(target) if n.startswith(".")]
+  handler.log.clear()
+  result = run_tool(["download.py", "official"], env=env)
+  assert handler.log == []
+  assert "present and verified (932 files); skipping" in (
+      result.stderr + result.stdout)
+
+
+def test_official_mismatch_installs_nothing(server, tmp_path):
+  handler, base = server
+  handler.files = {"/base" + p: d for p, d in _official_mirror(
+      tamper="BioRED/Test.PubTator").items()}
+  result = run_tool(["download.py", "official"], expect_ok=False, env={
+      "BIOBERT_DATA": str(tmp_path / "datasets"),
+      "BIOBERT_OFFICIAL_MIRROR": base})
+  assert result.returncode == 1
+  assert ("do not match official.sha256 (1 files: BioRED/Test.PubTator "
+          "(checksum mismatch)); nothing was installed") in result.stderr
+  assert os.listdir(tmp_path / "datasets" / "official") == []
