@@ -524,7 +524,7 @@ def test_bad_commands_exit_2_and_write_nothing(models, tmp_path):
   result = _tag(models, _path("plain.txt"), out, expect_ok=False,
                 ner=models["re"])
   assert result.returncode == 2
-  assert "is a 'gad' run; expected one of ner" in result.stderr
+  assert "re_gad is a re run (gad); expected ner" in result.stderr
   assert not out.exists()
 
 
