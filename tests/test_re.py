@@ -269,3 +269,28 @@ def test_entity_markers_train_and_mark_raw_pairs(tiny_bert_dir, tmp_path):
   assert refused.returncode == 2
   assert ("--entity_markers=false: expected true: the model in %s was "
           "trained with entity markers" % out) in refused.stderr
+
+
+def test_raw_pairs_are_marked_as_the_model_was_trained(monkeypatch):
+  from tasks import relations
+  seen = []
+
+  def convert(examples, labels, tokenizer, max_seq_length):
+    seen.extend(e.text for e in examples)
+    return [{}] * len(examples), 0
+
+  monkeypatch.setattr(relations, "convert_examples", convert)
+  pair = ("aspirin and renal failure", {"start": 0, "end": 7,
+                                        "type": "CHEMICAL"},
+          {"start": 12, "end": 25, "type": "DISEASE"})
+  predict = lambda features: [{"probabilities": [0.2, 0.8]}] * len(features)
+  for markers in (False, True):
+    assert relations.classify_pairs([pair], ["0", "1"], None, 32, predict,
+                                    markers) == [("1", 0.8)]
+  assert seen == ["@CHEMICAL$ and @DISEASE$",
+                  "@ * chemical * aspirin @ and # ^ disease ^ renal failure #"]
+  # tag_corpus.py's relation model marks as its run recorded.
+  from corpus import tagging
+  assert tagging.entity_markers({"training": {"entity_markers": True}})
+  assert not tagging.entity_markers({"training": {"task": "gad"}})
+  assert not tagging.entity_markers({})  # a run trained before the flag
