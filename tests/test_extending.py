@@ -86,8 +86,8 @@ def test_a_new_data_set_is_one_table_entry_every_tool_accepts(
                  "--data_dir=" + str(data / "RE" / "CDR"),
                  "--output_dir=" + re_run] + common)
   manifest = json.load(open(os.path.join(re_run, "run_manifest.json")))
-  assert (manifest["task"], manifest["kind"], manifest["labels"]) == (
-      "cdr", "re", ["cid", "false"])
+  assert (manifest["task"], manifest["kind"], manifest["dataset"],
+          manifest["labels"]) == ("cdr", "re", "cdr", ["cid", "false"])
   scores = json.load(open(os.path.join(re_run, "re_scores.json")))
   assert sorted(scores) == ["f1 score", "precision", "recall"]  # micro
 
@@ -113,6 +113,8 @@ def test_a_new_data_set_is_one_table_entry_every_tool_accepts(
                  "--num_train_epochs=4", "--data_dir=" + str(
                      data / "NER" / "Toy-NER"), "--output_dir=" + ner_run] +
        common)
+  manifest = json.load(open(os.path.join(ner_run, "run_manifest.json")))
+  assert (manifest["kind"], manifest["dataset"]) == ("ner", "Toy-NER")
   text = write_file(tmp_path / "doc.txt",
                     "aspirin induced renal failure in the BRCA1 carriers\n")
   tagged = tmp_path / "tagged"
