@@ -122,6 +122,8 @@ def main(argv=None):
   output_dir = os.path.abspath(args.output_dir)
   if os.path.exists(output_dir) and not os.path.isdir(output_dir):
     raise errors.UserError("--output_dir=%s: not a directory" % output_dir)
+  cluster.check_own_output_dir(output_dir, RUN_FILE, "run_suite.py",
+                               "the suite's runs and report")
   os.makedirs(output_dir, exist_ok=True)
   check_same_suite(output_dir, flags)
   for name, why in suite.skipped:

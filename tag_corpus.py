@@ -171,14 +171,8 @@ def plan(args):
     redo = _changed_inputs(before, record, path, args.redo_changed)
     record["date"] = before.get("date")
   else:
-    others = sorted(set(os.listdir(output_dir)) - {MANIFEST})
-    if others:
-      raise errors.UserError(
-          "--output_dir=%s is not empty (%s%s) and holds no %s: it is not "
-          "the output of tag_corpus.py, and the shards would be mixed with "
-          "what is there. Use a new or empty --output_dir." % (
-              output_dir, ", ".join(others[:3]),
-              ", ..." if len(others) > 3 else "", MANIFEST))
+    cluster.check_own_output_dir(output_dir, MANIFEST, "tag_corpus.py",
+                                 "the shards")
   record["date"] = record.get("date") or datetime.date.today().strftime(
       "%Y%m%d")
   settings = shards.Settings(

@@ -236,3 +236,21 @@ def eta(seconds, finished, left):
   if not finished or not left:
     return None
   return duration(seconds / finished * left)
+
+
+def check_own_output_dir(output_dir, record, tool, what):
+  """Refuses an `output_dir` that holds files but not `record` (the file
+  the tool writes first): it is not the tool's output, and its files would
+  be mixed with `what` (UserError, before anything is written)."""
+  from finetuning import errors  # pylint: disable=g-import-not-at-top
+  if not os.path.isdir(output_dir) or os.path.exists(
+      os.path.join(output_dir, record)):
+    return
+  others = sorted(set(os.listdir(output_dir)) - {record})
+  if others:
+    raise errors.UserError(
+        "--output_dir=%s is not empty (%s%s) and holds no %s: it is not the "
+        "output of %s, and %s would be mixed with what is there. Use a new or "
+        "empty --output_dir." % (output_dir, ", ".join(others[:3]),
+                                 ", ..." if len(others) > 3 else "", record,
+                                 tool, what))

@@ -21,3 +21,19 @@ def test_pin_worker_outside_a_worker_changes_nothing(monkeypatch):
   cluster.pin_worker()
   assert os.sched_getaffinity(0) == before
   assert "CUDA_VISIBLE_DEVICES" not in os.environ
+
+
+def test_a_folder_of_other_files_is_not_an_output_dir(tmp_path):
+  import pytest
+  from finetuning import errors
+  cluster.check_own_output_dir(str(tmp_path / "new"), "m.json", "x.py", "y")
+  cluster.check_own_output_dir(str(tmp_path), "m.json", "x.py", "y")  # empty
+  (tmp_path / "notes.txt").write_text("mine")
+  with pytest.raises(errors.UserError) as e:
+    cluster.check_own_output_dir(str(tmp_path), "m.json", "x.py", "its runs")
+  assert str(e.value) == (
+      "--output_dir=%s is not empty (notes.txt) and holds no m.json: it is "
+      "not the output of x.py, and its runs would be mixed with what is "
+      "there. Use a new or empty --output_dir." % tmp_path)
+  (tmp_path / "m.json").write_text("{}")
+  cluster.check_own_output_dir(str(tmp_path), "m.json", "x.py", "y")

@@ -631,3 +631,14 @@ def test_a_full_disk_stops_the_suite_in_one_line(world, tmp_path,
   again = run_tool(args, timeout=600)
   assert "Running 1 of 1 jobs" in again.stdout
   assert "| NER | NCBI-disease | entity F1 | 1 |" in again.stdout
+
+
+def test_a_folder_of_other_files_is_refused(world, tmp_path):
+  out = tmp_path / "mine"
+  out.mkdir()
+  (out / "notes.txt").write_text("mine")
+  result = run_tool(_args(world, out), expect_ok=False)
+  assert result.returncode == 2
+  assert ("is not empty (notes.txt) and holds no suite_run.json: it is not "
+          "the output of run_suite.py") in result.stderr
+  assert os.listdir(out) == ["notes.txt"]
