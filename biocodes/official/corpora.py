@@ -130,10 +130,13 @@ def _convert_ner(corpus, release, reference_dir):
 def _convert_re(corpus, release, markers):
   first, second = PAIR_TYPES[corpus.name]
   out, report = {}, collections.OrderedDict()
+  read = {}  # a folder two splits share (DrugProt's development) is read once
   for split, name in corpus.splits:
     counts, skips = collections.Counter(), []
     path = os.path.join(release, name)
-    if corpus.name == "DDI":
+    if name in read and corpus.name != "DDI":
+      rows, counts, skips = read[name]
+    elif corpus.name == "DDI":
       paths = sorted(glob.glob(path))
       if not paths:
         raise errors.UserError("%s: no DDI XML file (expected %s)" % (
@@ -151,8 +154,10 @@ def _convert_re(corpus, release, markers):
                                "%s)" % (path, split, corpus.name))
       documents = relations.read_biocreative(path, label_of, counts, skips)
       counts["documents"] = len(documents)
-    rows = [i for d in documents for i in relations.instances(
-        d, first, second, counts, skips, path, markers)]
+    if name not in read or corpus.name == "DDI":
+      rows = [i for d in documents for i in relations.instances(
+          d, first, second, counts, skips, path, markers)]
+      read[name] = rows, counts, skips
     out[split + ".tsv"] = relations.tsv(rows, header=split == "test")
     labels = collections.Counter(r.label for r in rows)
     entry = collections.OrderedDict(
