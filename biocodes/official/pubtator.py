@@ -6,7 +6,9 @@ mention (`PMID<TAB>start<TAB>end<TAB>text<TAB>type<TAB>concept IDs`, offsets
 into title + " " + abstract) and per relation (`PMID<TAB>type<TAB>...`),
 with a blank line between documents. This reader keeps everything, checked:
 a line it cannot read is an `InputError` with file:line; a mention whose
-text is not what its offsets hold is kept out and reported as a `Skip`.
+text is not what its offsets hold is kept out and reported as a `Skip`
+(spaces around the text column are not held against it: NCBI-disease's
+training file has such a mention).
 """
 
 import dataclasses
@@ -125,11 +127,12 @@ def _document(path, start, record, skips):
       skips.append(Skip("%s:%d" % (path, mention.line), "offsets %d-%d "
                         "outside the text of %s (0-%d)" % (
                             mention.start, mention.end, pmid, len(text))))
-    elif text[mention.start:mention.end] != mention.text:
+    elif text[mention.start:mention.end] != mention.text.strip(" "):
       skips.append(Skip("%s:%d" % (path, mention.line), "%r is not the text "
                         "at %d-%d (%r)" % (mention.text, mention.start,
                                            mention.end,
                                            text[mention.start:mention.end])))
-    else:
-      doc.mentions.append(mention)
+    else:  # the text column's own trailing spaces (NCBI-disease) dropped
+      doc.mentions.append(dataclasses.replace(
+          mention, text=text[mention.start:mention.end]))
   return doc
