@@ -18,8 +18,8 @@ from finetuning import errors
 from finetuning import packing
 
 HeadOutput = collections.namedtuple(
-    "HeadOutput", ["loss", "predictions", "loss_is_sum"],
-    defaults=[False])
+    "HeadOutput", ["loss", "predictions", "loss_is_sum", "training_hooks"],
+    defaults=[False, ()])
 HeadOutput.__doc__ = """What a task head returns.
 
 loss: scalar float Tensor (used in training), or None when the features
@@ -27,6 +27,8 @@ loss: scalar float Tensor (used in training), or None when the features
 predictions: dict of Tensors for PREDICT mode.
 loss_is_sum: the loss adds up over the batch's examples rather than
   averaging them (matters for gradient accumulation).
+training_hooks: SessionRunHooks the head needs while training (the
+  normalizer refreshes its lexicon's embeddings with one).
 """
 
 
@@ -144,7 +146,8 @@ def model_fn_builder(bert_config, head_fn, init_checkpoint, learning_rate,
           gradient_accumulation_steps=gradient_accumulation_steps,
           loss_is_sum=head.loss_is_sum, fused=numerics.fused_optimizer)
       return tf.estimator.EstimatorSpec(
-          mode=mode, loss=head.loss, train_op=train_op)
+          mode=mode, loss=head.loss, train_op=train_op,
+          training_hooks=list(head.training_hooks))
     return tf.estimator.EstimatorSpec(mode=mode, predictions=head.predictions)
 
   return model_fn

@@ -185,6 +185,23 @@ def _span_outputs(model, num_labels=None):
 _CLASSIFIER_WEIGHTS = {"output_weights": "classifier.weight",
                        "output_bias": "classifier.bias"}
 
+def encoder_head_fn(num_labels):
+  """The [CLS] vector of the last layer, as a normalizer compares mentions
+  with names (tasks/norm.py trains it with its own loss)."""
+  del num_labels
+
+  def head_fn(model, features, is_training):
+    del features, is_training
+    return estimator.HeadOutput(None, _encoder_outputs(model))
+  return head_fn
+
+
+def _encoder_outputs(model, num_labels=None):
+  del num_labels
+  return {"embedding": tf.cast(model.get_sequence_output()[:, 0, :],
+                               tf.float32)}
+
+
 HEADS = collections.OrderedDict((h.name, h) for h in [
     Head("token_classifier", token_classifier_head_fn,
          _class_outputs(lambda m: m.get_sequence_output()),
@@ -195,6 +212,8 @@ HEADS = collections.OrderedDict((h.name, h) for h in [
     Head("span", span_head_fn, _span_outputs, "BertForQuestionAnswering",
          {"cls/squad/output_weights": "qa_outputs.weight",
           "cls/squad/output_bias": "qa_outputs.bias"}, False),
+    Head("concept_encoder", encoder_head_fn, _encoder_outputs, "BertModel",
+         {}, False),
 ])
 
 

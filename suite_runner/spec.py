@@ -226,6 +226,8 @@ def _jobs(problems, where, task, name, known, table, run, seeds, protocol,
     run["select_epochs_on_dev"] = True
   if known.task_name:
     run.setdefault("task_name", known.task_name)
+  if known.mention_types:
+    run.setdefault("mention_types", known.mention_types)
   jobs = []
   for fold in folds or [None]:
     flags = dict(run)

@@ -1,10 +1,11 @@
 """The tasks: one module each, and the records every tool reads of them.
 
-A task module (`tasks.ner`, `tasks.relations`, `tasks.qa`) holds
+A task module (`tasks.ner`, `tasks.relations`, `tasks.qa`, `tasks.norm`)
+holds
 everything about its task: its options, its reading, features, head and
 scoring (the `driver.Task`), its score file and metrics (`KIND`), and how it
 tags raw text. Importing one defines no flag and changes no state; the
-runner scripts (run_ner.py, run_re.py, run_qa.py) are command lines over
+runner scripts (run_ner.py, run_re.py, run_qa.py, run_norm.py) are command lines over
 them that no module imports. The data sets are one table,
 `tasks/datasets.toml`, read by `tasks.datasets`.
 """
@@ -14,7 +15,8 @@ import importlib
 from typing import Dict, Tuple
 
 # The task kinds and the module of each.
-MODULES = {"ner": "tasks.ner", "re": "tasks.relations", "qa": "tasks.qa"}
+MODULES = {"ner": "tasks.ner", "re": "tasks.relations", "qa": "tasks.qa",
+           "norm": "tasks.norm"}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,15 +17,15 @@ from finetuning import files
 
 TABLE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                      "datasets.toml")
-KINDS = ("ner", "re", "qa")
+KINDS = ("ner", "re", "qa", "norm")
 BINARY, MICRO = "binary", "micro"
 # The metric's key in scores and dev evaluations.
 MAIN_SCORE = {BINARY: "f1", MICRO: "micro_f1"}
 # The runner flags that name a data set's files (relative to --data_dir).
 PATH_KEYS = ("data_dir", "train_file", "predict_file", "golden_file",
-             "dev_file", "dev_golden_file")
+             "dev_file", "dev_golden_file", "lexicon", "spelling_file")
 _KEYS = {"task", "folds", "published", "task_name", "labels",
-         "entity_types", "metric"} | set(PATH_KEYS)
+         "entity_types", "metric", "mention_types"} | set(PATH_KEYS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +46,9 @@ class Dataset:
   with {fold}}. folds: how many (numbered from 1), or None for one split.
   A relation data set has labels (in the order of the model's outputs),
   entity_types (the pair's two types, upper case) and metric (BINARY or
-  MICRO), its own or those of the data set its task_name names.
+  MICRO), its own or those of the data set its task_name names. A
+  normalization data set may name the mention types it normalizes
+  (run_norm.py --mention_types, e.g. "Disease" of BC5CDR).
   """
   name: str
   kind: str
@@ -57,6 +59,7 @@ class Dataset:
   labels: Optional[Tuple[str, ...]] = None
   entity_types: Optional[Tuple[str, str]] = None
   metric: Optional[str] = None
+  mention_types: Optional[str] = None
 
   @property
   def negative(self):
@@ -141,8 +144,14 @@ def _dataset(path, lines, name, table):
   elif kind == "re" and not isinstance(table.get("task_name"), str):
     _fail(path, lines, where, "%s: a relation data set needs labels, "
           "entity_types and metric, or a task_name" % name)
+  mention_types = table.get("mention_types")
+  if mention_types is not None and (kind != "norm" or not isinstance(
+      mention_types, str)):
+    _fail(path, lines, where + ("mention_types",), "mention_types: only a "
+          "normalization data set has them, as a string (\"Disease\")")
   return Dataset(name, kind, paths, folds, tuple(published),
-                 table.get("task_name"), labels, entity_types, metric)
+                 table.get("task_name"), labels, entity_types, metric,
+                 mention_types)
 
 
 def table(path=None):

@@ -1,0 +1,762 @@
+"""Concept normalization: a mention's concept IDs from a lexicon, in one module.
+
+The BERT encoder is trained as BioSyn trains it (Sung et al., ACL 2020):
+a mention and a lexicon name are compared by the dot product of their
+[CLS] embeddings plus a learned weight times the cosine of their character
+1-2-gram TF-IDF vectors. For each training mention the candidates are its
+top names by the sparse score and its top names by the dense score (the
+lexicon's embeddings recomputed at the start of every training call, i.e.
+every epoch with --eval_every_epoch, and every --refresh_every_n_steps);
+the loss is the negative log of the candidates' softmax mass on the names
+of the gold concept (the synonym marginalization). Prediction ranks every
+name of the lexicon by that score. run_norm.py is its command line.
+
+Mentions come from gold PubTator files (NCBI-disease, BC5CDR); the text a
+mention is compared by is `biocodes.norm_text`'s (abbreviations expanded
+within its document, composites split, BioSyn's preprocessing).
+"""
+
+import collections
+import dataclasses
+import json
+import os
+from typing import Optional, Tuple
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+import modeling
+import tasks
+import tokenization
+from biocodes import lexicon as lexicon_lib
+from biocodes import norm_text
+from biocodes.official import pubtator
+from finetuning import driver
+from finetuning import errors
+from finetuning import estimator as est
+from finetuning import files
+from finetuning import records
+from finetuning import run_dir
+from finetuning import selection
+from finetuning.options import option
+from tasks import datasets
+
+
+@dataclasses.dataclass(frozen=True)
+class NormOptions:
+  """The flags of run_norm.py beyond the common ones."""
+  lexicon: Optional[str] = option(
+      None, "The lexicon of concept names: MEDIC (ids||name|synonym|...), "
+      "CTD's TSV (CTD_diseases.tsv.gz) or id<TAB>name lines. Recorded with "
+      "the trained model (its sha256): prediction refuses another one.")
+  spelling_file: Optional[str] = option(
+      None, "A spelling list (wrong||right lines), as BioSyn uses "
+      "ncbi-spell-check.txt for NCBI-disease.")
+  mention_types: str = option(
+      "", "Comma-separated PubTator mention types to normalize (BC5CDR: "
+      "Disease or Chemical); empty: every type.")
+  topk: int = option(
+      20, "Candidates per training mention (BioSyn's 20), and the names "
+      "kept per predicted mention.")
+  dense_ratio: float = option(
+      0.5, "The share of the training candidates taken by the dense score "
+      "(the rest by the sparse one), as BioSyn's --dense_ratio.")
+  initial_sparse_weight: float = option(
+      0.0, "The sparse score's weight at the start (learned; BioSyn's 0).")
+  refresh_every_n_steps: int = option(
+      0, "Recompute the lexicon's embeddings every N training steps "
+      "(0: at the start of each training call only: every epoch with "
+      "--eval_every_epoch).")
+
+
+FLAG_DEFAULTS = {"max_seq_length": 25, "train_batch_size": 16,
+                 "learning_rate": 1e-5, "num_train_epochs": 10.0,
+                 "do_lower_case": True}
+
+# The file names of the PubTator corpora a --data_dir may hold.
+LAYOUTS = (
+    ("NCBItrainset_corpus.txt", "NCBIdevelopset_corpus.txt",
+     "NCBItestset_corpus.txt"),
+    ("CDR_TrainingSet.PubTator.txt", "CDR_DevelopmentSet.PubTator.txt",
+     "CDR_TestSet.PubTator.txt"),
+    ("train.pubtator", "dev.pubtator", "test.pubtator"),
+)
+
+SCORES_FILE = "norm_scores.json"
+PREDICTIONS_FILE = "norm_predictions.jsonl"
+PUBTATOR_FILE = "test_predictions.pubtator"
+EMBEDDINGS_DIR = "lexicon_embeddings"
+
+
+def split_files(data_dir):
+  """{"train", "dev", "test": path} of the first layout of LAYOUTS that
+  `data_dir` holds; InputError naming them all when it holds none."""
+  for layout in LAYOUTS:
+    paths = [os.path.join(data_dir, name) for name in layout]
+    if any(os.path.isfile(p) for p in paths):
+      return dict(zip(("train", "dev", "test"), paths))
+  raise errors.InputError(data_dir, None, "holds no PubTator corpus: "
+                          "expected %s" % "; or ".join(
+                              ", ".join(l) for l in LAYOUTS))
+
+
+@dataclasses.dataclass(frozen=True)
+class Query:
+  """A gold mention to normalize.
+
+  gold: its gold concepts, one tuple per part (`lexicon.gold_parts`).
+  forms: the preprocessed text compared with the lexicon, one per part
+  when a composite splits, else one for the whole mention.
+  """
+  pmid: str
+  start: int
+  end: int
+  text: str
+  type: str
+  gold: Tuple[Tuple[str, ...], ...]
+  forms: Tuple[str, ...]
+  where: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Counts:
+  """What reading a corpus's mentions counted."""
+  mentions: int = 0
+  other_types: int = 0
+  without_id: int = 0
+  composites_split: int = 0
+  composites_whole: int = 0
+  abbreviations_expanded: int = 0
+
+
+def read_queries(path, types, spelling):
+  """([Query], Counts) of a gold PubTator file.
+
+  Mentions of other types (when `types` is given) and without an ID (`-1`)
+  are counted and left out. A mention whose text is not at its offsets is
+  an InputError (file:line): the offsets would not match the document.
+  """
+  documents, skips = pubtator.read(path)
+  if skips:
+    where, _, _ = skips[0].where.rpartition(":")
+    raise errors.InputError(where, int(skips[0].where.rsplit(":", 1)[1]),
+                            skips[0].reason)
+  queries, counts = [], collections.Counter()
+  for doc in documents:
+    definitions = None
+    for m in doc.mentions:
+      if types and m.type not in types:
+        counts["other_types"] += 1
+        continue
+      gold = lexicon_lib.gold_parts(m.concepts)
+      if not gold:
+        counts["without_id"] += 1
+        continue
+      if definitions is None:
+        definitions = norm_text.abbreviations(doc.text)
+      text = norm_text.expand(m.text, definitions)
+      counts["abbreviations_expanded"] += int(text != m.text)
+      parts = [text]
+      if len(gold) > 1:
+        split = norm_text.split_composite(text, len(gold))
+        counts["composites_split" if split else "composites_whole"] += 1
+        parts = split or parts
+      queries.append(Query(
+          doc.pmid, m.start, m.end, m.text, m.type, gold,
+          tuple(norm_text.preprocess(p, spelling) for p in parts),
+          "%s:%d" % (path, m.line)))
+  return queries, Counts(mentions=len(queries), **counts)
+
+
+@dataclasses.dataclass
+class Index:
+  """A lexicon as the normalizer searches it: its names preprocessed, each
+  (form, concepts) once, their TF-IDF vectors, and exact forms."""
+  lexicon: lexicon_lib.Lexicon
+  forms: list
+  concepts: list
+  vectorizer: object
+  matrix: object
+  exact: dict
+  known: frozenset
+
+
+def build_index(lexicon, spelling):
+  """The Index of a Lexicon (BioSyn's sparse encoder: TF-IDF of character
+  1- and 2-grams, fitted on the lexicon's names)."""
+  from sklearn.feature_extraction import text as sk_text  # pylint: disable=g-import-not-at-top
+  seen, forms, concepts = set(), [], []
+  for name, ids in zip(lexicon.names, lexicon.concepts):
+    form = norm_text.preprocess(name, spelling)
+    if form and (form, ids) not in seen:
+      seen.add((form, ids))
+      forms.append(form)
+      concepts.append(ids)
+  vectorizer = sk_text.TfidfVectorizer(analyzer="char", ngram_range=(1, 2),
+                                       dtype=np.float32)
+  matrix = vectorizer.fit_transform(forms)
+  exact = {}
+  for i, form in enumerate(forms):
+    exact.setdefault(form, []).append(i)
+  return Index(lexicon, forms, concepts, vectorizer, matrix, exact,
+               frozenset(c for ids in concepts for c in ids))
+
+
+def sparse_scores(index, forms):
+  """[len(forms), names] float32 TF-IDF cosines (dense array)."""
+  return (index.vectorizer.transform(forms) @ index.matrix.T).toarray()
+
+
+def top_names(scores, k):
+  """Indices of the k best columns of each row, best first (ties: lower
+  index first)."""
+  k = min(k, scores.shape[1])
+  part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+  order = np.lexsort((part, -np.take_along_axis(scores, part, 1)), axis=1)
+  return np.take_along_axis(part, order, 1)
+
+
+def correct(entry_concepts, part):
+  """Whether a name's concepts meet a gold part's (any shared ID)."""
+  return bool(set(entry_concepts) & set(part))
+
+
+# ---------------------------------------------------------------- scoring
+
+def part_rankings(query, rankings):
+  """(gold part, ranking) pairs of a query whose forms have `rankings`."""
+  if len(query.forms) == len(query.gold):
+    return list(zip(query.gold, rankings))
+  # An unsplit composite: its one ranking is right where it meets any part.
+  merged = tuple(c for part in query.gold for c in part)
+  return [(merged, rankings[0])]
+
+
+def accuracy(queries, rankings, index, ks=(1, 5)):
+  """{acc@k: fraction of queries right at k} and counts.
+
+  A query is right at k when each of its parts has a name of its gold
+  concepts among its first k names (BioSyn's rule: names, not concepts,
+  are ranked; a name is right when its IDs meet the gold ones). Queries
+  are scored twice: every mention, and each distinct (forms, gold) once
+  (BioSyn's protocol, the published numbers').
+  """
+  def right(q, r, k):
+    return all(any(correct(index.concepts[i], part) for i in ranking[:k])
+               for part, ranking in part_rankings(q, r))
+  result = {"mentions": len(queries)}
+  unique = {}
+  for q, r in zip(queries, rankings):
+    unique.setdefault((q.forms, q.gold), (q, r))
+  for k in ks:
+    result["acc@%d" % k] = _fraction(sum(right(q, r, k) for q, r in
+                                         unique.values()), len(unique))
+    result["mention_acc@%d" % k] = _fraction(
+        sum(right(q, r, k) for q, r in zip(queries, rankings)), len(queries))
+  result["unique_queries"] = len(unique)
+  result["gold_not_in_lexicon"] = sum(
+      1 for q in queries if any(not set(p) & index.known for p in q.gold))
+  return result
+
+
+def _fraction(n, d):
+  return round(n / d, 4) if d else 0.0
+
+
+def dictionary_rankings(queries, index, k=5):
+  """The dictionary baseline: the names whose form is the query's exactly
+  (after the same preprocessing and abbreviation expansion), up to k."""
+  return [[index.exact.get(f, [])[:k] for f in q.forms] for q in queries]
+
+
+# ------------------------------------------------------------ the model
+
+def mention_features(forms, tokenizer, max_seq_length):
+  """`[CLS] form [SEP]` features, cut to max_seq_length."""
+  out = []
+  for form in forms:
+    tokens = ["[CLS]"] + tokenizer.tokenize(form)[:max_seq_length - 2] + [
+        "[SEP]"]
+    out.append({"input_ids": tokenizer.convert_tokens_to_ids(tokens),
+                "input_mask": [1] * len(tokens),
+                "segment_ids": [0] * len(tokens)})
+  return out
+
+
+def padded(features, length):
+  """(ids, mask) int32 arrays [len(features), length] of features."""
+  ids = np.zeros((len(features), length), np.int32)
+  mask = np.zeros((len(features), length), np.int32)
+  for i, f in enumerate(features):
+    n = len(f["input_ids"])
+    ids[i, :n] = f["input_ids"]
+    mask[i, :n] = 1
+  return ids, mask
+
+
+def cls_embedding(model):
+  """The [CLS] vector of the last layer (BioSyn's mention embedding)."""
+  return tf.cast(model.get_sequence_output()[:, 0, :], tf.float32)
+
+
+class Retriever(object):
+  """The training candidates of each training mention, as BioSyn draws them.
+
+  Holds the lexicon's token ids and its latest embeddings (`refresh`); a
+  training step asks `candidates` for the batch's mentions.
+  """
+
+  def __init__(self, index, instances, tokenizer, max_seq_length, topk,
+               dense_ratio):
+    self.index = index
+    self.instances = instances  # [(form, gold part)]
+    self.ids, self.mask = padded(mention_features(
+        index.forms, tokenizer, max_seq_length), max_seq_length)
+    self.k_dense = int(round(topk * dense_ratio))
+    self.k_sparse = topk - self.k_dense
+    forms = [f for f, _ in instances]
+    self.mention_tfidf = index.vectorizer.transform(forms)
+    self.sparse_top = np.concatenate([
+        top_names(sparse_scores(index, forms[i:i + 512]), self.k_sparse)
+        for i in range(0, len(forms), 512)]) if self.k_sparse else (
+            np.zeros((len(forms), 0), np.int64))
+    self.embeddings = None
+
+  def refresh(self, embed):
+    """Recomputes the lexicon's embeddings with `embed(ids, mask)`."""
+    self.embeddings = np.concatenate([
+        embed(self.ids[i:i + 512], self.mask[i:i + 512])
+        for i in range(0, len(self.ids), 512)])
+
+  def candidates(self, mention_embeddings, mention_index):
+    """(ids [B, k, L], mask, sparse scores [B, k], labels [B, k]) of a
+    batch: the sparse top names, then the dense top names not among them."""
+    rows = []
+    dense = mention_embeddings @ self.embeddings.T
+    for b, i in enumerate(mention_index):
+      chosen = list(self.sparse_top[i])
+      taken = set(chosen)
+      for j in top_names(dense[b:b + 1], self.k_dense + self.k_sparse)[0]:
+        if len(chosen) == self.k_sparse + self.k_dense:
+          break
+        if j not in taken:
+          chosen.append(j)
+          taken.add(j)
+      rows.append(chosen)
+    cand = np.array(rows, np.int64)
+    sparse = np.stack([
+        (self.mention_tfidf[i] @ self.index.matrix[cand[b]].T).toarray()[0]
+        for b, i in enumerate(mention_index)]).astype(np.float32)
+    labels = np.array([[float(correct(self.index.concepts[j],
+                                      self.instances[i][1])) for j in row]
+                       for row, i in zip(cand, mention_index)], np.float32)
+    return self.ids[cand], self.mask[cand], sparse, labels
+
+
+class _RefreshHook(tf.train.SessionRunHook):
+  """Recomputes the retriever's lexicon embeddings when a session starts
+  and every `every` steps."""
+
+  def __init__(self, retriever, ids, mask, embedding, every):
+    self.retriever, self.every = retriever, every
+    self.ids, self.mask, self.embedding = ids, mask, embedding
+
+  def _refresh(self, session):
+    self.retriever.refresh(lambda i, m: session.run(
+        self.embedding, {self.ids: i, self.mask: m}))
+
+  def after_create_session(self, session, coord):
+    del coord
+    self._refresh(session)
+
+  def before_run(self, run_context):
+    return tf.train.SessionRunArgs(tf.train.get_global_step())
+
+  def after_run(self, run_context, run_values):
+    step = int(run_values.results) + 1
+    if self.every and step % self.every == 0:
+      self._refresh(run_context.session)
+
+
+def head_fn(bert_config, retriever, options):
+  """The normalizer's head: BioSyn's loss in training, the [CLS] embedding
+  and the sparse weight in prediction."""
+
+  def build(model, features, is_training):
+    mention = cls_embedding(model)
+    sparse_weight = tf.get_variable(
+        "sparse_weight", [], initializer=tf.constant_initializer(
+            options.initial_sparse_weight))
+    predictions = {"embedding": mention,
+                   "sparse_weight": tf.fill(tf.shape(mention)[:1],
+                                            sparse_weight)}
+    if not is_training:
+      return est.HeadOutput(None, predictions)
+    length = retriever.ids.shape[1]
+
+    def tower(ids, mask, training):
+      with tf.variable_scope(tf.get_variable_scope(), reuse=True):
+        return cls_embedding(modeling.BertModel(
+            config=bert_config, is_training=training, input_ids=ids,
+            input_mask=mask, token_type_ids=tf.zeros_like(ids),
+            scope="bert"))
+
+    names_ids = tf.placeholder(tf.int32, [None, length], "lexicon_ids")
+    names_mask = tf.placeholder(tf.int32, [None, length], "lexicon_mask")
+    names_embedding = tower(names_ids, names_mask, False)
+    ids, mask, sparse, labels = tf.py_func(
+        retriever.candidates,
+        [tf.stop_gradient(mention), features["mention_index"]],
+        [tf.int32, tf.int32, tf.float32, tf.float32], stateful=True)
+    k = retriever.k_dense + retriever.k_sparse
+    ids.set_shape([None, k, length])
+    mask.set_shape([None, k, length])
+    sparse.set_shape([None, k])
+    labels.set_shape([None, k])
+    names = tower(tf.reshape(ids, [-1, length]), tf.reshape(mask, [-1, length]),
+                  True)
+    names = tf.reshape(names, [-1, k, names.shape[-1]])
+    score = tf.einsum("bh,bkh->bk", mention, names) + sparse_weight * sparse
+    mass = tf.reduce_sum(tf.nn.softmax(score, axis=-1) * labels, axis=-1)
+    # BioSyn's rule: a mention without a right candidate adds nothing.
+    loss = tf.reduce_mean(-tf.math.log(tf.where(mass > 0, mass,
+                                                tf.ones_like(mass))))
+    hook = _RefreshHook(retriever, names_ids, names_mask, names_embedding,
+                        options.refresh_every_n_steps)
+    return est.HeadOutput(loss, predictions, training_hooks=(hook,))
+
+  return build
+
+
+# ------------------------------------------------------------ the task
+
+class NormTask(driver.Task):
+  """Concept normalization of gold mentions against a lexicon."""
+
+  name = "norm"
+  kind = "norm"
+  head = "concept_encoder"
+  fields = {"input_ids": records.SEQUENCE,
+            "input_mask": records.SEQUENCE,
+            "segment_ids": records.SEQUENCE}
+
+  def __init__(self):
+    self.index = None
+    self.spelling = None
+    self.bert_config = None
+    self.instances = None
+    self.options = None
+    self.tokenizer = None
+    self.max_seq_length = None
+    self.counts = {}
+
+  def record_fields(self, training):
+    fields = dict(self.fields)
+    if training:
+      fields["mention_index"] = records.SCALAR
+    return fields
+
+  def dataset_name(self, config):
+    base = os.path.basename(os.path.normpath(config.data_dir))
+    types = config.task.mention_types
+    return base + ("-" + types.replace(",", "-") if types else "")
+
+  def check_config(self, config):
+    options = config.task
+    if not (config.do_train or config.do_eval or config.do_predict):
+      raise errors.UserError("At least one of `do_train`, `do_eval` or "
+                             "`do_predict` must be set.")
+    if not config.data_dir:
+      raise errors.UserError("--data_dir is required: a folder of PubTator "
+                             "files (%s)" % ", ".join(LAYOUTS[0]))
+    if not options.lexicon:
+      raise errors.UserError("--lexicon is required: MEDIC, CTD's TSV or "
+                             "id<TAB>name lines")
+    if options.topk < 2:
+      raise errors.FlagError("topk", options.topk, "at least 2")
+    if not 0.0 <= options.dense_ratio <= 1.0:
+      raise errors.FlagError("dense_ratio", options.dense_ratio,
+                             "a share between 0 and 1")
+    if config.distribution_strategy not in ("none", "", None):
+      raise errors.FlagError("distribution_strategy",
+                             config.distribution_strategy,
+                             "none: the normalizer trains on one device")
+    if config.gradient_accumulation_steps != 1:
+      raise errors.FlagError("gradient_accumulation_steps",
+                             config.gradient_accumulation_steps,
+                             "1: the normalizer's candidates are drawn per "
+                             "step")
+
+  def read_inputs(self, config):
+    options = config.task
+    self.options = options
+    self.tokenizer = tokenization.FullTokenizer(config.vocab_file,
+                                                config.do_lower_case)
+    self.max_seq_length = config.max_seq_length
+    self.bert_config = modeling.BertConfig.from_json_file(
+        config.bert_config_file)
+    self.spelling = (norm_text.read_spelling(options.spelling_file)
+                     if options.spelling_file else None)
+    lexicon = lexicon_lib.read(options.lexicon)
+    recorded = (None if config.do_train else
+                run_dir.read_manifest(config.output_dir))
+    trained_with = ((recorded or {}).get("training") or {}).get(
+        "lexicon_sha256")
+    if trained_with and trained_with != lexicon.digest:
+      raise errors.FlagError(
+          "lexicon", options.lexicon, "the lexicon the model in %s was "
+          "trained with (sha256 %s...; this one is %s...)" % (
+              config.output_dir, trained_with[:12], lexicon.digest[:12]))
+    self.index = build_index(lexicon, self.spelling)
+    paths = split_files(config.data_dir)
+    types = {t.strip() for t in options.mention_types.split(",")
+             if t.strip()}
+    inputs = {}
+    wanted = (["train"] if config.do_train else []) + (
+        ["dev"] if config.do_eval or config.evaluates_during_training else
+        []) + (["test"] if config.do_predict else [])
+    self.counts = {}
+    for part in wanted:
+      queries, counts = read_queries(paths[part], types, self.spelling)
+      if not queries:
+        raise errors.InputError(paths[part], None, "no mention with a "
+                                "concept ID%s" % (
+                                    " of type %s" % ", ".join(sorted(types))
+                                    if types else ""))
+      self.counts[part] = counts
+      inputs[part] = driver.Split(queries, paths[part])
+    if config.do_train:
+      self.instances = training_instances(inputs["train"].examples,
+                                          self.index)
+    return inputs
+
+  def cache_options(self, config):
+    options = config.task
+    return {"task": "norm", "lexicon_sha256": self.index.lexicon.digest
+            if self.index else None,
+            "spelling_sha256": (files.file_digest(options.spelling_file)
+                                if options.spelling_file else None),
+            "mention_types": options.mention_types,
+            "topk": options.topk, "dense_ratio": options.dense_ratio,
+            "initial_sparse_weight": options.initial_sparse_weight,
+            "refresh_every_n_steps": options.refresh_every_n_steps}
+
+  def training_features(self, examples, tokenizer, config, labels):
+    del examples, labels
+    features = mention_features([f for f, _ in self.instances], tokenizer,
+                                config.max_seq_length)
+    for i, f in enumerate(features):
+      f["mention_index"] = i
+    return features, {"num_features": len(features),
+                      "instances": len(self.instances)}
+
+  def report_training(self, examples, info, config):
+    skipped = sum(1 for q in examples for p in q.gold
+                  if not set(p) & self.index.known)
+    print("Training on %d (mention, concept) pairs of %d mentions%s" % (
+        len(self.instances), len(examples),
+        "; %d parts whose gold concept is not in the lexicon left out" %
+        skipped if skipped else ""))
+
+  def head_fn(self, labels):
+    del labels
+    retriever = None
+    if self.instances is not None:
+      retriever = Retriever(self.index, self.instances, self.tokenizer,
+                            self.max_seq_length, self.options.topk,
+                            self.options.dense_ratio)
+    return head_fn(self.bert_config, retriever, self.options)
+
+  # -- prediction
+
+  def rankings(self, context, queries, cache_key=None):
+    """The names of the lexicon ranked for each form of `queries`."""
+    config = context.config
+    forms = [f for q in queries for f in q.forms]
+    results = context.predict(mention_features(
+        forms, context.tokenizer, config.max_seq_length),
+                              config.predict_batch_size, "mentions")
+    mentions = np.stack([r["embedding"] for r in results])
+    weight = float(results[0]["sparse_weight"]) if results else 0.0
+    names = self.lexicon_embeddings(context, cache_key)
+    k = context.config.task.topk
+    ranked = []
+    for i in range(0, len(forms), 256):
+      score = mentions[i:i + 256] @ names.T + weight * sparse_scores(
+          self.index, forms[i:i + 256])
+      ranked.extend(top_names(score, k).tolist())
+    out, n = [], 0
+    for q in queries:
+      out.append(ranked[n:n + len(q.forms)])
+      n += len(q.forms)
+    return out, weight
+
+  def lexicon_embeddings(self, context, cache_key):
+    """The lexicon's embeddings by the model: read from, or written to,
+    <output_dir>/lexicon_embeddings/ when `cache_key` names the model."""
+    path = None
+    if cache_key:
+      path = context.config.path(os.path.join(EMBEDDINGS_DIR,
+                                              cache_key + ".npy"))
+      if os.path.exists(path):
+        return np.load(path, allow_pickle=False)
+    results = context.predict(mention_features(
+        self.index.forms, context.tokenizer, context.config.max_seq_length),
+                              context.config.predict_batch_size, "lexicon")
+    names = np.stack([r["embedding"] for r in results]).astype(np.float32)
+    if path:
+      os.makedirs(os.path.dirname(path), exist_ok=True)
+      with files.atomic_file(path, "wb") as f:
+        np.save(f, names, allow_pickle=False)
+    return names
+
+  def model_key(self, config):
+    """What the lexicon's embeddings depend on: the checkpoint used, the
+    lexicon, the preprocessing and the sequence length."""
+    checkpoint = selection.best_checkpoint(config.output_dir) or (
+        tf.train.latest_checkpoint(config.output_dir))
+    if not checkpoint:
+      return None
+    key = json.dumps([files.file_digest(checkpoint + ".index"),
+                      self.index.lexicon.digest,
+                      sorted((self.spelling or {}).items()),
+                      config.max_seq_length, config.do_lower_case])
+    import hashlib  # pylint: disable=g-import-not-at-top
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
+
+  def dev_score(self, context, split):
+    ranked, _ = self.rankings(context, split.examples)
+    scores = accuracy(split.examples, ranked, self.index)
+    return "acc@1", scores["acc@1"], scores
+
+  def evaluate(self, context, split):
+    ranked, _ = self.rankings(context, split.examples,
+                              self.model_key(context.config))
+    scores = accuracy(split.examples, ranked, self.index)
+    return {"eval_acc@1": scores["acc@1"], "eval_acc@5": scores["acc@5"],
+            "eval_mention_acc@1": scores["mention_acc@1"]}
+
+  def predict(self, context, split):
+    config = context.config
+    ranked, weight = self.rankings(context, split.examples,
+                                   self.model_key(config))
+    model = accuracy(split.examples, ranked, self.index)
+    baseline = accuracy(split.examples,
+                        dictionary_rankings(split.examples, self.index),
+                        self.index)
+    write_predictions(config.path(PREDICTIONS_FILE), split.examples, ranked,
+                      self.index)
+    write_pubtator(config.path(PUBTATOR_FILE), split.path, split.examples,
+                   ranked, self.index)
+    dataset = published_set(config)
+    report = {"model": model, "dictionary_baseline": baseline,
+              "sparse_weight": weight,
+              "lexicon": {"path": self.index.lexicon.path,
+                          "sha256": self.index.lexicon.digest,
+                          "format": self.index.lexicon.format,
+                          "names": len(self.index.lexicon.names),
+                          "distinct_forms": len(self.index.forms),
+                          "concepts": self.index.lexicon.num_concepts,
+                          "names_under_several_concepts":
+                              self.index.lexicon.ambiguous},
+              "test_file": split.path,
+              "test_counts": dataclasses.asdict(self.counts["test"])}
+    files.atomic_write(config.path(SCORES_FILE),
+                       json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(format_scores(model, baseline, dataset))
+    print("Wrote %s, %s and %s" % (config.path(SCORES_FILE),
+                                   config.path(PREDICTIONS_FILE),
+                                   config.path(PUBTATOR_FILE)))
+
+  def test_scores(self, output_dir):
+    return files.read_json(os.path.join(output_dir, SCORES_FILE),
+                           "run_norm.py's scores")["model"]
+
+
+def published_set(config):
+  """The normalization data set of tasks/datasets.toml that a run's data
+  dir and mention types are, or None."""
+  base = os.path.basename(os.path.normpath(config.data_dir))
+  for dataset in datasets.of_kind("norm").values():
+    if (os.path.basename(os.path.normpath(dataset.paths["data_dir"])) == base
+        and (dataset.mention_types or "") == config.task.mention_types):
+      return dataset
+  return None
+
+
+def training_instances(queries, index):
+  """[(form, gold part)]: each distinct pair of a training mention's parts
+  whose concept the lexicon has (BioSyn trains on distinct pairs)."""
+  seen, out = set(), []
+  for q in queries:
+    for part, form in zip(*(
+        (q.gold, q.forms) if len(q.forms) == len(q.gold) else ((), ()))):
+      if set(part) & index.known and (form, part) not in seen:
+        seen.add((form, part))
+        out.append((form, part))
+  return out
+
+
+def format_scores(model, baseline, dataset):
+  """The console table: this model, the dictionary baseline, and the
+  published numbers of the data set (when tasks/datasets.toml has it)."""
+  rows = [("this model", model["acc@1"], model["acc@5"]),
+          ("dictionary baseline (exact match)", baseline["acc@1"],
+           baseline["acc@5"])]
+  lines = ["***** test scores: %d mentions, %d distinct (BioSyn's "
+           "protocol) *****" % (model["mentions"], model["unique_queries"]),
+           "%-40s %7s %7s" % ("", "acc@1", "acc@5")]
+  for name, a1, a5 in rows:
+    lines.append("%-40s %7.2f %7.2f" % (name, 100 * a1, 100 * a5))
+  for p in (dataset.published if dataset else ()):
+    lines.append("%-40s %7.2f %7s   %s" % (p.system + " (published)",
+                                           p.value, "-", p.source))
+  if model["gold_not_in_lexicon"]:
+    lines.append("%d mentions have a gold concept the lexicon lacks: they "
+                 "count as wrong" % model["gold_not_in_lexicon"])
+  return "\n".join(lines)
+
+
+def write_predictions(path, queries, rankings, index):
+  """JSON Lines: each mention, its gold IDs and its top names."""
+  with files.atomic_file(path) as f:
+    for q, r in zip(queries, rankings):
+      f.write(json.dumps({
+          "pmid": q.pmid, "start": q.start, "end": q.end, "text": q.text,
+          "type": q.type, "gold": "|".join("+".join(p) for p in q.gold),
+          "forms": list(q.forms),
+          "candidates": [[{"concept": "|".join(index.concepts[i]),
+                           "name": index.forms[i]} for i in ranking]
+                         for ranking in r]}, ensure_ascii=False) + "\n")
+
+
+def write_pubtator(path, test_path, queries, rankings, index):
+  """The test file's documents with each scored mention's predicted IDs
+  (parts joined by `|`, as the corpora write composites)."""
+  documents, _ = pubtator.read(test_path)
+  best = {(q.pmid, q.start, q.end): "|".join(
+      index.concepts[r[0]][0] if r else "-1" for r in ranks)
+          for q, ranks in zip(queries, rankings)}
+  with files.atomic_file(path) as f:
+    for doc in documents:
+      f.write("%s|t|%s\n%s|a|%s\n" % (doc.pmid, doc.title, doc.pmid,
+                                      doc.abstract))
+      for m in doc.mentions:
+        key = (doc.pmid, m.start, m.end)
+        if key in best:
+          f.write("%s\t%d\t%d\t%s\t%s\t%s\n" % (doc.pmid, m.start, m.end,
+                                                m.text, m.type, best[key]))
+      f.write("\n")
+
+
+KIND = tasks.Kind(
+    "norm", "run_norm.py", NormOptions, FLAG_DEFAULTS, SCORES_FILE,
+    tasks.metrics(
+        tasks.Metric("acc1", ("model", "acc@1"), 100, "acc@1"),
+        tasks.Metric("acc5", ("model", "acc@5"), 100, "acc@5")),
+    ("acc1", "acc5"))
+
+
+def run(config):
+  """A run_norm.py run."""
+  driver.run(NormTask(), config)
