@@ -59,8 +59,8 @@ RESUME_HINT = ("run the same command again: it goes on from the last "
 ERRORS = "errors.tsv"
 DELETED = "deleted.tsv"
 # What makes two runs the same run (a rerun resumes; another is refused).
-SAME_RUN = ("inputs", "format", "models", "re_model", "vocab_sha256",
-            "part_size", "use_fp16")
+SAME_RUN = ("inputs", "format", "models", "re_model", "normalizers",
+            "norm_threshold", "vocab_sha256", "part_size", "use_fp16")
 
 
 def parse_models(value, vocab_file):
@@ -89,6 +89,37 @@ def parse_models(value, vocab_file):
   if not specs:
     raise errors.UserError("--models: expected [type=]run_dir, "
                            "comma-separated")
+  return specs
+
+
+def parse_normalizers(value, vocab_file, models):
+  """[(entity type in lower case, run dir)] of --normalizers, checked: each
+  a run_norm.py run of a type the --models give."""
+  have = set()
+  for _, path, typ in models:
+    have.update(t.lower() for t in tagging.entity_types(
+        run_dir.read_manifest(path)["labels"], typ))
+  specs = []
+  for item in (value or "").split(","):
+    item = item.strip()
+    if not item:
+      continue
+    kind, sep, path = item.partition("=")
+    if not sep or not kind.strip() or not path.strip():
+      raise errors.UserError("--normalizers: %r: expected type=run_dir, "
+                             "comma-separated" % item)
+    kind = kind.strip().lower()
+    path = os.path.abspath(os.path.expanduser(path.strip()))
+    if kind not in have:
+      raise errors.UserError("--normalizers: no model of --models gives %s "
+                             "entities (they give %s)" % (
+                                 kind, ", ".join(sorted(have))))
+    if kind in {k for k, _ in specs}:
+      raise errors.UserError("--normalizers: %s is named twice" % kind)
+    manifest, _ = tagging.read_run(path, vocab_file, ("norm",),
+                                   "normalizers")
+    tagging.lexicon_of(manifest, path)
+    specs.append((kind, path))
   return specs
 
 
@@ -151,6 +182,11 @@ def plan(args):
       raise errors.UserError(
           "--re_model: %s relates %s entities; the --models give %s" % (
               re_model, " and ".join(wanted), ", ".join(sorted(have))))
+  normalizers = parse_normalizers(args.normalizers, vocab_file, models)
+  if args.norm_threshold is not None and not (
+      0.0 <= args.norm_threshold <= 1.0):
+    raise errors.UserError("--norm_threshold=%s: expected a confidence "
+                           "between 0 and 1" % args.norm_threshold)
   problem = files.directory_problem(output_dir, create=True)
   if problem:
     raise errors.UserError("--output_dir=%s: %s" % (output_dir, problem))
@@ -159,6 +195,8 @@ def plan(args):
       "models": [dict(_model_record(p), name=n, entity_type=t)
                  for n, p, t in models],
       "re_model": None if re_model is None else _model_record(re_model),
+      "normalizers": [dict(_model_record(p), type=t) for t, p in normalizers],
+      "norm_threshold": args.norm_threshold,
       "vocab_sha256": files.file_digest(vocab_file),
       "part_size": args.part_size, "use_fp16": args.use_fp16,
   }
@@ -178,7 +216,8 @@ def plan(args):
   settings = shards.Settings(
       output_dir, args.format, tuple(tuple(m) for m in models), re_model,
       vocab_file, args.use_fp16, args.batch_size, args.part_size,
-      record["date"])
+      record["date"], tuple((t, p, args.norm_threshold)
+                            for t, p in normalizers))
   return record, jobs, settings, redo
 
 
@@ -186,7 +225,7 @@ def _model_record(path):
   """What a model run dir is, for manifest.json: its run manifest and the
   checkpoint that tags (name and SHA-256), so that a model trained further
   is another model."""
-  manifest, checkpoint = tagging.read_run(path, None, ("ner", "re"),
+  manifest, checkpoint = tagging.read_run(path, None, ("ner", "re", "norm"),
                                           "models")
   return {"run_dir": path, "run_manifest": manifest,
           "checkpoint": os.path.relpath(checkpoint, path),
@@ -434,6 +473,14 @@ def main(argv=None):
   parser.add_argument("--re_model", default=None,
                       help="an RE run dir (gad, euadr, chemprot): relations "
                       "between its entity types within a sentence")
+  parser.add_argument("--normalizers", default=None,
+                      help="run_norm.py run dirs, comma-separated, each as "
+                      "type=run_dir (e.g. disease=out_norm): a concept ID "
+                      "for each entity of that type")
+  parser.add_argument("--norm_threshold", type=float, default=None,
+                      help="the confidence (0-1) under which an entity gets "
+                      "no ID (-1); default: each normalizer's own, chosen "
+                      "on dev by run_norm.py --do_eval (0 without one)")
   parser.add_argument("--vocab_file", required=True,
                       help="the vocab.txt the models were trained with")
   parser.add_argument("--output_dir", required=True)

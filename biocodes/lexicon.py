@@ -43,6 +43,15 @@ def canonical(concept):
   return concept
 
 
+_MESH = re.compile(r"^[CD]\d+$")
+
+
+def prefixed(concept):
+  """A canonical ID as BioC and PubTator Central write it: MeSH with its
+  prefix (`MESH:D003924`), others as they are (`OMIM:222100`)."""
+  return "MESH:" + concept if _MESH.match(concept) else concept
+
+
 def gold_parts(field):
   """The concepts of a gold PubTator ID field, one tuple per part.
 

@@ -11,10 +11,10 @@ its parts where a coordination can be read ("breast cancer", "ovarian
 cancer").
 """
 
+import functools
+import logging
 import re
 import string
-
-from abbreviations import schwartz_hearst
 
 from finetuning import errors
 from finetuning import files
@@ -52,8 +52,23 @@ def abbreviations(document_text):
   first definition of each."""
   if not document_text.strip():
     return {}
-  return schwartz_hearst.extract_abbreviation_definition_pairs(
+  return _schwartz_hearst().extract_abbreviation_definition_pairs(
       doc_text=document_text, first_definition=True)
+
+
+@functools.lru_cache(maxsize=None)
+def _schwartz_hearst():
+  """The `abbreviations` package's module, imported without what its
+  import does to logging (a root handler at INFO level: every library's
+  log lines on the console)."""
+  root = logging.getLogger()
+  handlers, level = list(root.handlers), root.level
+  from abbreviations import schwartz_hearst  # pylint: disable=g-import-not-at-top
+  for handler in root.handlers[:]:
+    if handler not in handlers:
+      root.removeHandler(handler)
+  root.setLevel(level)
+  return schwartz_hearst
 
 
 def expand(mention, definitions):

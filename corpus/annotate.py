@@ -5,7 +5,9 @@ model tags every sentence of the batch in one call (BERN2's way: one model
 per entity type, or a typed model), and overlapping spans of different
 models are all kept, each with its type, model and score. A relation
 model then classifies each pair of its two entity types within a
-sentence. Offsets are into the document, as BioC counts them.
+sentence. Normalizers (one per entity type) give each entity of their
+type a concept, or none below their threshold. Offsets are into the
+document, as BioC counts them.
 """
 
 import collections
@@ -15,11 +17,13 @@ from corpus import sentences as sentence_splitter
 from corpus import tagging
 
 
-def annotate(docs, ner_models, re_model=None):
+def annotate(docs, ner_models, re_model=None, normalizers=None):
   """(tagged documents as JSON-able dicts, counts) of a list of Documents.
 
   A tagged document is `documents.to_json(doc)` plus "annotations" (id,
-  passage index, type, offset, length, text, model, score) and
+  passage index, type, offset, length, text, model, score; and "concept"
+  for a type that `normalizers` ({type, lower case: NormModel}) cover:
+  {id, ids, name, score, model}, or None below the threshold) and
   "relations" (id, type, score, model, arg1, arg2: annotation ids).
   """
   spans = []  # (doc index, passage index, offset in the document, text)
@@ -46,24 +50,48 @@ def annotate(docs, ner_models, re_model=None):
     for k, a in enumerate(annotations, 1):
       a["id"] = "T%d" % k
 
+  if normalizers:
+    _normalize(normalizers, docs, per_doc)
+
   relations = [[] for _ in docs]
   if re_model is not None:
     _relate(re_model, spans, per_doc, relations)
 
   counts = {"documents": len(docs), "sentences": len(spans),
-            "entities": collections.Counter(), "relations": 0}
+            "entities": collections.Counter(), "relations": 0,
+            "concepts": 0, "no_concept": 0}
   tagged = []
   for doc, annotations, rels in zip(docs, per_doc, relations):
     out = documents.to_json(doc)
     out["annotations"] = [
         {k: a[k] for k in ("id", "passage", "type", "offset", "length",
-                           "text", "model", "score")} for a in annotations]
+                           "text", "model", "score", "concept") if k in a}
+        for a in annotations]
+    for a in annotations:
+      if "concept" in a:
+        counts["concepts" if a["concept"] else "no_concept"] += 1
     out["relations"] = rels
     counts["entities"].update(a["type"] for a in annotations)
     counts["relations"] += len(rels)
     tagged.append(out)
   counts["entities"] = dict(sorted(counts["entities"].items()))
   return tagged, counts
+
+
+def _normalize(normalizers, docs, per_doc):
+  """Gives each annotation of a normalized type its "concept"."""
+  from biocodes import lexicon  # pylint: disable=g-import-not-at-top
+  for kind, model in normalizers.items():
+    where = [(d, a) for d, annotations in enumerate(per_doc)
+             for a in annotations if a["type"].lower() == kind]
+    texts = {d: " ".join(p.text for p in docs[d].passages)
+             for d in {d for d, _ in where}}
+    found = model.normalize([(a["text"], texts[d]) for d, a in where])
+    for (_, a), concept in zip(where, found):
+      a["concept"] = None if concept is None else {
+          "id": lexicon.prefixed(concept.ids[0]),
+          "ids": [lexicon.prefixed(c) for c in concept.ids],
+          "name": concept.name, "score": concept.score, "model": model.name}
 
 
 def _relate(re_model, spans, per_doc, relations):

@@ -79,14 +79,18 @@ def is_done(output_dir, shard):
 
 
 @functools.lru_cache(maxsize=1)
-def models_of(models, re_model, vocab_file, use_fp16, batch_size):
-  """(NER models, RE model or None), loaded once per process for one
-  setting (the worker keeps them between shards)."""
+def models_of(models, re_model, normalizers, vocab_file, use_fp16,
+              batch_size):
+  """(NER models, RE model or None, {type: NormModel}), loaded once per
+  process for one setting (the worker keeps them between shards)."""
   ner = [tagging.NerModel(tagging.ModelSpec(*m), vocab_file, use_fp16,
                           batch_size) for m in models]
   relation = (tagging.ReModel(re_model, vocab_file, use_fp16, batch_size)
               if re_model else None)
-  return ner, relation
+  norm = {kind: tagging.NormModel(path, vocab_file, use_fp16, batch_size,
+                                  threshold)
+          for kind, path, threshold in normalizers}
+  return ner, relation, norm
 
 
 def _parts(parts_dir):
@@ -137,7 +141,9 @@ class Settings:
   """How every shard of one tag_corpus.py run is tagged and written.
 
   models: (name, run dir, entity type or None) of each NER model;
-  re_model: the relation model's run dir, or None; format: the output
+  re_model: the relation model's run dir, or None; normalizers: (entity
+  type in lower case, run dir, threshold or None: the run's own) of each
+  normalization model; format: the output
   format (writers.FORMATS); date: BioC's date; parent_pid: the command's
   process, without which a local worker stops (None: never).
   """
@@ -150,6 +156,7 @@ class Settings:
   batch_size: int
   part_size: int
   date: str
+  normalizers: Tuple[Tuple[str, str, Optional[float]], ...] = ()
   parent_pid: Optional[int] = None
 
 
@@ -168,14 +175,14 @@ def tag_shard(job, settings, report=None):
   # The records done and the document ids met (repeated ids), of the
   # parts a killed run left.
   existing, skip, seen = _parts(parts_dir)
-  ner, relation = None, None
+  ner, relation, norm = None, None, None
   records = readers.read(job["input"], job["format"])
   for chunk in _chunks(itertools.islice(records, skip, None),
                        settings.part_size):
     if ner is None:
-      ner, relation = models_of(settings.models, settings.re_model,
-                                settings.vocab_file, settings.use_fp16,
-                                settings.batch_size)
+      ner, relation, norm = models_of(
+          settings.models, settings.re_model, settings.normalizers,
+          settings.vocab_file, settings.use_fp16, settings.batch_size)
     started = time.time()
     chunk = [_writable(r, settings.format, job["input"]) for r in chunk]
     docs = [r for r in chunk if isinstance(r, documents.Document)]
@@ -191,7 +198,7 @@ def tag_shard(job, settings, report=None):
       if d.id in seen:
         repeated.append(d.id)
       seen.add(d.id)
-    tagged, counts = annotate.annotate(docs, ner, relation)
+    tagged, counts = annotate.annotate(docs, ner, relation, norm)
     counts["errors"] = len(malformed)
     counts["deleted"] = len(deleted)
     counts["repeated_ids"] = len(repeated)
@@ -265,10 +272,11 @@ def sum_counts(counts):
   relations, errors, deleted citations, documents whose id an earlier one
   of the same input had."""
   totals = {"documents": 0, "sentences": 0, "entities": {}, "relations": 0,
-            "errors": 0, "deleted": 0, "repeated_ids": 0}
+            "concepts": 0, "no_concept": 0, "errors": 0, "deleted": 0,
+            "repeated_ids": 0}
   for c in counts:
-    for key in ("documents", "sentences", "relations", "errors", "deleted",
-                "repeated_ids"):
+    for key in ("documents", "sentences", "relations", "concepts",
+                "no_concept", "errors", "deleted", "repeated_ids"):
       totals[key] += c.get(key, 0)
     for typ, n in c["entities"].items():
       totals["entities"][typ] = totals["entities"].get(typ, 0) + n

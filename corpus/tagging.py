@@ -86,7 +86,7 @@ def _predictor(manifest, checkpoint, head_name, fields, use_fp16):
   from finetuning import predictor  # pylint: disable=g-import-not-at-top
   from finetuning import records  # pylint: disable=g-import-not-at-top
   bert_config = modeling.BertConfig.from_dict(manifest["bert_config"])
-  head_fn = heads.HEADS[head_name].build(len(manifest["labels"]))
+  head_fn = heads.HEADS[head_name].build(len(manifest["labels"] or []))
   precision = devices.mixed_precision(use_fp16)
   model_fn = estimator.model_fn_builder(bert_config, head_fn, None, 0.0, 0, 0,
                                         precision=precision)
@@ -167,6 +167,92 @@ class ReModel(object):
         pairs, self.labels, self.tokenizer, self.max_seq_length,
         lambda features: self.predictor.predict(features, self.batch_size),
         self.markers)
+
+
+class NormModel(object):
+  """A normalization run (run_norm.py): `normalize(mentions)` -> the
+  Concept (or None below the threshold) of each (text, document text).
+
+  The lexicon is the one the run recorded, checked against its sha256;
+  its embeddings are read from (or computed once into) the run dir's
+  lexicon_embeddings/, keyed by checkpoint, lexicon and preprocessing.
+  threshold: the run's own (norm_threshold.json, chosen on dev) unless
+  given; 0 without either.
+  """
+
+  def __init__(self, run_path, vocab_file, use_fp16=False, batch_size=32,
+               threshold=None):
+    import numpy as np  # pylint: disable=g-import-not-at-top
+    import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+    from biocodes import lexicon as lexicon_lib  # pylint: disable=g-import-not-at-top
+    from biocodes import norm_text  # pylint: disable=g-import-not-at-top
+    from tasks import norm  # pylint: disable=g-import-not-at-top
+    manifest, checkpoint = read_run(run_path, vocab_file, ("norm",),
+                                    "normalizers")
+    self.name = os.path.basename(os.path.normpath(run_path))
+    trained = manifest.get("training") or {}
+    self.lexicon = lexicon_of(manifest, run_path)
+    spelling = trained.get("spelling_file")
+    self.spelling = norm_text.read_spelling(spelling) if spelling else None
+    self.index = norm.build_index(lexicon_lib.read(self.lexicon),
+                                  self.spelling)
+    self.max_seq_length = manifest["max_seq_length"]
+    self.batch_size = batch_size
+    self.topk = int(trained.get("topk", 20))
+    self.tokenizer = _tokenizer(manifest, vocab_file)
+    self.predictor = _predictor(manifest, checkpoint, "concept_encoder",
+                                norm.NormTask.fields, use_fp16)
+    self.weight = float(tf.train.load_variable(checkpoint, "sparse_weight"))
+    key = norm.embeddings_key(checkpoint, self.index.lexicon.digest,
+                              self.spelling, self.max_seq_length,
+                              manifest["do_lower_case"])
+    self.names = norm.lexicon_embeddings(
+        os.path.join(run_path, norm.EMBEDDINGS_DIR, key + ".npy"),
+        self._predict, self.index, self.tokenizer, self.max_seq_length)
+    recorded = norm.recorded_threshold(run_path)
+    self.threshold = (threshold if threshold is not None else
+                      recorded if recorded is not None else 0.0)
+    self._np = np
+
+  def _predict(self, features):
+    return self.predictor.predict(features, self.batch_size)
+
+  def normalize(self, mentions):
+    """[Concept or None] of (mention text, its document's text) pairs:
+    abbreviations expanded with the document's own definitions."""
+    from biocodes import norm_text  # pylint: disable=g-import-not-at-top
+    from tasks import norm  # pylint: disable=g-import-not-at-top
+    definitions, texts = {}, []
+    for text, document in mentions:
+      if document not in definitions:
+        definitions[document] = norm_text.abbreviations(document)
+      texts.append(norm_text.expand(text, definitions[document]))
+
+    def embed(forms):
+      features = norm.mention_features(forms, self.tokenizer,
+                                       self.max_seq_length)
+      return self._np.stack([r["embedding"] for r in self._predict(features)])
+
+    return norm.normalize(texts, self.index, self.spelling, embed,
+                          self.names, self.weight, self.topk, self.threshold)
+
+
+def lexicon_of(manifest, run_path):
+  """The lexicon file a normalization run was trained with, checked
+  against the sha256 it recorded; UserError if moved or changed."""
+  trained = manifest.get("training") or {}
+  path, digest = trained.get("lexicon"), trained.get("lexicon_sha256")
+  if not path or not os.path.isfile(path):
+    raise errors.UserError(
+        "--normalizers: the lexicon %s was trained with (%s) is not there" %
+        (run_path, path))
+  if files.file_digest(path) != digest:
+    raise errors.UserError(
+        "--normalizers: %s has changed since %s was trained with it (sha256 "
+        "%s..., recorded %s...)" % (path, run_path,
+                                    files.file_digest(path)[:12],
+                                    (digest or "")[:12]))
+  return path
 
 
 def rounded(score):

@@ -4,12 +4,16 @@ Every writer takes an iterable of tagged documents (`annotate.annotate`'s
 dicts) and writes one shard to an open text file, one document at a time:
 
   bioc_json  a BioC JSON collection; each annotation has infons type,
-             model and score, one location (offset, length) and its text;
+             model and score (and, when normalized, identifier, e.g.
+             MESH:D003924 or -1 below the threshold, and concept_score),
+             one location (offset, length) and its text;
              each relation infons type, model, score and two nodes
              (roles Arg1 and Arg2);
   bioc_xml   the same in BioC XML (the `bioc` package's writer);
   pubtator   `id|t|title`, `id|a|rest`, then one line per annotation
-             (id, start, end, text, type, "-": no concept id) and relation
+             (id, start, end, text, type, concept ID as the BC5CDR and
+             NCBI-disease files write it: D003924, OMIM:222100, -1 below
+             the threshold, "-" for a type without a normalizer) and relation
              (id, type, Arg1 id, Arg2 id), a blank line after each document;
   jsonl      the tagged document as it is, one a line.
 
@@ -106,6 +110,11 @@ def bioc_document(doc):
     annotation.text = a["text"]
     annotation.infons.update({"type": a["type"], "model": a["model"],
                               "score": "%s" % a["score"]})
+    if "concept" in a:
+      concept = a["concept"]
+      annotation.infons["identifier"] = concept["id"] if concept else "-1"
+      if concept:
+        annotation.infons["concept_score"] = "%s" % concept["score"]
     annotation.add_location(bioc.BioCLocation(a["offset"], a["length"]))
     passages[a["passage"]].add_annotation(annotation)
   for r in doc["relations"]:
@@ -172,13 +181,25 @@ def _pubtator(tagged, f, date):
     f.write("%s|t|%s\n" % (doc["id"], text[:title_end]))
     f.write("%s|a|%s\n" % (doc["id"], text[title_end + 1:]))
     for a in doc["annotations"]:
-      f.write("%s\t%d\t%d\t%s\t%s\t-\n" % (
+      f.write("%s\t%d\t%d\t%s\t%s\t%s\n" % (
           doc["id"], a["offset"], a["offset"] + a["length"],
-          _one_line(a["text"]), a["type"]))
+          _one_line(a["text"]), a["type"], _pubtator_id(a)))
     for r in doc["relations"]:
       f.write("%s\t%s\t%s\t%s\n" % (doc["id"], r["type"], r["arg1"],
                                     r["arg2"]))
     f.write("\n")
+
+
+def _pubtator_id(annotation):
+  """The 6th column: the concept as the corpora write it (no MESH:
+  prefix), -1 below the threshold, "-" when the type is not normalized."""
+  if "concept" not in annotation:
+    return "-"
+  concept = annotation["concept"]
+  if not concept:
+    return "-1"
+  return concept["id"][5:] if concept["id"].startswith("MESH:") else (
+      concept["id"])
 
 
 def _jsonl(tagged, f, date):

@@ -18,7 +18,9 @@ within its document, composites split, BioSyn's preprocessing).
 
 import collections
 import dataclasses
+import hashlib
 import json
+import math
 import os
 from typing import Optional, Tuple
 
@@ -299,6 +301,24 @@ def cls_embedding(model):
   return tf.cast(model.get_sequence_output()[:, 0, :], tf.float32)
 
 
+def embed_in_batches(embed, ids, mask, batch_size=256):
+  """[len(ids), hidden] float32 of `embed(ids, mask)` called on batches of
+  rows of similar length, each cut to its longest row (names are mostly
+  far shorter than max_seq_length)."""
+  lengths = mask.sum(-1)
+  order = np.argsort(lengths, kind="stable")
+  out = None
+  for i in range(0, len(order), batch_size):
+    rows = order[i:i + batch_size]
+    longest = max(int(lengths[rows].max()), 1)
+    vectors = np.asarray(embed(ids[rows, :longest], mask[rows, :longest]),
+                         np.float32)
+    if out is None:
+      out = np.zeros((len(ids), vectors.shape[-1]), np.float32)
+    out[rows] = vectors
+  return out
+
+
 class Retriever(object):
   """The training candidates of each training mention, as BioSyn draws them.
 
@@ -323,10 +343,9 @@ class Retriever(object):
     self.embeddings = None
 
   def refresh(self, embed):
-    """Recomputes the lexicon's embeddings with `embed(ids, mask)`."""
-    self.embeddings = np.concatenate([
-        embed(self.ids[i:i + 512], self.mask[i:i + 512])
-        for i in range(0, len(self.ids), 512)])
+    """Recomputes the lexicon's embeddings with `embed(ids, mask)`, in
+    batches of names of similar length (each cut to its longest)."""
+    self.embeddings = embed_in_batches(embed, self.ids, self.mask)
 
   def candidates(self, mention_embeddings, mention_index):
     """(ids [B, k, L], mask, sparse scores [B, k], labels [B, k]) of a
@@ -350,7 +369,9 @@ class Retriever(object):
     labels = np.array([[float(correct(self.index.concepts[j],
                                       self.instances[i][1])) for j in row]
                        for row, i in zip(cand, mention_index)], np.float32)
-    return self.ids[cand], self.mask[cand], sparse, labels
+    ids, mask = self.ids[cand], self.mask[cand]
+    longest = max(int(mask.sum(-1).max()), 1)
+    return ids[..., :longest], mask[..., :longest], sparse, labels
 
 
 class _RefreshHook(tf.train.SessionRunHook):
@@ -392,8 +413,6 @@ def head_fn(bert_config, retriever, options):
                                             sparse_weight)}
     if not is_training:
       return est.HeadOutput(None, predictions)
-    length = retriever.ids.shape[1]
-
     def tower(ids, mask, training):
       with tf.variable_scope(tf.get_variable_scope(), reuse=True):
         return cls_embedding(modeling.BertModel(
@@ -401,18 +420,19 @@ def head_fn(bert_config, retriever, options):
             input_mask=mask, token_type_ids=tf.zeros_like(ids),
             scope="bert"))
 
-    names_ids = tf.placeholder(tf.int32, [None, length], "lexicon_ids")
-    names_mask = tf.placeholder(tf.int32, [None, length], "lexicon_mask")
+    names_ids = tf.placeholder(tf.int32, [None, None], "lexicon_ids")
+    names_mask = tf.placeholder(tf.int32, [None, None], "lexicon_mask")
     names_embedding = tower(names_ids, names_mask, False)
     ids, mask, sparse, labels = tf.py_func(
         retriever.candidates,
         [tf.stop_gradient(mention), features["mention_index"]],
         [tf.int32, tf.int32, tf.float32, tf.float32], stateful=True)
     k = retriever.k_dense + retriever.k_sparse
-    ids.set_shape([None, k, length])
-    mask.set_shape([None, k, length])
+    ids.set_shape([None, k, None])
+    mask.set_shape([None, k, None])
     sparse.set_shape([None, k])
     labels.set_shape([None, k])
+    length = tf.shape(ids)[-1]
     names = tower(tf.reshape(ids, [-1, length]), tf.reshape(mask, [-1, length]),
                   True)
     names = tf.reshape(names, [-1, k, names.shape[-1]])
@@ -426,6 +446,107 @@ def head_fn(bert_config, retriever, options):
     return est.HeadOutput(loss, predictions, training_hooks=(hook,))
 
   return build
+
+
+# ------------------------------------------------------- ranking names
+
+THRESHOLD_FILE = "norm_threshold.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Concept:
+  """What a mention is normalized to: its concept IDs (canonical), the
+  lexicon's name matched (preprocessed) and the confidence (`confidence`)."""
+  ids: Tuple[str, ...]
+  name: str
+  score: float
+
+
+def rank(index, mentions, forms, names, weight, k):
+  """(names [n, k], scores [n, k]) of the k best names of each form, by
+  dense (`mentions @ names.T`) plus `weight` times sparse score."""
+  ranked, scores = [], []
+  for i in range(0, len(forms), 256):
+    score = mentions[i:i + 256] @ names.T + weight * sparse_scores(
+        index, forms[i:i + 256])
+    top = top_names(score, k)
+    ranked.extend(top.tolist())
+    scores.extend(np.take_along_axis(score, top, 1).tolist())
+  return ranked, scores
+
+
+def confidence(ranked, scores, index):
+  """The softmax mass, over a form's ranked names, of the names that share
+  the best name's concepts: 1.0 when they alone are near the top."""
+  if not ranked:
+    return 0.0
+  p = np.exp(np.asarray(scores, np.float64) - max(scores))
+  p /= p.sum()
+  best = index.concepts[ranked[0]]
+  return float(sum(q for i, q in zip(ranked, p) if index.concepts[i] == best))
+
+
+def choose_threshold(confidences, right):
+  """(threshold, F1) of the confidence cut that maximizes the F1 of the
+  IDs given: precision over the mentions given one, recall over all."""
+  order = sorted(zip(confidences, right), key=lambda x: -x[0])
+  best, threshold, tp = 0.0, 0.0, 0
+  for n, (c, r) in enumerate(order, 1):
+    tp += int(r)
+    f1 = 2 * tp / (n + len(order))
+    if f1 > best:
+      best, threshold = f1, c
+  # Cut down to 4 decimals, never up: the mention at the cut keeps its ID.
+  return math.floor(threshold * 1e4) / 1e4, round(best, 4)
+
+
+def recorded_threshold(output_dir):
+  """The threshold a run chose on dev (norm_threshold.json), or None."""
+  path = os.path.join(output_dir, THRESHOLD_FILE)
+  if not os.path.exists(path):
+    return None
+  value = files.read_json(path, "run_norm.py's threshold").get("threshold")
+  return float(value) if isinstance(value, (int, float)) else None
+
+
+def embeddings_key(checkpoint, lexicon_digest, spelling, max_seq_length,
+                   do_lower_case):
+  """What a lexicon's embeddings depend on: the checkpoint's weights, the
+  lexicon, the preprocessing and the word pieces."""
+  key = json.dumps([files.file_digest(checkpoint + ".index"), lexicon_digest,
+                    sorted((spelling or {}).items()), max_seq_length,
+                    do_lower_case])
+  return hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def lexicon_embeddings(path, predict, index, tokenizer, max_seq_length):
+  """[names, hidden] embeddings of the lexicon's forms by `predict`
+  (features -> results with "embedding"); read from `path` when it
+  exists, else computed and written there (atomically; None: not kept)."""
+  if path and os.path.exists(path):
+    return np.load(path, allow_pickle=False)
+  results = predict(mention_features(index.forms, tokenizer, max_seq_length))
+  names = np.stack([r["embedding"] for r in results]).astype(np.float32)
+  if path:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with files.atomic_file(path, "wb") as f:
+      np.save(f, names, allow_pickle=False)
+  return names
+
+
+def normalize(texts, index, spelling, embed, names, weight, k, threshold):
+  """[Concept or None] of mention texts (abbreviations already expanded):
+  None below `threshold`. embed(forms) -> [n, hidden]."""
+  forms = [norm_text.preprocess(t, spelling) for t in texts]
+  if not forms:
+    return []
+  ranked, scores = rank(index, embed(forms), forms, names, weight, k)
+  out = []
+  for r, s in zip(ranked, scores):
+    c = confidence(r, s, index)
+    out.append(Concept(index.concepts[r[0]], index.forms[r[0]], round(c, 4))
+               if c >= threshold and r else None)
+  return out
 
 
 # ------------------------------------------------------------ the task
@@ -534,12 +655,21 @@ class NormTask(driver.Task):
     options = config.task
     return {"task": "norm", "lexicon_sha256": self.index.lexicon.digest
             if self.index else None,
+            # Where the tagger finds them (their digests are checked).
+            "lexicon": os.path.abspath(options.lexicon),
+            "spelling_file": (os.path.abspath(options.spelling_file)
+                              if options.spelling_file else None),
             "spelling_sha256": (files.file_digest(options.spelling_file)
                                 if options.spelling_file else None),
             "mention_types": options.mention_types,
             "topk": options.topk, "dense_ratio": options.dense_ratio,
             "initial_sparse_weight": options.initial_sparse_weight,
-            "refresh_every_n_steps": options.refresh_every_n_steps}
+            "refresh_every_n_steps": options.refresh_every_n_steps,
+            # The features index the training pairs: the pairs themselves
+            # (how the corpus and the lexicon were read) key the cache.
+            "pairs_sha256": hashlib.sha256(json.dumps(
+                self.instances).encode()).hexdigest()
+            if self.instances is not None else None}
 
   def training_features(self, examples, tokenizer, config, labels):
     del examples, labels
@@ -570,84 +700,76 @@ class NormTask(driver.Task):
   # -- prediction
 
   def rankings(self, context, queries, cache_key=None):
-    """The names of the lexicon ranked for each form of `queries`."""
+    """(names ranked, their scores) of each form of each query, and the
+    model's sparse weight."""
     config = context.config
     forms = [f for q in queries for f in q.forms]
     results = context.predict(mention_features(
         forms, context.tokenizer, config.max_seq_length),
                               config.predict_batch_size, "mentions")
-    mentions = np.stack([r["embedding"] for r in results])
     weight = float(results[0]["sparse_weight"]) if results else 0.0
-    names = self.lexicon_embeddings(context, cache_key)
-    k = context.config.task.topk
-    ranked = []
-    for i in range(0, len(forms), 256):
-      score = mentions[i:i + 256] @ names.T + weight * sparse_scores(
-          self.index, forms[i:i + 256])
-      ranked.extend(top_names(score, k).tolist())
+    path = (config.path(os.path.join(EMBEDDINGS_DIR, cache_key + ".npy"))
+            if cache_key else None)
+    names = lexicon_embeddings(
+        path, lambda f: context.predict(f, config.predict_batch_size,
+                                        "lexicon"),
+        self.index, context.tokenizer, config.max_seq_length)
+    ranked, scores = rank(self.index, np.stack([r["embedding"]
+                                                for r in results]),
+                          forms, names, weight, config.task.topk)
     out, n = [], 0
     for q in queries:
-      out.append(ranked[n:n + len(q.forms)])
+      out.append((ranked[n:n + len(q.forms)], scores[n:n + len(q.forms)]))
       n += len(q.forms)
-    return out, weight
-
-  def lexicon_embeddings(self, context, cache_key):
-    """The lexicon's embeddings by the model: read from, or written to,
-    <output_dir>/lexicon_embeddings/ when `cache_key` names the model."""
-    path = None
-    if cache_key:
-      path = context.config.path(os.path.join(EMBEDDINGS_DIR,
-                                              cache_key + ".npy"))
-      if os.path.exists(path):
-        return np.load(path, allow_pickle=False)
-    results = context.predict(mention_features(
-        self.index.forms, context.tokenizer, context.config.max_seq_length),
-                              context.config.predict_batch_size, "lexicon")
-    names = np.stack([r["embedding"] for r in results]).astype(np.float32)
-    if path:
-      os.makedirs(os.path.dirname(path), exist_ok=True)
-      with files.atomic_file(path, "wb") as f:
-        np.save(f, names, allow_pickle=False)
-    return names
+    return [r for r, _ in out], [s for _, s in out], weight
 
   def model_key(self, config):
-    """What the lexicon's embeddings depend on: the checkpoint used, the
-    lexicon, the preprocessing and the sequence length."""
+    """The key of the lexicon's embeddings by the model that predicts."""
     checkpoint = selection.best_checkpoint(config.output_dir) or (
         tf.train.latest_checkpoint(config.output_dir))
-    if not checkpoint:
-      return None
-    key = json.dumps([files.file_digest(checkpoint + ".index"),
-                      self.index.lexicon.digest,
-                      sorted((self.spelling or {}).items()),
-                      config.max_seq_length, config.do_lower_case])
-    import hashlib  # pylint: disable=g-import-not-at-top
-    return hashlib.sha256(key.encode()).hexdigest()[:24]
+    return embeddings_key(checkpoint, self.index.lexicon.digest,
+                          self.spelling, config.max_seq_length,
+                          config.do_lower_case) if checkpoint else None
 
   def dev_score(self, context, split):
-    ranked, _ = self.rankings(context, split.examples)
+    ranked, _, _ = self.rankings(context, split.examples)
     scores = accuracy(split.examples, ranked, self.index)
     return "acc@1", scores["acc@1"], scores
 
   def evaluate(self, context, split):
-    ranked, _ = self.rankings(context, split.examples,
-                              self.model_key(context.config))
+    config = context.config
+    ranked, scores_of, _ = self.rankings(context, split.examples,
+                                         self.model_key(config))
     scores = accuracy(split.examples, ranked, self.index)
+    decided = [(part, r, sc) for q, rs, ss in zip(split.examples, ranked,
+                                                  scores_of)
+               for part, (r, sc) in part_rankings(q, list(zip(rs, ss)))]
+    threshold, f1 = choose_threshold(
+        [confidence(r, sc, self.index) for _, r, sc in decided],
+        [bool(r) and correct(self.index.concepts[r[0]], part)
+         for part, r, _ in decided])
+    files.atomic_write(config.path(THRESHOLD_FILE), json.dumps({
+        "threshold": threshold, "dev_f1": f1, "dev_file": split.path},
+                                                               indent=2) +
+                       "\n")
+    print("Concept threshold %.4f (best F1 %.4f of the IDs given on %s): "
+          "%s" % (threshold, f1, split.path, config.path(THRESHOLD_FILE)))
     return {"eval_acc@1": scores["acc@1"], "eval_acc@5": scores["acc@5"],
             "eval_mention_acc@1": scores["mention_acc@1"]}
 
   def predict(self, context, split):
     config = context.config
-    ranked, weight = self.rankings(context, split.examples,
-                                   self.model_key(config))
+    ranked, scores_of, weight = self.rankings(context, split.examples,
+                                              self.model_key(config))
     model = accuracy(split.examples, ranked, self.index)
     baseline = accuracy(split.examples,
                         dictionary_rankings(split.examples, self.index),
                         self.index)
     write_predictions(config.path(PREDICTIONS_FILE), split.examples, ranked,
                       self.index)
+    threshold = recorded_threshold(config.output_dir) or 0.0
     write_pubtator(config.path(PUBTATOR_FILE), split.path, split.examples,
-                   ranked, self.index)
+                   ranked, scores_of, self.index, threshold)
     dataset = published_set(config)
     report = {"model": model, "dictionary_baseline": baseline,
               "sparse_weight": weight,
@@ -730,13 +852,18 @@ def write_predictions(path, queries, rankings, index):
                          for ranking in r]}, ensure_ascii=False) + "\n")
 
 
-def write_pubtator(path, test_path, queries, rankings, index):
+def write_pubtator(path, test_path, queries, rankings, scores, index,
+                   threshold):
   """The test file's documents with each scored mention's predicted IDs
-  (parts joined by `|`, as the corpora write composites)."""
+  (parts joined by `|`, as the corpora write composites; -1 below the
+  threshold)."""
   documents, _ = pubtator.read(test_path)
-  best = {(q.pmid, q.start, q.end): "|".join(
-      index.concepts[r[0]][0] if r else "-1" for r in ranks)
-          for q, ranks in zip(queries, rankings)}
+  best = {}
+  for q, ranks, scored in zip(queries, rankings, scores):
+    best[(q.pmid, q.start, q.end)] = "|".join(
+        index.concepts[r[0]][0]
+        if r and confidence(r, s, index) >= threshold else "-1"
+        for r, s in zip(ranks, scored))
   with files.atomic_file(path) as f:
     for doc in documents:
       f.write("%s|t|%s\n%s|a|%s\n" % (doc.pmid, doc.title, doc.pmid,

@@ -196,7 +196,7 @@ def test_training_candidates_are_sparse_then_dense(tmp_path):
   tokenizer = tokenization.FullTokenizer(tiny_bert.write_tiny_bert(
       str(tmp_path / "bert"), words=norm_fixture.WORDS)["vocab"], True)
   instances = [("breast tumors", ("D001943",))]
-  retriever = norm.Retriever(index, instances, tokenizer, 8, topk=4,
+  retriever = norm.Retriever(index, instances, tokenizer, 32, topk=4,
                              dense_ratio=0.5)
   sparse = [index.forms[i] for i in retriever.sparse_top[0]]
   assert sparse == ["breast neoplasms", "breast cancer"]
@@ -206,17 +206,32 @@ def test_training_candidates_are_sparse_then_dense(tmp_path):
   embeddings[by_form["heart disease"]] = [3, 0, 0]
   embeddings[by_form["breast cancer"]] = [2, 0, 0]
   embeddings[by_form["ovarian cancer"]] = [1, 0, 0]
-  retriever.refresh(lambda ids, mask: embeddings[:len(ids)])
+  retriever.embeddings = embeddings
   ids, mask, scores, labels = retriever.candidates(
       np.array([[1, 0, 0]], np.float32), np.array([0]))
-  assert ids.shape == mask.shape == (1, 4, 8)
+  assert ids.shape == mask.shape == (1, 4, 12)  # cut to the longest name
   chosen = [by_form[f] for f in ["breast neoplasms", "breast cancer",
                                  "heart disease", "ovarian cancer"]]
-  assert (ids[0] == retriever.ids[chosen]).all()
+  assert retriever.mask[chosen].sum(-1).max() == 12
+  assert (ids[0] == retriever.ids[chosen][:, :12]).all()
   assert labels.tolist() == [[1.0, 1.0, 0.0, 0.0]]
   expected = (index.vectorizer.transform(["breast tumors"]) @
               index.matrix[chosen].T).toarray()
   np.testing.assert_allclose(scores, expected, rtol=1e-6)
+
+
+def test_embeddings_are_computed_by_length_and_put_back_in_order():
+  ids = np.array([[5, 6, 7, 0], [5, 0, 0, 0], [5, 6, 0, 0]], np.int32)
+  mask = (ids > 0).astype(np.int32)
+  calls = []
+
+  def embed(batch_ids, batch_mask):
+    calls.append(batch_ids.shape)
+    return batch_mask.sum(-1, keepdims=True) * np.ones((1, 2))
+
+  out = norm.embed_in_batches(embed, ids, mask, batch_size=2)
+  assert out.tolist() == [[3, 3], [1, 1], [2, 2]]
+  assert calls == [(2, 2), (1, 3)]
 
 
 def test_concept_eval_counts_document_concepts(tmp_path):
