@@ -99,27 +99,13 @@ def parse_normalizers(value, vocab_file, models):
   for _, path, typ in models:
     have.update(t.lower() for t in tagging.entity_types(
         run_dir.read_manifest(path)["labels"], typ))
-  specs = []
-  for item in (value or "").split(","):
-    item = item.strip()
-    if not item:
-      continue
-    kind, sep, path = item.partition("=")
-    if not sep or not kind.strip() or not path.strip():
-      raise errors.UserError("--normalizers: %r: expected type=run_dir, "
-                             "comma-separated" % item)
-    kind = kind.strip().lower()
-    path = os.path.abspath(os.path.expanduser(path.strip()))
+  specs = tagging.parse_normalizers(value)
+  for kind, path in specs:
     if kind not in have:
       raise errors.UserError("--normalizers: no model of --models gives %s "
                              "entities (they give %s)" % (
                                  kind, ", ".join(sorted(have))))
-    if kind in {k for k, _ in specs}:
-      raise errors.UserError("--normalizers: %s is named twice" % kind)
-    manifest, _ = tagging.read_run(path, vocab_file, ("norm",),
-                                   "normalizers")
-    tagging.lexicon_of(manifest, path)
-    specs.append((kind, path))
+    tagging.check_normalizer(path, vocab_file)
   return specs
 
 

@@ -80,7 +80,6 @@ def annotate(docs, ner_models, re_model=None, normalizers=None):
 
 def _normalize(normalizers, docs, per_doc):
   """Gives each annotation of a normalized type its "concept"."""
-  from biocodes import lexicon  # pylint: disable=g-import-not-at-top
   for kind, model in normalizers.items():
     where = [(d, a) for d, annotations in enumerate(per_doc)
              for a in annotations if a["type"].lower() == kind]
@@ -88,10 +87,7 @@ def _normalize(normalizers, docs, per_doc):
              for d in {d for d, _ in where}}
     found = model.normalize([(a["text"], texts[d]) for d, a in where])
     for (_, a), concept in zip(where, found):
-      a["concept"] = None if concept is None else {
-          "id": lexicon.prefixed(concept.ids[0]),
-          "ids": [lexicon.prefixed(c) for c in concept.ids],
-          "name": concept.name, "score": concept.score, "model": model.name}
+      a["concept"] = tagging.concept_record(concept, model.name)
 
 
 def _relate(re_model, spans, per_doc, relations):

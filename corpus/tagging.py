@@ -237,6 +237,43 @@ class NormModel(object):
                           self.names, self.weight, self.topk, self.threshold)
 
 
+def parse_normalizers(value, flag="normalizers"):
+  """[(entity type in lower case, run dir)] of a `type=run_dir,...` flag
+  value (its syntax; the runs are checked by `check_normalizer`)."""
+  specs = []
+  for item in (value or "").split(","):
+    item = item.strip()
+    if not item:
+      continue
+    kind, sep, path = item.partition("=")
+    if not sep or not kind.strip() or not path.strip():
+      raise errors.UserError("--%s: %r: expected type=run_dir, "
+                             "comma-separated" % (flag, item))
+    kind = kind.strip().lower()
+    if kind in {k for k, _ in specs}:
+      raise errors.UserError("--%s: %s is named twice" % (flag, kind))
+    specs.append((kind, os.path.abspath(os.path.expanduser(path.strip()))))
+  return specs
+
+
+def check_normalizer(path, vocab_file, flag="normalizers"):
+  """Raises UserError unless `path` is a trained run_norm.py run whose
+  lexicon is where and what it was."""
+  manifest, _ = read_run(path, vocab_file, ("norm",), flag)
+  lexicon_of(manifest, path)
+
+
+def concept_record(concept, model_name):
+  """The "concept" of an entity in JSON: {id, ids, name, score, model}
+  (IDs prefixed as BioC writes them), or None (below the threshold)."""
+  from biocodes import lexicon  # pylint: disable=g-import-not-at-top
+  if concept is None:
+    return None
+  return {"id": lexicon.prefixed(concept.ids[0]),
+          "ids": [lexicon.prefixed(c) for c in concept.ids],
+          "name": concept.name, "score": concept.score, "model": model_name}
+
+
 def lexicon_of(manifest, run_path):
   """The lexicon file a normalization run was trained with, checked
   against the sha256 it recorded; UserError if moved or changed."""

@@ -57,6 +57,11 @@ class NerOptions(run_config.RawTextOptions):
       None, "--raw_text_file: the type written for the entities of a model "
       "trained on untyped B/I/O tags (e.g. DISEASE), so that run_re.py "
       "--raw_text_file can pair them. A typed model's own types are kept.")
+  normalizers: Optional[str] = option(
+      None, "--raw_text_file: run_norm.py run dirs as type=run_dir, "
+      "comma-separated (e.g. disease=out_norm): each entity of that type "
+      "gets a \"concept\" (its ID, the name matched and a confidence; null "
+      "below the run's threshold), as tag_corpus.py --normalizers writes.")
 
 
 # The original run_ner.py's defaults.
@@ -342,6 +347,8 @@ class NerTask(driver.Task):
 
   def __init__(self, processor=None):
     self.processor = processor or NerProcessor()
+    self.options = None  # the run's NerOptions (check_config)
+    self.normalized = []  # (type, run dir) of --normalizers
 
   def for_stage(self, stage):
     processor = copy.copy(self.processor)
@@ -354,6 +361,7 @@ class NerTask(driver.Task):
       return json.load(f)
 
   def check_config(self, config):
+    self.options = config.task
     if not (config.do_train or config.do_eval or config.do_predict or
             config.task.raw_text_file):
       raise errors.UserError("At least one of `do_train`, `do_eval`, "
@@ -361,6 +369,14 @@ class NerTask(driver.Task):
     if (config.do_train or config.do_eval or config.do_predict) and not (
         config.data_dir):
       raise errors.UserError("--data_dir is required")
+    if config.task.normalizers:
+      from corpus import tagging  # pylint: disable=g-import-not-at-top
+      if not config.task.raw_text_file:
+        raise errors.FlagError("normalizers", config.task.normalizers,
+                               "--raw_text_file too: it normalizes the "
+                               "entities of raw text")
+      for _, path in tagging.parse_normalizers(config.task.normalizers):
+        tagging.check_normalizer(path, config.vocab_file)
 
   def read_inputs(self, config):
     inputs = {}
@@ -386,6 +402,24 @@ class NerTask(driver.Task):
     for split in ("dev", "test"):
       if split in inputs:
         check_tags(inputs[split].examples, inputs[split].path, labels)
+    self.normalized = self.normalizers_of(labels)
+
+  def normalizers_of(self, labels):
+    """[(type, run dir)] of --normalizers, each of a type the model gives;
+    FlagError if not."""
+    options = self.options
+    if not (options and options.normalizers and options.raw_text_file):
+      return []
+    from corpus import tagging  # pylint: disable=g-import-not-at-top
+    have = {t.lower() for t in tagging.entity_types(
+        labels or [], options.entity_type) if t}
+    specs = tagging.parse_normalizers(options.normalizers)
+    for kind, _ in specs:
+      if kind not in have:
+        raise errors.FlagError("normalizers", options.normalizers,
+                               "types of the model's entities (%s)" %
+                               ", ".join(sorted(have)))
+    return specs
 
   def cache_options(self, config):
     return {"task": "ner"}
@@ -484,6 +518,8 @@ class NerTask(driver.Task):
         found = entities(line, words, tags[k], config.task.entity_type)
         k += 1
       results.append({"line": i + 1, "text": line, "entities": found})
+    if self.normalized:
+      normalize_entities(results, self.normalized, config.vocab_file)
     out = config.task.raw_output_file or config.path(
         "raw_text_predictions.jsonl")
     files.atomic_write(out, "".join(
@@ -491,6 +527,19 @@ class NerTask(driver.Task):
     print("Tagged %d lines: %d entities written to %s" %
           (len(results), sum(len(r["entities"]) for r in results), out))
 
+
+
+def normalize_entities(results, normalizers, vocab_file):
+  """Gives each entity of the raw-text results ({text, entities}) of a
+  normalized type its "concept" (`corpus.tagging.NormModel`)."""
+  from corpus import tagging  # pylint: disable=g-import-not-at-top
+  for kind, path in normalizers:
+    model = tagging.NormModel(path, vocab_file)
+    where = [(r, e) for r in results for e in r["entities"]
+             if (e["type"] or "").lower() == kind]
+    found = model.normalize([(e["text"], r["text"]) for r, e in where])
+    for (_, e), concept in zip(where, found):
+      e["concept"] = tagging.concept_record(concept, model.name)
 
 
 def tag_sentences(sentences, labels, tokenizer, max_seq_length, predict,

@@ -179,3 +179,33 @@ def test_bad_normalizers_exit_2(runs, tmp_path):
                 runs["norm"], "--norm_threshold=2", expect_ok=False)
   assert "--norm_threshold=2.0: expected a confidence between 0 and 1" in (
       result.stderr)
+
+
+def test_raw_text_ner_writes_concepts(runs, tmp_path):
+  text = write_file(tmp_path / "raw.txt",
+                    "aspirin induced renal failure in BRCA1 carriers\n")
+  out = tmp_path / "raw.jsonl"
+  run_tool(["run_ner.py", "--do_train=false", "--do_predict=false",
+            "--output_dir=" + runs["ner"], "--raw_text_file=" + text,
+            "--raw_output_file=" + str(out), "--normalizers=disease=" +
+            runs["norm"], "--vocab_file=" + runs["vocab"],
+            "--bert_config_file=" + os.path.join(
+                os.path.dirname(runs["vocab"]), "bert_config.json")])
+  entities = json.loads(out.read_text())["entities"]
+  concepts = [(e["type"], (e.get("concept") or {}).get("id"))
+              for e in entities if "renal" in e["text"]]
+  assert concepts and all(c == ("Disease", "MESH:D051437")
+                          for c in concepts)
+  assert all("concept" not in e for e in entities if e["type"] != "Disease")
+  bad = run_tool(["run_ner.py", "--do_train=false", "--do_predict=false",
+                  "--output_dir=" + runs["ner"], "--raw_text_file=" + text,
+                  "--raw_output_file=" + str(tmp_path / "no.jsonl"),
+                  "--normalizers=protein=" + runs["norm"],
+                  "--vocab_file=" + runs["vocab"],
+                  "--bert_config_file=" + os.path.join(
+                      os.path.dirname(runs["vocab"]), "bert_config.json")],
+                 expect_ok=False)
+  assert bad.returncode == 2
+  assert "--normalizers=protein=%s: expected types of the model's entities" % (
+      runs["norm"]) in bad.stderr
+  assert not (tmp_path / "no.jsonl").exists()
