@@ -78,9 +78,19 @@ OFFICIAL = [
     ("DrugProt", _RAW + "/oztasoi/biocreative-track-one/740ce9a4410bdd6dc9071"
      "ff9bf749bdce4dbbed0/competition/drugprot-gs-training-development.zip",
      "unzip", "drugprot-gs-training-development/"),
+] + [
+    # The lexicons of run_norm.py: CTD's MEDIC as BioSyn ships it (with its
+    # spelling list), and CTD's disease vocabulary of June 2017.
+    ("lexicons", _RAW + "/dmis-lab/BioSyn/c984e904e8c17bf9fa24e75c8bd80025efc"
+     "43d6d/preprocess/resources/" + name, "file", "MEDIC/" + name)
+    for name in ("medic_06Jul2012.txt", "ncbi-spell-check.txt")] + [
+    ("lexicons", _RAW + "/isglobal-brge/CTDquerier/fcc1cfbf561961a40d7c1b7e8a"
+     "6f6f61c15cd619/CTD_diseases.tsv.gz", "file",
+     "CTD_MEDIC_2017/CTD_diseases.tsv.gz"),
 ]
+LEXICONS = "lexicons"
 
-USAGE = """usage: ./download.sh [datasets | weights NAME | official | --help]
+USAGE = """usage: ./download.sh [datasets | weights NAME | official | lexicons | --help]
 
   (no argument), datasets
       the BioBERT benchmark datasets (2020 release, datasets.tar.gz) into
@@ -94,6 +104,11 @@ USAGE = """usage: ./download.sh [datasets | weights NAME | official | --help]
       the official releases of NCBI-disease, BC5CDR, BioRED, ChemProt, DDI 2013
       and DrugProt (training and development) into $BIOBERT_DATA/official/,
       checked against official.sha256, for biocodes/convert_official.py
+      (and the lexicons below)
+  lexicons
+      the lexicons of run_norm.py only, into $BIOBERT_DATA/official/lexicons/:
+      CTD's MEDIC of July 2012 with BioSyn's spelling list (MEDIC/), CTD's
+      disease vocabulary of June 2017 (CTD_MEDIC_2017/), checked likewise
 
 environment:
   BIOBERT_BASE_URL  where the archives are (default %s)
@@ -441,10 +456,15 @@ def _unzip(archive, prefix, target):
         shutil.copyfileobj(src, out)
 
 
-def download_official(target, mirror=None, manifest_path=OFFICIAL_MANIFEST):
+def download_official(target, mirror=None, manifest_path=OFFICIAL_MANIFEST,
+                      only=None):
   """The official releases -> `target`, verified against the manifest; the
-  folders already present and verified are skipped."""
+  folders already present and verified are skipped (`only`: that folder
+  of OFFICIAL alone)."""
   manifest = read_manifest(manifest_path)
+  if only:
+    manifest = {n: d for n, d in manifest.items()
+                if n.split("/", 1)[0] == only}
   folders = sorted({name.split("/", 1)[0] for name in manifest})
   missing = [f for f in folders if verify(target, {
       n: d for n, d in manifest.items() if n.startswith(f + "/")})]
@@ -505,6 +525,11 @@ def main(argv=None):
       download_official(os.path.join(os.environ.get("BIOBERT_DATA",
                                                     "datasets"), "official"),
                         os.environ.get("BIOBERT_OFFICIAL_MIRROR"))
+    elif args == [LEXICONS]:
+      download_official(os.path.join(os.environ.get("BIOBERT_DATA",
+                                                    "datasets"), "official"),
+                        os.environ.get("BIOBERT_OFFICIAL_MIRROR"),
+                        only=LEXICONS)
     elif len(args) == 2 and args[0] == "weights":
       download_weights(base_url, args[1],
                        os.environ.get("BIOBERT_WEIGHTS", "."))

@@ -341,7 +341,7 @@ def _official_mirror(tamper=None):
 
 def test_official_manifest_matches_shared_data():
   manifest = download.read_manifest(download.OFFICIAL_MANIFEST)
-  assert len(manifest) == 932
+  assert len(manifest) == 935
   assert download.verify(OFFICIAL, manifest) == []
   # Every file the manifest names comes from one source of the table.
   sources = {f for f, _, _, _ in download.OFFICIAL}
@@ -358,13 +358,27 @@ def test_official_releases_download_verify_and_skip(server, tmp_path):
   target = tmp_path / "datasets" / "official"
   manifest = download.read_manifest(download.OFFICIAL_MANIFEST)
   assert download.verify(str(target), manifest) == []
-  assert "932 files verified" in result.stderr + result.stdout
+  assert "935 files verified" in result.stderr + result.stdout
   assert not [n for n in os.listdir(target) if n.startswith(".")]
   handler.log.clear()
   result = run_tool(["download.py", "official"], env=env)
   assert handler.log == []
-  assert "present and verified (932 files); skipping" in (
+  assert "present and verified (935 files); skipping" in (
       result.stderr + result.stdout)
+
+
+def test_lexicons_alone(server, tmp_path):
+  handler, base = server
+  handler.files = {"/base" + p: d for p, d in _official_mirror().items()}
+  env = {"BIOBERT_DATA": str(tmp_path / "datasets"),
+         "BIOBERT_OFFICIAL_MIRROR": base}
+  result = run_tool(["download.py", "lexicons"], env=env)
+  target = tmp_path / "datasets" / "official"
+  assert os.listdir(target) == ["lexicons"]
+  assert sorted(os.listdir(target / "lexicons")) == ["CTD_MEDIC_2017",
+                                                    "MEDIC"]
+  assert "(lexicons; 3 files verified)" in result.stderr + result.stdout
+  assert len(handler.log) == 3
 
 
 def test_official_mismatch_installs_nothing(server, tmp_path):
