@@ -16,6 +16,12 @@ gives a pipeline (B-Disease, I-Disease, O: --entity_type=Disease). The two alter
 bfloat16 where the CPU has it: ours --use_fp16, the peer under
 torch.autocast); medians.
 
+With --normalizers=disease=NORM_RUN, each repeat also tags with that
+run_norm.py run ("ours+norm"): the cost of concept IDs in abstracts/s and
+in peak resident memory (the largest process of the command: the Dask
+worker). The lexicon's embeddings are computed by the first such run
+and cached in the run dir: a warm-up run comes first.
+
 Printed: abstracts/s and sentences/s of the tagging itself (ours: the
 time in the shard parts, from manifest.json; the peer: the pipeline call)
 and of the whole command (model loading and start-up included), the ratio,
@@ -94,6 +100,9 @@ def main():
   p.add_argument("--batch_size", type=int, default=32)
   p.add_argument("--repeats", type=int, default=2)
   p.add_argument("--precisions", default="fp32,bf16")
+  p.add_argument("--normalizers", default=None,
+                 help="type=run_dir of run_norm.py runs: also measure "
+                 "tagging with concept IDs")
   args = p.parse_args()
   work = args.work
   os.makedirs(work, exist_ok=True)
@@ -103,6 +112,8 @@ def main():
           flush=True)
     args.peer_python = None
   systems = ("ours", "peer") if args.peer_python else ("ours",)
+  if args.normalizers:
+    systems += ("ours+norm",)
   from corpus import sentences as splitter
   records = pseudo_abstracts(args.abstracts)
   corpus = os.path.join(work, "abstracts.jsonl")
@@ -139,6 +150,26 @@ def main():
   print("work: %d abstracts, %d sentences, %d pieces; forward %.1f GFLOP" %
         (len(records), len(sentences), sum(lengths), flops / 1e9))
 
+  def ours(out, bf16, extra=()):
+    cmd = [sys.executable, "tag_corpus.py", "--input=" + corpus,
+           "--models=disease=" + args.run_dir,
+           "--vocab_file=" + args.vocab_file, "--output_dir=" + out,
+           "--format=jsonl", "--workers=1",
+           "--batch_size=%d" % args.batch_size,
+           "--part_size=%d" % args.abstracts] + (
+               ["--use_fp16"] if bf16 else []) + list(extra)
+    _, wall, rss = run_measured(cmd, log_path=out + ".log")
+    with open(os.path.join(out, "manifest.json")) as f:
+      m = json.load(f)
+    return {"tag": m["tagging_seconds"], "wall": wall, "rss_mb": rss}
+
+  norm_flags = ["--normalizers=" + args.normalizers] if args.normalizers \
+      else []
+  if norm_flags:  # the lexicon's embeddings, computed once and cached
+    warm = os.path.join(work, "warm_up")
+    shutil.rmtree(warm, ignore_errors=True)
+    print("warm-up", ours(warm, False, norm_flags), flush=True)
+
   table = []
   for precision in args.precisions.split(","):
     bf16 = precision == "bf16"
@@ -147,21 +178,16 @@ def main():
     for r in range(args.repeats):
       out = os.path.join(work, "ours_%s_%d" % (precision, r))
       shutil.rmtree(out, ignore_errors=True)
-      cmd = [sys.executable, "tag_corpus.py", "--input=" + corpus,
-             "--models=disease=" + args.run_dir,
-             "--vocab_file=" + args.vocab_file, "--output_dir=" + out,
-             "--format=jsonl", "--workers=1",
-             "--batch_size=%d" % args.batch_size,
-             "--part_size=%d" % args.abstracts] + (
-                 ["--use_fp16"] if bf16 else [])
-      _, wall, _ = run_measured(cmd, log_path=out + ".log")
-      with open(os.path.join(out, "manifest.json")) as f:
-        m = json.load(f)
+      runs["ours"].append(ours(out, bf16))
       with open(os.path.join(out, "abstracts.jsonl")) as f:
         ours_spans = {(d["id"], a["offset"], a["offset"] + a["length"])
                       for d in map(json.loads, f) for a in d["annotations"]}
-      runs["ours"].append({"tag": m["tagging_seconds"], "wall": wall})
       print(precision, "ours", r, runs["ours"][-1], flush=True)
+      if norm_flags:
+        out = os.path.join(work, "norm_%s_%d" % (precision, r))
+        shutil.rmtree(out, ignore_errors=True)
+        runs["ours+norm"].append(ours(out, bf16, norm_flags))
+        print(precision, "ours+norm", r, runs["ours+norm"][-1], flush=True)
       if not args.peer_python:
         continue
       spans_path = os.path.join(work, "peer_%s_%d.json" % (precision, r))
@@ -185,13 +211,22 @@ def main():
 
   n_abs, n_sent = len(records), len(sentences)
   print("\n| precision | system | abstracts/s | sentences/s | whole command "
-        "(s) |")
-  print("|---|---|---|---|---|")
+        "(s) | peak RSS (MB) |")
+  print("|---|---|---|---|---|---|")
   for precision, med, *_ in table:
     for s in systems:
-      print("| %s | %s | %.1f | %.0f | %.1f |" % (
+      print("| %s | %s | %.1f | %.0f | %.1f | %s |" % (
           precision, s, n_abs / med[s]["tag"], n_sent / med[s]["tag"],
-          med[s]["wall"]))
+          med[s]["wall"], "%.0f" % med[s]["rss_mb"]
+          if "rss_mb" in med[s] else "-"))
+  if norm_flags:
+    print("\n| precision | abstracts/s with IDs / without | added resident "
+          "memory (MB) |")
+    print("|---|---|---|")
+    for precision, med, *_ in table:
+      print("| %s | %.2f | %.0f |" % (
+          precision, med["ours"]["tag"] / med["ours+norm"]["tag"],
+          med["ours+norm"]["rss_mb"] - med["ours"]["rss_mb"]))
   if not args.peer_python:
     return
   print("\n| precision | ours / peer (tagging) | ours / peer (whole command) | "

@@ -71,13 +71,25 @@ def ner_run(tiny_bert_dir, tmp_path_factory):
 
 
 def test_tag_speed_ours_side(tiny_bert_dir, ner_run, tmp_path):
+  """Also with a normalizer: its lexicon is the corpus fixture's names."""
+  from tests import norm_fixture
+  data = norm_fixture.write_corpus(str(tmp_path / "norm_data"), 4, 1, 1)
+  norm = str(tmp_path / "norm")
+  run_tool(["run_norm.py", "--do_train", "--data_dir=" + data,
+            "--lexicon=" + norm_fixture.write_lexicon(
+                str(tmp_path / "lexicon.tsv")),
+            "--output_dir=" + norm, "--topk=4", "--do_lower_case=false",
+            "--seed=1"] + bert_flags(tiny_bert_dir))
   result = run_tool(["bench/tag_speed.py", "--run_dir=" + ner_run,
                      "--vocab_file=" + tiny_bert_dir["vocab"],
                      "--abstracts=3", "--repeats=1", "--precisions=fp32",
+                     "--normalizers=disease=" + norm,
                      "--work=%s" % tmp_path])
   assert result.stdout.startswith("peer side skipped: no --peer_python")
   assert "\nwork: 3 abstracts, " in result.stdout
   assert "| fp32 | ours |" in result.stdout
+  assert "| fp32 | ours+norm |" in result.stdout
+  assert "| precision | abstracts/s with IDs / without |" in result.stdout
 
 
 def test_same_outputs(tmp_path):
