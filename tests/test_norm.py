@@ -336,3 +336,37 @@ def test_bad_lexicon_exits_2_before_writing(tiny_bert_dir, tmp_path):
   missing = run_tool(_norm_flags(tiny_bert_dir, str(tmp_path), good, out,
                                  "--do_train"), expect_ok=False)
   assert "holds no PubTator corpus" in missing.stderr
+
+
+def test_a_normalization_data_set_is_one_table_entry(tmp_path, monkeypatch):
+  """docs/extending.md's chemical normalization set: the table reads it and
+  the suite makes its run_norm.py flags."""
+  from suite_runner import spec
+  from tasks import datasets
+  table = tmp_path / "datasets.toml"
+  table.write_text(open(datasets.TABLE).read() + (
+      '\n[BC5CDR-chem-norm]\ntask = "norm"\ndata_dir = "official/BC5CDR"\n'
+      'mention_types = "Chemical"\nlexicon = "lexicons/mesh_chemicals.tsv"\n'
+      'published = [{system = "BioSyn (BioBERT)", value = 96.6, source = '
+      '"Sung et al. 2020, Table 2"}]\n'))
+  monkeypatch.setattr(datasets, "TABLE", str(table))
+  data = tmp_path / "data"
+  (data / "official").mkdir(parents=True)
+  os.symlink(os.path.join(SHARED, "BC5CDR"), str(data / "official" /
+                                                 "BC5CDR"))
+  (data / "lexicons").mkdir()
+  write_file(data / "lexicons" / "mesh_chemicals.tsv", "D001241\taspirin\n")
+  suite = write_file(tmp_path / "suite.toml", "seeds = [1]\n"
+                     "[norm.BC5CDR-chem-norm]\n")
+  jobs = spec.read(suite, str(data)).jobs
+  assert [(j.task, j.dataset) for j in jobs] == [("norm", "BC5CDR-chem-norm")]
+  assert jobs[0].flags == {
+      "data_dir": str(data / "official" / "BC5CDR"),
+      "lexicon": str(data / "lexicons" / "mesh_chemicals.tsv"),
+      "mention_types": "Chemical"}
+  assert jobs[0].metrics == ["acc1", "acc5"]
+  bad = tmp_path / "bad.toml"
+  bad.write_text('[X]\ntask = "ner"\ndata_dir = "x"\nmention_types = "A"\n')
+  with pytest.raises(errors.InputError) as e:
+    datasets.table(str(bad))
+  assert e.value.line == 4
