@@ -413,6 +413,7 @@ def head_fn(bert_config, retriever, options):
                                             sparse_weight)}
     if not is_training:
       return est.HeadOutput(None, predictions)
+
     def tower(ids, mask, training):
       with tf.variable_scope(tf.get_variable_scope(), reuse=True):
         return cls_embedding(modeling.BertModel(
@@ -629,6 +630,12 @@ class NormTask(driver.Task):
           "trained with (sha256 %s...; this one is %s...)" % (
               config.output_dir, trained_with[:12], lexicon.digest[:12]))
     self.index = build_index(lexicon, self.spelling)
+    print("Lexicon %s: %d names of %d concepts, %d distinct after "
+          "preprocessing%s" % (
+              lexicon.label, len(lexicon.names), lexicon.num_concepts,
+              len(self.index.forms),
+              "; %d names under several concepts, kept under each" %
+              lexicon.ambiguous if lexicon.ambiguous else ""))
     paths = split_files(config.data_dir)
     types = {t.strip() for t in options.mention_types.split(",")
              if t.strip()}

@@ -283,6 +283,8 @@ def test_train_predict_and_score_concepts(tiny_bert_dir, tmp_path):
                                 "--refresh_every_n_steps=2"))
   assert "Training on 15 (mention, concept) pairs of 120 mentions" in (
       result.stdout)
+  assert ("Lexicon lexicon.tsv (id<TAB>name): 10 names of 5 concepts, 10 "
+          "distinct after preprocessing\n") in result.stdout
   assert "dictionary baseline (exact match)" in result.stdout
   scores = json.load(open(os.path.join(out, norm.SCORES_FILE)))
   assert scores["model"]["mentions"] == 30
