@@ -510,11 +510,25 @@ def recorded_threshold(output_dir):
   return float(value) if isinstance(value, (int, float)) else None
 
 
+def weights_digest(checkpoint):
+  """sha256 of a checkpoint's weights: every tensor but the optimizer's
+  slots and the step, so that a run slimmed for keeping (run_suite.py)
+  is the same model."""
+  reader = tf.train.load_checkpoint(checkpoint)
+  digest = hashlib.sha256()
+  for name in sorted(reader.get_variable_to_shape_map()):
+    if name.endswith(("/adam_m", "/adam_v")) or name == "global_step":
+      continue
+    digest.update(name.encode() + b"\0")
+    digest.update(np.ascontiguousarray(reader.get_tensor(name)).tobytes())
+  return digest.hexdigest()
+
+
 def embeddings_key(checkpoint, lexicon_digest, spelling, max_seq_length,
                    do_lower_case):
   """What a lexicon's embeddings depend on: the checkpoint's weights, the
   lexicon, the preprocessing and the word pieces."""
-  key = json.dumps([files.file_digest(checkpoint + ".index"), lexicon_digest,
+  key = json.dumps([weights_digest(checkpoint), lexicon_digest,
                     sorted((spelling or {}).items()), max_seq_length,
                     do_lower_case])
   return hashlib.sha256(key.encode()).hexdigest()[:24]

@@ -209,3 +209,19 @@ def test_raw_text_ner_writes_concepts(runs, tmp_path):
   assert "--normalizers=protein=%s: expected types of the model's entities" % (
       runs["norm"]) in bad.stderr
   assert not (tmp_path / "no.jsonl").exists()
+
+
+def test_a_slimmed_checkpoint_keeps_its_lexicon_embeddings(runs, tmp_path):
+  """run_suite.py drops the optimizer's slots of a kept run: the same
+  weights, so the same cache key."""
+  import shutil
+  import tensorflow.compat.v1 as tf
+  from suite_runner import slim_checkpoint
+  from tasks import norm
+  copy = str(tmp_path / "norm")
+  shutil.copytree(runs["norm"], copy)
+  before = norm.weights_digest(tf.train.latest_checkpoint(copy))
+  slim_checkpoint.slim(tf.train.latest_checkpoint(copy))
+  assert norm.weights_digest(tf.train.latest_checkpoint(copy)) == before
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(copy))
+  assert not [n for n in reader.get_variable_to_shape_map() if "adam" in n]
