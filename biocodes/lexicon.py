@@ -57,11 +57,11 @@ def gold_parts(field):
 
   `D011125|D009369` (a composite mention: one part each) gives
   (("D011125",), ("D009369",)); `D001943+D014424` (one mention, several
-  IDs: any of them is right) gives (("D001943", "D014424"),); `-1` or an
-  empty field gives ().
+  IDs: any of them is right) gives (("D001943", "D014424"),); `-1`, `-`
+  or an empty field gives ().
   """
   field = field.strip()
-  if not field or field == "-1":
+  if field in ("", "-1", "-"):  # "-": the tagger's type without a normalizer
     return ()
   return tuple(tuple(canonical(c) for c in part.split("+") if c.strip())
                for part in field.split("|") if part.strip())

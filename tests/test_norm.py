@@ -89,7 +89,7 @@ def test_concept_ids_have_one_spelling():
   assert lexicon.gold_parts("D011125|MESH:D009369") == (("D011125",),
                                                         ("D009369",))
   assert lexicon.gold_parts("D001943+D014424") == (("D001943", "D014424"),)
-  assert lexicon.gold_parts("-1") == ()
+  assert lexicon.gold_parts("-1") == lexicon.gold_parts("-") == ()
 
 
 def test_mention_text():

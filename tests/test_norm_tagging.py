@@ -146,6 +146,11 @@ def test_tag_corpus_writes_concept_ids(runs, tmp_path):
     if "renal" in fields[3]:
       assert fields[5] == "D051437"
     assert fields[5] != "-"
+  # The tagger's PubTator file scores with concept_eval.py against itself.
+  tagged = os.path.join(str(tmp_path / "pubtator"), "abstracts.pubtator")
+  scored = run_tool(["biocodes/concept_eval.py", tagged, tagged])
+  assert scored.stdout.splitlines()[1].split()[:4] == [
+      "Disease", "100.00", "100.00", "100.00"]
   annotations = [a for line in by_format["jsonl"].splitlines()
                  for a in json.loads(line)["annotations"]]
   assert all(("concept" in a) == (a["type"] == "Disease")
