@@ -463,16 +463,39 @@ class Concept:
   score: float
 
 
-def rank(index, mentions, forms, names, weight, k):
+def rank(index, mentions, forms, names, weight, k, shortlist=128):
   """(names [n, k], scores [n, k]) of the k best names of each form, by
-  dense (`mentions @ names.T`) plus `weight` times sparse score."""
+  dense (`mentions @ names.T`) plus `weight` times sparse score.
+
+  Exact, and fast: the sparse score (a cosine, between 0 and 1) is
+  computed for each form's `shortlist` best names by the dense score only;
+  a name outside them scores at most the shortlist's lowest dense score
+  plus max(weight, 0), so a row whose k-th score beats that bound is
+  done, and any other is scored against every name.
+  """
   ranked, scores = [], []
+  tfidf = index.vectorizer.transform(forms) if len(forms) else None
+  size = min(max(shortlist, k), names.shape[0])
   for i in range(0, len(forms), 256):
-    score = mentions[i:i + 256] @ names.T + weight * sparse_scores(
-        index, forms[i:i + 256])
-    top = top_names(score, k)
-    ranked.extend(top.tolist())
-    scores.extend(np.take_along_axis(score, top, 1).tolist())
+    dense = mentions[i:i + 256] @ names.T
+    short = (np.argpartition(-dense, size - 1, axis=1)[:, :size]
+             if size < dense.shape[1] else
+             np.tile(np.arange(dense.shape[1]), (len(dense), 1)))
+    for r in range(len(dense)):
+      row = short[r]
+      sparse = (tfidf[i + r] @ index.matrix[row].T).toarray()[0]
+      score = dense[r, row] + weight * sparse
+      order = np.lexsort((row, -score))[:k]
+      best, best_scores = row[order], score[order]
+      if size < dense.shape[1]:
+        bound = dense[r, row].min() + max(weight, 0.0)
+        if not best_scores[-1] > bound:  # the shortlist may miss one
+          full = dense[r] + weight * (tfidf[i + r] @ index.matrix.T
+                                      ).toarray()[0]
+          best = top_names(full[None, :], k)[0]
+          best_scores = full[best]
+      ranked.append(best.tolist())
+      scores.append(best_scores.tolist())
   return ranked, scores
 
 

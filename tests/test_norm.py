@@ -372,3 +372,23 @@ def test_a_normalization_data_set_is_one_table_entry(tmp_path, monkeypatch):
   with pytest.raises(errors.InputError) as e:
     datasets.table(str(bad))
   assert e.value.line == 4
+
+
+@pytest.mark.parametrize("weight", [0.002, 0.5, 50.0, -1.0])
+def test_ranking_by_shortlist_is_exact(tmp_path, weight):
+  """The shortlist of dense scores gives the ranking of every name: the
+  same names and scores as scoring all, whatever the sparse weight (a
+  large one makes rows fall back to all names)."""
+  index = _index(tmp_path)
+  rng = np.random.RandomState(0)
+  forms = ["breast tumors", "ovarian cancers", "type ii diabetes",
+           "cardiac disease", "polyposis", "heart"]
+  names = rng.randn(len(index.forms), 8).astype(np.float32)
+  mentions = rng.randn(len(forms), 8).astype(np.float32)
+  ranked, scores = norm.rank(index, mentions, forms, names, weight, k=3,
+                             shortlist=4)
+  full = mentions @ names.T + weight * norm.sparse_scores(index, forms)
+  expected = norm.top_names(full, 3)
+  assert ranked == expected.tolist()
+  np.testing.assert_allclose(scores, np.take_along_axis(full, expected, 1),
+                             rtol=1e-5)
