@@ -206,16 +206,17 @@ class NormModel(object):
     key = norm.embeddings_key(checkpoint, self.index.lexicon.digest,
                               self.spelling, self.max_seq_length,
                               manifest["do_lower_case"])
-    self.names = norm.lexicon_embeddings(
+    self.search = norm.DenseSearch(norm.lexicon_embeddings(
         os.path.join(run_path, norm.EMBEDDINGS_DIR, key + ".npy"),
-        self._predict, self.index, self.tokenizer, self.max_seq_length)
+        self._predict, self.index, self.tokenizer, self.max_seq_length))
     recorded = norm.recorded_threshold(run_path)
     self.threshold = (threshold if threshold is not None else
                       recorded if recorded is not None else 0.0)
     self._np = np
 
   def _predict(self, features):
-    return self.predictor.predict(features, self.batch_size)
+    # Mentions and names are short: larger batches than sentences.
+    return self.predictor.predict(features, max(self.batch_size, 256))
 
   def normalize(self, mentions):
     """[Concept or None] of (mention text, its document's text) pairs:
@@ -234,7 +235,7 @@ class NormModel(object):
       return self._np.stack([r["embedding"] for r in self._predict(features)])
 
     return norm.normalize(texts, self.index, self.spelling, embed,
-                          self.names, self.weight, self.topk, self.threshold)
+                          self.search, self.weight, self.topk, self.threshold)
 
 
 def parse_normalizers(value, flag="normalizers"):

@@ -463,9 +463,36 @@ class Concept:
   score: float
 
 
-def rank(index, mentions, forms, names, weight, k, shortlist=128):
+class DenseSearch(object):
+  """The lexicon's embeddings in a small TensorFlow graph of their own:
+  each mention's best names by dot product (TensorFlow's matmul and top_k,
+  multi-threaded, without the [mentions, names] arrays numpy would make)."""
+
+  def __init__(self, names):
+    self.size = names.shape[0]
+    self.graph = tf.Graph()
+    with self.graph.as_default():
+      initial = tf.placeholder(tf.float32, names.shape)
+      table = tf.Variable(initial, trainable=False, collections=[])
+      self.mentions = tf.placeholder(tf.float32, [None, names.shape[1]])
+      self.k = tf.placeholder(tf.int32, [])
+      self.scores = tf.matmul(self.mentions, table, transpose_b=True)
+      self.best = tf.math.top_k(self.scores, self.k)  # ties: lower index
+      self.session = tf.Session(graph=self.graph)
+      self.session.run(table.initializer, {initial: names})
+
+  def top(self, mentions, k):
+    """(scores [n, k], names [n, k]) of the k best names of each mention."""
+    return self.session.run(self.best, {self.mentions: mentions, self.k: k})
+
+  def all(self, mentions):
+    """[n, names] scores of every name."""
+    return self.session.run(self.scores, {self.mentions: mentions})
+
+
+def rank(index, mentions, forms, search, weight, k, shortlist=128):
   """(names [n, k], scores [n, k]) of the k best names of each form, by
-  dense (`mentions @ names.T`) plus `weight` times sparse score.
+  dense score (`search`, a DenseSearch) plus `weight` times sparse score.
 
   Exact, and fast: the sparse score (a cosine, between 0 and 1) is
   computed for each form's `shortlist` best names by the dense score only;
@@ -475,23 +502,20 @@ def rank(index, mentions, forms, names, weight, k, shortlist=128):
   """
   ranked, scores = [], []
   tfidf = index.vectorizer.transform(forms) if len(forms) else None
-  size = min(max(shortlist, k), names.shape[0])
+  size = min(max(shortlist, k), search.size)
   for i in range(0, len(forms), 256):
-    dense = mentions[i:i + 256] @ names.T
-    short = (np.argpartition(-dense, size - 1, axis=1)[:, :size]
-             if size < dense.shape[1] else
-             np.tile(np.arange(dense.shape[1]), (len(dense), 1)))
+    dense, short = search.top(mentions[i:i + 256], size)
     for r in range(len(dense)):
       row = short[r]
       sparse = (tfidf[i + r] @ index.matrix[row].T).toarray()[0]
-      score = dense[r, row] + weight * sparse
+      score = dense[r] + weight * sparse
       order = np.lexsort((row, -score))[:k]
       best, best_scores = row[order], score[order]
-      if size < dense.shape[1]:
-        bound = dense[r, row].min() + max(weight, 0.0)
+      if size < search.size:
+        bound = dense[r].min() + max(weight, 0.0)
         if not best_scores[-1] > bound:  # the shortlist may miss one
-          full = dense[r] + weight * (tfidf[i + r] @ index.matrix.T
-                                      ).toarray()[0]
+          full = search.all(mentions[i + r:i + r + 1])[0] + weight * (
+              tfidf[i + r] @ index.matrix.T).toarray()[0]
           best = top_names(full[None, :], k)[0]
           best_scores = full[best]
       ranked.append(best.tolist())
@@ -572,19 +596,21 @@ def lexicon_embeddings(path, predict, index, tokenizer, max_seq_length):
   return names
 
 
-def normalize(texts, index, spelling, embed, names, weight, k, threshold):
+def normalize(texts, index, spelling, embed, search, weight, k, threshold):
   """[Concept or None] of mention texts (abbreviations already expanded):
-  None below `threshold`. embed(forms) -> [n, hidden]."""
+  None below `threshold`. embed(forms) -> [n, hidden]; search: the
+  lexicon's DenseSearch. Each distinct form is ranked once."""
   forms = [norm_text.preprocess(t, spelling) for t in texts]
-  if not forms:
+  distinct = list(dict.fromkeys(forms))
+  if not distinct:
     return []
-  ranked, scores = rank(index, embed(forms), forms, names, weight, k)
-  out = []
-  for r, s in zip(ranked, scores):
+  ranked, scores = rank(index, embed(distinct), distinct, search, weight, k)
+  found = {}
+  for form, r, s in zip(distinct, ranked, scores):
     c = confidence(r, s, index)
-    out.append(Concept(index.concepts[r[0]], index.forms[r[0]], round(c, 4))
-               if c >= threshold and r else None)
-  return out
+    found[form] = (Concept(index.concepts[r[0]], index.forms[r[0]],
+                           round(c, 4)) if c >= threshold and r else None)
+  return [found[f] for f in forms]
 
 
 # ------------------------------------------------------------ the task
@@ -760,7 +786,7 @@ class NormTask(driver.Task):
         self.index, context.tokenizer, config.max_seq_length)
     ranked, scores = rank(self.index, np.stack([r["embedding"]
                                                 for r in results]),
-                          forms, names, weight, config.task.topk)
+                          forms, DenseSearch(names), weight, config.task.topk)
     out, n = [], 0
     for q in queries:
       out.append((ranked[n:n + len(q.forms)], scores[n:n + len(q.forms)]))

@@ -385,7 +385,8 @@ def test_ranking_by_shortlist_is_exact(tmp_path, weight):
            "cardiac disease", "polyposis", "heart"]
   names = rng.randn(len(index.forms), 8).astype(np.float32)
   mentions = rng.randn(len(forms), 8).astype(np.float32)
-  ranked, scores = norm.rank(index, mentions, forms, names, weight, k=3,
+  ranked, scores = norm.rank(index, mentions, forms,
+                             norm.DenseSearch(names), weight, k=3,
                              shortlist=4)
   full = mentions @ names.T + weight * norm.sparse_scores(index, forms)
   expected = norm.top_names(full, 3)
