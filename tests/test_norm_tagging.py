@@ -230,3 +230,14 @@ def test_a_slimmed_checkpoint_keeps_its_lexicon_embeddings(runs, tmp_path):
   assert norm.weights_digest(tf.train.latest_checkpoint(copy)) == before
   reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(copy))
   assert not [n for n in reader.get_variable_to_shape_map() if "adam" in n]
+
+
+def test_a_normalizer_exports_as_an_encoder(runs, tmp_path):
+  """export_model.py: a BertModel whose [CLS] vector is the embedding the
+  normalizer compares (SapBERT's form), and a SavedModel serving it."""
+  out = tmp_path / "exported"
+  run_tool(["export_model.py", "--output_dir=" + runs["norm"],
+            "--vocab_file=" + runs["vocab"], "--export_dir=" + str(out)])
+  config = json.loads((out / "huggingface" / "config.json").read_text())
+  assert config["architectures"] == ["BertModel"]
+  assert (out / "saved_model" / "saved_model.pb").is_file()
