@@ -5,8 +5,8 @@ a mention and a lexicon name are compared by the dot product of their
 [CLS] embeddings plus a learned weight times the cosine of their character
 1-2-gram TF-IDF vectors. For each training mention the candidates are its
 top names by the sparse score and its top names by the dense score (the
-lexicon's embeddings recomputed at the start of every training call, i.e.
-every epoch with --eval_every_epoch, and every --refresh_every_n_steps);
+lexicon's embeddings recomputed every epoch's worth of steps, or every
+--refresh_every_n_steps, and kept so that a resumed run is exact);
 the loss is the negative log of the candidates' softmax mass on the names
 of the gold concept (the synonym marginalization). Prediction ranks every
 name of the lexicon by that score. run_norm.py is its command line.
@@ -66,9 +66,8 @@ class NormOptions:
   initial_sparse_weight: float = option(
       0.0, "The sparse score's weight at the start (learned; BioSyn's 0).")
   refresh_every_n_steps: int = option(
-      0, "Recompute the lexicon's embeddings every N training steps "
-      "(0: at the start of each training call only: every epoch with "
-      "--eval_every_epoch).")
+      0, "Recompute the lexicon's embeddings every N training steps (0: "
+      "every epoch's worth of steps, as BioSyn).")
 
 
 FLAG_DEFAULTS = {"max_seq_length": 25, "train_batch_size": 16,
@@ -375,33 +374,53 @@ class Retriever(object):
 
 
 class _RefreshHook(tf.train.SessionRunHook):
-  """Recomputes the retriever's lexicon embeddings when a session starts
-  and every `every` steps."""
+  """Recomputes the retriever's lexicon embeddings every `every` steps.
 
-  def __init__(self, retriever, ids, mask, embedding, every):
-    self.retriever, self.every = retriever, every
+  The embeddings used from step r to r + every - 1 are those of the
+  weights at step r (r a multiple of `every`), kept in `save_dir` as
+  training-step<r>.npy: a run resumed in between reads them back, so that
+  it draws the same candidates as one never stopped.
+  """
+
+  def __init__(self, retriever, ids, mask, embedding, every, save_dir):
+    self.retriever, self.every, self.save_dir = retriever, every, save_dir
     self.ids, self.mask, self.embedding = ids, mask, embedding
 
-  def _refresh(self, session):
+  def _path(self, step):
+    return os.path.join(self.save_dir, "training-step%d.npy" % step)
+
+  def _refresh(self, session, step):
     self.retriever.refresh(lambda i, m: session.run(
         self.embedding, {self.ids: i, self.mask: m}))
+    os.makedirs(self.save_dir, exist_ok=True)
+    with files.atomic_file(self._path(step), "wb") as f:
+      np.save(f, self.retriever.embeddings, allow_pickle=False)
+    for name in os.listdir(self.save_dir):
+      if name.startswith("training-step") and name != os.path.basename(
+          self._path(step)):
+        os.remove(os.path.join(self.save_dir, name))
 
   def after_create_session(self, session, coord):
     del coord
-    self._refresh(session)
-
-  def before_run(self, run_context):
-    return tf.train.SessionRunArgs(tf.train.get_global_step())
+    step = int(session.run(tf.train.get_global_step()))
+    start = step - step % self.every
+    if step != start and os.path.exists(self._path(start)):
+      self.retriever.embeddings = np.load(self._path(start),
+                                          allow_pickle=False)
+    else:
+      self._refresh(session, step)
 
   def after_run(self, run_context, run_values):
-    step = int(run_values.results) + 1
-    if self.every and step % self.every == 0:
-      self._refresh(run_context.session)
+    del run_values  # a fetched step may be read before or after the update
+    step = int(run_context.session.run(tf.train.get_global_step()))
+    if step % self.every == 0:
+      self._refresh(run_context.session, step)
 
 
-def head_fn(bert_config, retriever, options):
+def head_fn(bert_config, retriever, options, refresh_every=1, save_dir=None):
   """The normalizer's head: BioSyn's loss in training, the [CLS] embedding
-  and the sparse weight in prediction."""
+  and the sparse weight in prediction. The lexicon's embeddings are
+  recomputed every `refresh_every` steps (kept in `save_dir`)."""
 
   def build(model, features, is_training):
     mention = cls_embedding(model)
@@ -415,10 +434,13 @@ def head_fn(bert_config, retriever, options):
       return est.HeadOutput(None, predictions)
 
     def tower(ids, mask, training):
+      # The encoder's own variables, and in training its numerics (dropout
+      # keyed to the seed and step: a resumed run is exact).
       with tf.variable_scope(tf.get_variable_scope(), reuse=True):
         return cls_embedding(modeling.BertModel(
             config=bert_config, is_training=training, input_ids=ids,
             input_mask=mask, token_type_ids=tf.zeros_like(ids),
+            numerics=model.numerics if training else None,
             scope="bert"))
 
     names_ids = tf.placeholder(tf.int32, [None, None], "lexicon_ids")
@@ -443,7 +465,7 @@ def head_fn(bert_config, retriever, options):
     loss = tf.reduce_mean(-tf.math.log(tf.where(mass > 0, mass,
                                                 tf.ones_like(mass))))
     hook = _RefreshHook(retriever, names_ids, names_mask, names_embedding,
-                        options.refresh_every_n_steps)
+                        refresh_every, save_dir)
     return est.HeadOutput(loss, predictions, training_hooks=(hook,))
 
   return build
@@ -633,6 +655,8 @@ class NormTask(driver.Task):
     self.options = None
     self.tokenizer = None
     self.max_seq_length = None
+    self.output_dir = None
+    self.refresh_every = 1
     self.counts = {}
 
   def record_fields(self, training):
@@ -678,6 +702,7 @@ class NormTask(driver.Task):
     self.tokenizer = tokenization.FullTokenizer(config.vocab_file,
                                                 config.do_lower_case)
     self.max_seq_length = config.max_seq_length
+    self.output_dir = config.output_dir
     self.bert_config = modeling.BertConfig.from_json_file(
         config.bert_config_file)
     self.spelling = (norm_text.read_spelling(options.spelling_file)
@@ -719,6 +744,9 @@ class NormTask(driver.Task):
     if config.do_train:
       self.instances = training_instances(inputs["train"].examples,
                                           self.index)
+      # Every epoch's worth of steps unless told.
+      self.refresh_every = options.refresh_every_n_steps or max(
+          1, len(self.instances) // config.train_batch_size)
     return inputs
 
   def cache_options(self, config):
@@ -765,7 +793,9 @@ class NormTask(driver.Task):
       retriever = Retriever(self.index, self.instances, self.tokenizer,
                             self.max_seq_length, self.options.topk,
                             self.options.dense_ratio)
-    return head_fn(self.bert_config, retriever, self.options)
+    return head_fn(self.bert_config, retriever, self.options,
+                   self.refresh_every, os.path.join(self.output_dir,
+                                                    EMBEDDINGS_DIR))
 
   # -- prediction
 

@@ -299,8 +299,11 @@ def test_train_predict_and_score_concepts(tiny_bert_dir, tmp_path):
       "breast cancer", "D001943", 6)
   eval_results = open(os.path.join(out, "eval_results.txt")).read()
   assert "eval_acc@1 = " in eval_results
-  cached = os.listdir(os.path.join(out, norm.EMBEDDINGS_DIR))
-  assert len(cached) == 1 and cached[0].endswith(".npy")
+  cached = sorted(os.listdir(os.path.join(out, norm.EMBEDDINGS_DIR)))
+  # The prediction's cache, and the embeddings training drew its last
+  # candidates with (refreshed at steps 0 and 2: 3 steps).
+  assert len(cached) == 2 and cached[0].endswith(".npy")
+  assert cached[1] == "training-step2.npy"
   # The predicted file scores with concept_eval.py, document by document.
   scored = run_tool(["biocodes/concept_eval.py",
                      os.path.join(data, "test.pubtator"),
@@ -393,3 +396,32 @@ def test_ranking_by_shortlist_is_exact(tmp_path, weight):
   assert ranked == expected.tolist()
   np.testing.assert_allclose(scores, np.take_along_axis(full, expected, 1),
                              rtol=1e-5)
+
+
+def test_killed_and_rerun_equals_uninterrupted(tiny_bert_dir, tmp_path):
+  """kill -9 between two refreshes of the lexicon's embeddings, then the
+  same command: the same weights and scores as a run never stopped."""
+  import signal
+  import tensorflow.compat.v1 as tf
+  from tests import test_resume
+  data = norm_fixture.write_corpus(str(tmp_path / "data"))
+  lex = norm_fixture.write_lexicon(str(tmp_path / "lexicon.tsv"))
+  extra = ["--do_train", "--do_predict", "--train_batch_size=2",
+           "--num_train_epochs=4", "--refresh_every_n_steps=3",
+           "--save_checkpoints_steps=5", "--learning_rate=1e-3"]
+  whole = str(tmp_path / "whole")
+  run_tool(_norm_flags(tiny_bert_dir, data, lex, whole, *extra))
+  broken = str(tmp_path / "broken")
+  args = _norm_flags(tiny_bert_dir, data, lex, broken, *extra)
+  code = test_resume._kill_after_checkpoint(args, broken, 10)
+  assert code == -signal.SIGKILL, "finished before it was killed"
+  rerun = run_tool(args)
+  assert "Resuming training at step" in rerun.stdout
+  a = test_resume._weights(whole)
+  b = test_resume._weights(broken)
+  assert sorted(a) == sorted(b)
+  for name in a:
+    np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+  assert (json.load(open(os.path.join(whole, norm.SCORES_FILE)))["model"] ==
+          json.load(open(os.path.join(broken, norm.SCORES_FILE)))["model"])
+  assert tf.train.latest_checkpoint(whole).endswith("-30")  # 15 pairs / 2 x 4
