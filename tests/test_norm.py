@@ -425,3 +425,20 @@ def test_killed_and_rerun_equals_uninterrupted(tiny_bert_dir, tmp_path):
   assert (json.load(open(os.path.join(whole, norm.SCORES_FILE)))["model"] ==
           json.load(open(os.path.join(broken, norm.SCORES_FILE)))["model"])
   assert tf.train.latest_checkpoint(whole).endswith("-30")  # 15 pairs / 2 x 4
+
+
+def test_dev_selection_keeps_the_best_epoch(tiny_bert_dir, tmp_path):
+  """--eval_every_epoch --keep_best: acc@1 on the dev mentions after every
+  epoch, the best kept in best/ and used for the test scores."""
+  data = norm_fixture.write_corpus(str(tmp_path / "data"))
+  lex = norm_fixture.write_lexicon(str(tmp_path / "lexicon.tsv"))
+  out = str(tmp_path / "out")
+  result = run_tool(_norm_flags(
+      tiny_bert_dir, data, lex, out, "--do_train", "--do_predict",
+      "--num_train_epochs=3", "--train_batch_size=4", "--eval_every_epoch",
+      "--keep_best", "--learning_rate=1e-3"))
+  history = [json.loads(l) for l in open(os.path.join(out,
+                                                      "dev_scores.jsonl"))]
+  assert [h["metric"] for h in history] == ["acc@1"] * 3
+  assert "Using the best checkpoint on dev" in result.stdout
+  assert os.path.isdir(os.path.join(out, "best"))
