@@ -44,6 +44,7 @@ if __name__ == "__main__":  # run as a script: the project root on the path
   sys.path.insert(0, ROOT)
 
 import finetuning  # noqa: F401,E402  first: quiets TensorFlow's C++ start-up lines
+from corpus import model_flags  # noqa: E402
 from corpus import readers  # noqa: E402
 from corpus import shards  # noqa: E402
 from corpus import tagging  # noqa: E402
@@ -51,7 +52,6 @@ from corpus import writers  # noqa: E402
 from finetuning import cluster  # noqa: E402
 from finetuning import errors  # noqa: E402
 from finetuning import files  # noqa: E402
-from finetuning import run_dir  # noqa: E402
 
 MANIFEST = "manifest.json"
 RESUME_HINT = ("run the same command again: it goes on from the last "
@@ -61,52 +61,6 @@ DELETED = "deleted.tsv"
 # What makes two runs the same run (a rerun resumes; another is refused).
 SAME_RUN = ("inputs", "format", "models", "re_model", "normalizers",
             "norm_threshold", "vocab_sha256", "part_size", "use_fp16")
-
-
-def parse_models(value, vocab_file):
-  """[(name, run dir, entity type or None)] of --models, checked."""
-  specs, names = [], set()
-  for item in value.split(","):
-    item = item.strip()
-    if not item:
-      continue
-    name, _, path = item.rpartition("=")
-    path = os.path.abspath(os.path.expanduser(path))
-    if not os.path.isdir(path):
-      raise errors.UserError("--models: %s is not a directory (expected "
-                             "[type=]run_dir, comma-separated)" % path)
-    manifest, _ = tagging.read_run(path, vocab_file, ("ner",), "models")
-    typed = tagging.entity_types(manifest["labels"], None) != [None]
-    if not name and not typed:
-      raise errors.UserError(
-          "--models: %s was trained with untyped tags (B, I, O): name the "
-          "type of its entities, e.g. --models=disease=%s" % (path, path))
-    name = name or os.path.basename(path)
-    if name in names:
-      raise errors.UserError("--models: %s is named twice" % name)
-    names.add(name)
-    specs.append((name, path, None if typed else name))
-  if not specs:
-    raise errors.UserError("--models: expected [type=]run_dir, "
-                           "comma-separated")
-  return specs
-
-
-def parse_normalizers(value, vocab_file, models):
-  """[(entity type in lower case, run dir)] of --normalizers, checked: each
-  a run_norm.py run of a type the --models give."""
-  have = set()
-  for _, path, typ in models:
-    have.update(t.lower() for t in tagging.entity_types(
-        run_dir.read_manifest(path)["labels"], typ))
-  specs = tagging.parse_normalizers(value)
-  for kind, path in specs:
-    if kind not in have:
-      raise errors.UserError("--normalizers: no model of --models gives %s "
-                             "entities (they give %s)" % (
-                                 kind, ", ".join(sorted(have))))
-    tagging.check_normalizer(path, vocab_file)
-  return specs
 
 
 def plan(args):
@@ -153,26 +107,9 @@ def plan(args):
   output_dir = os.path.abspath(args.output_dir)
   _check_outputs_are_not_inputs(output_dir, jobs)
   vocab_file = os.path.abspath(args.vocab_file)
-  models = parse_models(args.models, vocab_file)
-  re_model = None
-  if args.re_model:
-    re_model = os.path.abspath(args.re_model)
-    manifest, _ = tagging.read_run(re_model, vocab_file, ("re",),
-                                   "re_model")
-    wanted = tagging.relation_dataset(manifest).entity_types
-    have = set()
-    for _, path, typ in models:
-      labels = run_dir.read_manifest(path)["labels"]
-      have.update(t.upper() for t in tagging.entity_types(labels, typ))
-    if not set(wanted) <= have:
-      raise errors.UserError(
-          "--re_model: %s relates %s entities; the --models give %s" % (
-              re_model, " and ".join(wanted), ", ".join(sorted(have))))
-  normalizers = parse_normalizers(args.normalizers, vocab_file, models)
-  if args.norm_threshold is not None and not (
-      0.0 <= args.norm_threshold <= 1.0):
-    raise errors.UserError("--norm_threshold=%s: expected a confidence "
-                           "between 0 and 1" % args.norm_threshold)
+  models, re_model, normalizers = model_flags.check(
+      args.models, args.re_model, args.normalizers, args.norm_threshold,
+      vocab_file)
   problem = files.directory_problem(output_dir, create=True)
   if problem:
     raise errors.UserError("--output_dir=%s: %s" % (output_dir, problem))

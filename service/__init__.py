@@ -1,0 +1,1 @@
+"""serve.py's HTTP service: the tagger's models behind an ASGI app."""

@@ -1,0 +1,115 @@
+"""Dynamic batching: concurrent requests' documents tagged in one call.
+
+Requests put their documents in a bounded queue; one task takes what is
+waiting (at most `max_batch` documents, waiting at most `max_wait_ms` for
+more once the first has come) and tags it in one call of `annotate`, on a
+thread of its own, so that the event loop keeps answering (health checks,
+other requests) while a batch runs. A full queue is refused at once
+(`QueueFull`), never waited on without bound.
+"""
+
+import asyncio
+import dataclasses
+import time
+from typing import Callable, List
+
+
+class QueueFull(Exception):
+  """The queue holds `max_queue` documents already."""
+
+
+@dataclasses.dataclass
+class _Pending:
+  documents: list
+  future: asyncio.Future
+
+
+class Batcher(object):
+  """Gathers documents of concurrent requests into prediction batches.
+
+  annotate(documents) -> one result per document, called on a worker
+  thread. `observe(batch_size, seconds)`: told after each batch (metrics).
+  """
+
+  def __init__(self, annotate: Callable[[List], List], max_batch=32,
+               max_wait_ms=5.0, max_queue=1024, observe=None):
+    self.annotate = annotate
+    self.max_batch = max_batch
+    self.max_wait = max_wait_ms / 1000.0
+    self.max_queue = max_queue
+    self.observe = observe
+    self.waiting = []  # _Pending, in arrival order
+    self.queued = 0  # documents waiting
+    self.wake = None
+    self.task = None
+
+  def start(self):
+    """Starts the batching task on the running loop."""
+    self.wake = asyncio.Event()
+    self.task = asyncio.get_running_loop().create_task(self._run())
+
+  async def stop(self):
+    """Tags what is queued, then stops."""
+    if self.task is not None:
+      self.task.cancel()
+      try:
+        await self.task
+      except asyncio.CancelledError:
+        pass
+
+  async def submit(self, documents):
+    """The results of `documents`, tagged in some batch; QueueFull if the
+    queue cannot take them."""
+    if self.queued + len(documents) > self.max_queue:
+      raise QueueFull()
+    future = asyncio.get_running_loop().create_future()
+    self.waiting.append(_Pending(list(documents), future))
+    self.queued += len(documents)
+    self.wake.set()
+    return await future
+
+  def _take(self):
+    """The requests of the next batch: whole requests, in order, up to
+    max_batch documents (a larger request alone)."""
+    taken, n = [], 0
+    while self.waiting and (not taken or n + len(
+        self.waiting[0].documents) <= self.max_batch):
+      p = self.waiting.pop(0)
+      if p.future.cancelled():  # the client went away
+        self.queued -= len(p.documents)
+        continue
+      taken.append(p)
+      n += len(p.documents)
+    self.queued -= n
+    return taken
+
+  async def _run(self):
+    loop = asyncio.get_running_loop()
+    while True:
+      await self.wake.wait()
+      self.wake.clear()
+      while self.waiting:
+        deadline = loop.time() + self.max_wait
+        while (sum(len(p.documents) for p in self.waiting) < self.max_batch
+               and loop.time() < deadline):
+          await asyncio.sleep(min(0.001, max(deadline - loop.time(), 0)))
+        taken = self._take()
+        if not taken:
+          continue
+        docs = [d for p in taken for d in p.documents]
+        started = time.time()
+        try:
+          results = await loop.run_in_executor(None, self.annotate, docs)
+        except Exception as e:  # pylint: disable=broad-except
+          for p in taken:
+            if not p.future.done():
+              p.future.set_exception(e)
+          continue
+        if self.observe:
+          self.observe(len(docs), time.time() - started)
+        k = 0
+        for p in taken:
+          part = results[k:k + len(p.documents)]
+          k += len(p.documents)
+          if not p.future.done():
+            p.future.set_result(part)

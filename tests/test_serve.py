@@ -1,0 +1,203 @@
+"""serve.py: the HTTP API, its limits and errors, and its batching."""
+
+import asyncio
+import json
+import threading
+import time
+
+import pytest
+
+from service import app as app_lib
+from service import batcher as batcher_lib
+from tests.helpers import run_tool
+
+
+def _fake_annotate(calls):
+  """Tags each document with one entity: its first word."""
+  def annotate(docs):
+    calls.append(len(docs))
+    out = []
+    for d in docs:
+      text = d.passages[0].text
+      word = text.split()[0]
+      out.append({"id": d.id, "infons": {}, "passages": [
+          {"type": "text", "offset": 0, "text": text, "infons": {}}],
+                  "annotations": [{"id": "T1", "passage": 0,
+                                   "type": "Disease", "offset": 0,
+                                   "length": len(word), "text": word,
+                                   "model": "m", "score": 0.5}],
+                  "relations": []})
+    return out
+  return annotate
+
+
+@pytest.fixture
+def client():
+  from fastapi.testclient import TestClient
+  calls = []
+  app = app_lib.create_app(_fake_annotate(calls), app_lib.Limits(
+      max_body_bytes=2000, max_documents=3, max_characters=500),
+                           {"models": ["m"]})
+  with TestClient(app) as c:
+    c.calls = calls
+    yield c
+
+
+def test_annotate_text_and_documents(client):
+  r = client.post("/annotate", json={"text": "Cancer of the breast."})
+  assert r.status_code == 200 and len(r.headers["x-request-id"]) == 16
+  doc = r.json()["documents"][0]
+  assert (doc["id"], doc["annotations"][0]["text"]) == ("1", "Cancer")
+  r = client.post("/annotate?format=pubtator", json={"documents": [
+      {"id": "7", "text": "Asthma here."}, {"id": 8, "text": "Gout."}]})
+  assert r.text == ("7|t|Asthma here.\n7|a|\n7\t0\t6\tAsthma\tDisease\t-\n\n"
+                    "8|t|Gout.\n8|a|\n8\t0\t5\tGout.\tDisease\t-\n\n")
+  assert r.headers["content-type"].startswith("text/plain")
+  r = client.post("/annotate?format=bioc_json", json={"text": "Asthma."})
+  assert r.json()["documents"][0]["passages"][0]["annotations"][0][
+      "infons"]["type"] == "Disease"
+
+
+@pytest.mark.parametrize("body, status, message", [
+    (b"{not json", 400, "the body is not JSON"),
+    (b"\xff\xfe{}", 400, "the body is not UTF-8 (byte 0)"),
+    (b"[]", 422, 'expected {"text": ...} or {"documents"'),
+    (b'{"text": "a", "documents": []}', 422, 'expected {"text": ...}'),
+    (b'{"text": 5}', 422, 'text: "text" must be a string'),
+    (b'{"text": "  "}', 422, 'text: "text" is empty'),
+    (b'{"documents": []}', 422, "a non-empty list"),
+    (b'{"documents": [{"id": "a", "text": "x"}, {"id": "a", "text": "y"}]}',
+     422, "documents[1]: id 'a' is given twice"),
+    (b'{"documents": [{"id": true, "text": "x"}]}', 422,
+     'documents[0]: "id" must be a non-empty string or a number'),
+    (b'{"documents": [{"id": 1, "text": "x"}, {"id": 2, "text": "x"}, '
+     b'{"id": 3, "text": "x"}, {"id": 4, "text": "x"}]}', 413,
+     "4 documents, more than the 3 allowed"),
+    (json.dumps({"text": "x" * 600}).encode(), 413,
+     "600 characters of text, more than the 500 allowed"),
+    (json.dumps({"text": "x" * 3000}).encode(), 413,
+     "more than the 2000 allowed"),
+])
+def test_bad_requests_say_what_is_wrong(client, body, status, message):
+  r = client.post("/annotate", content=body,
+                  headers={"Content-Type": "application/json"})
+  assert r.status_code == status, r.text
+  assert message in r.json()["error"], r.json()
+  assert r.json()["request_id"] == r.headers["x-request-id"]
+  assert client.calls == []  # refused before it was queued
+
+
+def test_unknown_format_and_health_and_metrics(client):
+  r = client.post("/annotate?format=xml", json={"text": "a"})
+  assert r.status_code == 422 and "format=xml" in r.json()["error"]
+  assert client.get("/health").json() == {
+      "status": "ok", "models": {"models": ["m"]}, "queued_documents": 0}
+  client.post("/annotate", json={"text": "Asthma."})
+  metrics = client.get("/metrics").text
+  assert 'serve_requests_total{path="/annotate",status="200"} 1.0' in metrics
+  assert "serve_batch_documents_count 1.0" in metrics
+  assert client.get("/openapi.json").json()["paths"]["/annotate"]
+
+
+def test_our_errors_are_logged_with_an_id_never_shown(caplog):
+  from fastapi.testclient import TestClient
+
+  def broken(docs):
+    raise RuntimeError("secret internals")
+  with TestClient(app_lib.create_app(broken)) as c:
+    r = c.post("/annotate", json={"text": "a"})
+  assert r.status_code == 500
+  assert "secret" not in r.text and "Traceback" not in r.text
+  assert r.json()["request_id"] in caplog.text
+
+
+def test_api_key():
+  from fastapi.testclient import TestClient
+  app = app_lib.create_app(_fake_annotate([]), app_lib.Limits(api_key="k"))
+  with TestClient(app) as c:
+    assert c.post("/annotate", json={"text": "a"}).status_code == 401
+    assert c.post("/annotate", json={"text": "a"},
+                  headers={"X-API-Key": "k"}).status_code == 200
+    assert c.get("/health").status_code == 200
+
+
+def test_concurrent_requests_share_a_batch_and_a_full_queue_is_503():
+  calls, release = [], threading.Event()
+
+  def slow(docs):
+    release.wait(5)
+    return _fake_annotate(calls)(docs)
+
+  async def scenario():
+    b = batcher_lib.Batcher(slow, max_batch=8, max_wait_ms=50, max_queue=5)
+    b.start()
+    from corpus import documents
+    doc = lambda i: documents.Document(str(i), [
+        documents.Passage("text", 0, "word %d" % i)])
+    first = asyncio.ensure_future(b.submit([doc(0)]))
+    await asyncio.sleep(0.2)  # the first batch runs (blocked)
+    waiting = [asyncio.ensure_future(b.submit([doc(i)])) for i in (1, 2, 3)]
+    await asyncio.sleep(0.05)
+    with pytest.raises(batcher_lib.QueueFull):
+      await b.submit([doc(9), doc(10), doc(11)])
+    release.set()
+    results = await asyncio.gather(first, *waiting)
+    await b.stop()
+    return results
+
+  results = asyncio.run(scenario())
+  assert [r[0]["id"] for r in results] == ["0", "1", "2", "3"]
+  assert calls == [1, 3]  # the three waiting requests in one batch
+
+
+def test_bad_flags_exit_2(tmp_path):
+  result = run_tool(["serve.py", "--models=" + str(tmp_path / "none"),
+                     "--vocab_file=" + str(tmp_path / "vocab.txt")],
+                    expect_ok=False)
+  assert result.returncode == 2
+  assert "--vocab_file=%s: file not found" % (tmp_path / "vocab.txt") in (
+      result.stderr)
+  result = run_tool(["serve.py", "--models=x", "--vocab_file=v",
+                     "--max_batch=0"], expect_ok=False)
+  assert result.returncode == 2 and "--max_batch=0" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def ner_run(tiny_bert_dir, tmp_path_factory):
+  from tests.helpers import bert_flags, typed_ner_data
+  root = tmp_path_factory.mktemp("serve")
+  data = str(root / "data")
+  typed_ner_data(data)
+  out = str(root / "ner")
+  run_tool(["run_ner.py", "--do_train=true", "--data_dir=" + data,
+            "--output_dir=" + out, "--max_seq_length=32",
+            "--num_train_epochs=4", "--train_batch_size=8",
+            "--learning_rate=3e-3", "--seed=1"] + bert_flags(tiny_bert_dir))
+  return {"ner": out, "vocab": tiny_bert_dir["vocab"]}
+
+
+def test_the_same_bytes_as_tag_corpus(ner_run, tmp_path):
+  """The service's answer for some documents is tag_corpus.py's output for
+  the same documents given as JSON Lines, in each format."""
+  import serve
+  from fastapi.testclient import TestClient
+  docs = [{"id": "a1", "text": "aspirin induced renal failure in BRCA1 "
+           "carriers. The disease was acute."},
+          {"id": "a2", "text": "acute renal failure and the disease"}]
+  corpus = tmp_path / "docs.jsonl"
+  corpus.write_text("".join(json.dumps(d) + "\n" for d in docs))
+  args = serve.parse(["--models=" + ner_run["ner"],
+                      "--vocab_file=" + ner_run["vocab"]])
+  annotate, describe = serve.build(args)
+  with TestClient(app_lib.create_app(annotate, app_lib.Limits(),
+                                     describe)) as c:
+    for fmt, ext in (("bioc_json", ".bioc.json"), ("pubtator", ".pubtator"),
+                     ("jsonl", ".jsonl")):
+      out = tmp_path / fmt
+      run_tool(["tag_corpus.py", "--input=" + str(corpus),
+                "--models=" + ner_run["ner"], "--vocab_file=" +
+                ner_run["vocab"], "--output_dir=" + str(out),
+                "--format=" + fmt])
+      answer = c.post("/annotate?format=" + fmt, json={"documents": docs})
+      assert answer.status_code == 200
+      assert answer.content == (out / ("docs" + ext)).read_bytes(), fmt
