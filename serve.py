@@ -20,6 +20,7 @@ SIGTERM finishes the requests in flight, then exits.
 import argparse
 import logging
 import os
+import signal
 import sys
 
 import finetuning  # noqa: F401  first: quiets TensorFlow's C++ start-up lines
@@ -107,16 +108,27 @@ def main(argv=None):
   args = parse(sys.argv[1:] if argv is None else argv)
   from service import app as app_lib  # pylint: disable=g-import-not-at-top
   import uvicorn  # pylint: disable=g-import-not-at-top
+  from finetuning import console  # pylint: disable=g-import-not-at-top
+  console.no_deprecation_notices()
+  console.setup()  # TensorFlow's records: warnings only
   annotate, describe = build(args)
   limits = app_lib.Limits(args.max_body_bytes, args.max_documents,
                           args.max_characters, args.max_batch,
                           args.max_wait_ms, args.max_queue, args.api_key)
   app = app_lib.create_app(annotate, limits, describe)
-  logging.basicConfig(level=logging.INFO, format="%(message)s")
+  logging.basicConfig(level=logging.WARNING,
+                      format="%(asctime)s %(name)s %(message)s")
   print("Serving %s on http://%s:%d (docs: /docs)" % (
       ", ".join(m["name"] for m in describe["models"]), args.host,
       args.port), flush=True)
+  # uvicorn answers SIGTERM by finishing the requests in flight, then
+  # raises the signal again for the handler it found: this one, so that a
+  # stopped service exits 0 and says so.
+  stopped = []
+  signal.signal(signal.SIGTERM, lambda *_: stopped.append(True))
   uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+  print("Stopped%s: the requests in flight were answered" % (
+      " by SIGTERM" if stopped else ""), flush=True)
   return 0
 
 

@@ -122,6 +122,38 @@ def render(tagged, fmt, date):
   return out.getvalue(), FORMATS[fmt]
 
 
+def _bern2_id(concept):
+  """`MESH:D003924` as BERN2 writes it: `mesh:D003924`."""
+  prefix, sep, rest = concept.partition(":")
+  return prefix.lower() + ":" + rest if sep else concept
+
+
+def bern2(tagged):
+  """BERN2's /plain answer of one tagged text document: its annotations
+  as {id, is_neural_normalized, prob, mention, obj, span}.
+
+  Differences from BERN2: `obj` is the model's type in lower case
+  (`disease`, or a typed model's own, e.g. `geneorgeneproduct`); `id` is
+  ["CUI-less"] below the normalizer's threshold or without a normalizer,
+  else the concept's IDs as BERN2 spells them (`mesh:D003924`,
+  `omim:222100`); `prob` is the NER score; relations are not part of it.
+  """
+  text = tagged["passages"][0]["text"] if tagged["passages"] else ""
+  out = []
+  for a in tagged["annotations"]:
+    concept = a.get("concept")
+    ids = ([_bern2_id(c) for c in concept["ids"]] if concept else
+           ["CUI-less"])
+    out.append({"id": ids, "is_neural_normalized": bool(concept),
+                "prob": a["score"], "mention": a["text"],
+                "obj": a["type"].lower(),
+                "span": {"begin": a["offset"],
+                         "end": a["offset"] + a["length"]}})
+  return {"annotations": out, "text": text,
+          "timestamp": datetime.datetime.now(datetime.timezone.utc).strftime(
+              "%a %b %d %H:%M:%S +0000 %Y")}
+
+
 def create_app(annotate, limits=Limits(), describe=None):
   """The ASGI app. annotate([Document]) -> tagged documents (called on a
   worker thread, batched); describe: what /health says of the models."""
@@ -221,6 +253,29 @@ def create_app(annotate, limits=Limits(), describe=None):
     body, media = render(tagged, format,
                          datetime.date.today().strftime("%Y%m%d"))
     return Response(body, media_type=media)
+
+  @app.post("/plain")
+  async def plain(request: Request):
+    """BERN2's request and answer: {"text": ...} in, {"annotations": [{id,
+    is_neural_normalized, prob, mention, obj, span}], "text", "timestamp"}
+    out, so that a BERN2 client works unchanged."""
+    rid = request.state.request_id
+    body = await request.body()
+    try:
+      value = json.loads(body.decode("utf-8")) if body else None
+    except (UnicodeDecodeError, ValueError):
+      value = None
+    if not isinstance(value, dict) or set(value) - {"text"}:
+      return error(422, 'expected {"text": ...}', rid)
+    try:
+      docs = parse_request(body, limits)
+      tagged = await batcher.submit(docs)
+    except RequestError as e:
+      return error(e.status, e.message, rid, e.headers)
+    except batcher_lib.QueueFull:
+      return error(503, "the service is busy; try again shortly", rid,
+                   {"Retry-After": "1"})
+    return JSONResponse(bern2(tagged[0]))
 
   app.state.batcher = batcher
   return app

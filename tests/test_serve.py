@@ -201,3 +201,67 @@ def test_the_same_bytes_as_tag_corpus(ner_run, tmp_path):
       answer = c.post("/annotate?format=" + fmt, json={"documents": docs})
       assert answer.status_code == 200
       assert answer.content == (out / ("docs" + ext)).read_bytes(), fmt
+
+
+def test_bern2_plain(client):
+  r = client.post("/plain", json={"text": "Asthma in children."})
+  answer = r.json()
+  assert answer["text"] == "Asthma in children."
+  assert answer["annotations"] == [{
+      "id": ["CUI-less"], "is_neural_normalized": False, "prob": 0.5,
+      "mention": "Asthma", "obj": "disease", "span": {"begin": 0, "end": 6}}]
+  assert client.post("/plain", json={"documents": []}).status_code == 422
+  assert app_lib.bern2({"passages": [{"text": "x"}], "annotations": [{
+      "score": 0.9, "text": "x", "type": "Disease", "offset": 0,
+      "length": 1, "concept": {"ids": ["MESH:D1", "OMIM:2"]}}]})[
+          "annotations"][0]["id"] == ["mesh:D1", "omim:2"]
+
+
+def test_a_real_server_answers_and_stops_on_sigterm(ner_run):
+  """serve.py on a loopback port: ready within a bound, answers, and on
+  SIGTERM finishes and exits 0 (a bounded number of requests, loopback
+  only)."""
+  import os
+  import signal
+  import socket
+  import subprocess
+  import sys
+  import urllib.request
+  from tests.conftest import ROOT
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+  proc = subprocess.Popen(
+      [sys.executable, "serve.py", "--models=" + ner_run["ner"],
+       "--vocab_file=" + ner_run["vocab"], "--port=%d" % port], cwd=ROOT,
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  try:
+    base = "http://127.0.0.1:%d" % port
+    deadline = time.time() + 120
+    while True:
+      assert proc.poll() is None, proc.communicate()
+      try:
+        with urllib.request.urlopen(base + "/health", timeout=2) as r:
+          assert json.load(r)["status"] == "ok"
+        break
+      except OSError:
+        assert time.time() < deadline, "not ready in 120 s"
+        time.sleep(0.5)
+    request = urllib.request.Request(
+        base + "/annotate", data=json.dumps({"text": "acute renal failure"}
+                                            ).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as r:
+      assert r.headers["X-Request-ID"]
+      assert json.load(r)["documents"][0]["id"] == "1"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Serving ner on http://127.0.0.1:%d" % port in out
+    assert "Stopped by SIGTERM: the requests in flight were answered" in out
+    assert "Traceback" not in err
+  finally:
+    if proc.poll() is None:
+      proc.kill()
+      proc.wait()
