@@ -92,6 +92,16 @@ def test_tag_speed_ours_side(tiny_bert_dir, ner_run, tmp_path):
   assert "| precision | abstracts/s with IDs / without |" in result.stdout
 
 
+def test_serve_speed(tiny_bert_dir, ner_run, tmp_path):
+  result = run_tool(["bench/serve_speed.py", "--models=disease=" + ner_run,
+                     "--vocab_file=" + tiny_bert_dir["vocab"],
+                     "--abstracts=4", "--concurrency=1,2", "--idle=2",
+                     "--soak=4", "--work=%s" % tmp_path])
+  assert result.stdout.startswith("work: 4 abstracts; tag_corpus.py ")
+  assert "| 2 | " in result.stdout
+  assert "soak: 4 requests, 0 errors" in result.stdout
+
+
 def test_same_outputs(tmp_path):
   result = run_tool(["bench/same_outputs.py", "--before=HEAD",
                      "--only=re"], expect_ok=False)
