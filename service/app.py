@@ -55,8 +55,9 @@ class RequestError(Exception):
     self.status, self.message, self.headers = status, message, headers
 
 
-def parse_request(body, limits):
-  """[Document] of a request body (bytes); RequestError if it is not one."""
+def parse_request(body, limits, text_only=False):
+  """[Document] of a request body (bytes); RequestError if it is not one
+  (`text_only`: {"text": ...} only, BERN2's form)."""
   if len(body) > limits.max_body_bytes:
     raise RequestError(413, "the body has %d bytes, more than the %d "
                        "allowed" % (len(body), limits.max_body_bytes))
@@ -68,6 +69,9 @@ def parse_request(body, limits):
     value = json.loads(text)
   except ValueError as e:
     raise RequestError(400, "the body is not JSON: %s" % e)
+  if text_only and not (isinstance(value, dict) and set(value) == {
+      "text"}):
+    raise RequestError(422, 'expected {"text": ...}')
   if not isinstance(value, dict) or ("text" in value) == (
       "documents" in value):
     raise RequestError(422, 'expected {"text": ...} or {"documents": '
@@ -214,6 +218,25 @@ def create_app(annotate, limits=Limits(), describe=None):
     latency.labels(request.url.path).observe(time.time() - started)
     return response
 
+  async def tag(request, text_only=False):
+    """The tagged documents of a request's body, or the error Response
+    that refuses it (checked before it is queued)."""
+    rid = request.state.request_id
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(
+        declared) > limits.max_body_bytes:
+      return error(413, "the body has %s bytes, more than the %d allowed" %
+                   (declared, limits.max_body_bytes), rid)
+    body = await request.body()
+    try:
+      return await batcher.submit(parse_request(body, limits, text_only))
+    except RequestError as e:
+      return error(e.status, e.message, rid, e.headers)
+    except batcher_lib.QueueFull:
+      return error(503, "the service is busy: %d documents are waiting; "
+                   "try again shortly" % batcher.queued, rid,
+                   {"Retry-After": "1"})
+
   @app.get("/health")
   async def health():
     """Answers while batches run: the models and the queue."""
@@ -235,21 +258,9 @@ def create_app(annotate, limits=Limits(), describe=None):
     if format not in FORMATS:
       return error(422, "format=%s: expected one of %s" % (
           format, ", ".join(FORMATS)), rid)
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(
-        declared) > limits.max_body_bytes:
-      return error(413, "the body has %s bytes, more than the %d allowed" %
-                   (declared, limits.max_body_bytes), rid)
-    body = await request.body()
-    try:
-      docs = parse_request(body, limits)
-      tagged = await batcher.submit(docs)
-    except RequestError as e:
-      return error(e.status, e.message, rid, e.headers)
-    except batcher_lib.QueueFull:
-      return error(503, "the service is busy: %d documents are waiting; "
-                   "try again shortly" % batcher.queued, rid,
-                   {"Retry-After": "1"})
+    tagged = await tag(request)
+    if isinstance(tagged, Response):
+      return tagged
     body, media = render(tagged, format,
                          datetime.date.today().strftime("%Y%m%d"))
     return Response(body, media_type=media)
@@ -259,22 +270,9 @@ def create_app(annotate, limits=Limits(), describe=None):
     """BERN2's request and answer: {"text": ...} in, {"annotations": [{id,
     is_neural_normalized, prob, mention, obj, span}], "text", "timestamp"}
     out, so that a BERN2 client works unchanged."""
-    rid = request.state.request_id
-    body = await request.body()
-    try:
-      value = json.loads(body.decode("utf-8")) if body else None
-    except (UnicodeDecodeError, ValueError):
-      value = None
-    if not isinstance(value, dict) or set(value) - {"text"}:
-      return error(422, 'expected {"text": ...}', rid)
-    try:
-      docs = parse_request(body, limits)
-      tagged = await batcher.submit(docs)
-    except RequestError as e:
-      return error(e.status, e.message, rid, e.headers)
-    except batcher_lib.QueueFull:
-      return error(503, "the service is busy; try again shortly", rid,
-                   {"Retry-After": "1"})
+    tagged = await tag(request, text_only=True)
+    if isinstance(tagged, Response):
+      return tagged
     return JSONResponse(bern2(tagged[0]))
 
   app.state.batcher = batcher

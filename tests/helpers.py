@@ -74,3 +74,16 @@ def typed_ner_data(directory):
   os.makedirs(directory)
   for name in ("train_dev.tsv", "devel.tsv", "test.tsv"):
     write_file(os.path.join(directory, name), "\n\n".join(sentences_) + "\n")
+
+
+def train_typed_ner(tiny_bert_dir, root):
+  """A tiny typed NER run (Chemical, Disease, Gene) in root/ner; its dir."""
+  data = os.path.join(str(root), "ner_data")
+  typed_ner_data(data)
+  out = os.path.join(str(root), "ner")
+  run_tool(["run_ner.py", "--do_train=true", "--do_predict=false",
+            "--data_dir=" + data, "--output_dir=" + out,
+            "--max_seq_length=32", "--num_train_epochs=4",
+            "--train_batch_size=8", "--learning_rate=3e-3", "--seed=1"] +
+           bert_flags(tiny_bert_dir))
+  return out

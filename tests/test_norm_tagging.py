@@ -13,7 +13,7 @@ from finetuning import errors
 from tests import norm_fixture
 from tests.helpers import bert_flags
 from tests.helpers import run_tool
-from tests.helpers import typed_ner_data
+from tests.helpers import train_typed_ner
 from tests.helpers import write_file
 
 
@@ -64,13 +64,7 @@ def runs(tiny_bert_dir, tmp_path_factory):
   corpus's names and "renal failure"; the sparse score weighs heavily, so
   that an exact name wins whatever the tiny encoder says."""
   root = tmp_path_factory.mktemp("norm_tagging")
-  ner_data = str(root / "ner_data")
-  typed_ner_data(ner_data)
-  ner = str(root / "ner")
-  run_tool(["run_ner.py", "--do_train=true", "--data_dir=" + ner_data,
-            "--output_dir=" + ner, "--max_seq_length=32",
-            "--num_train_epochs=4", "--train_batch_size=8",
-            "--learning_rate=3e-3", "--seed=1"] + bert_flags(tiny_bert_dir))
+  ner = train_typed_ner(tiny_bert_dir, root)
   data = norm_fixture.write_corpus(str(root / "norm_data"))
   lexicon = norm_fixture.write_lexicon(str(root / "lexicon.tsv"))
   with open(lexicon, "a") as f:

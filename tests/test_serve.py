@@ -164,16 +164,10 @@ def test_bad_flags_exit_2(tmp_path):
 
 @pytest.fixture(scope="module")
 def ner_run(tiny_bert_dir, tmp_path_factory):
-  from tests.helpers import bert_flags, typed_ner_data
+  from tests.helpers import train_typed_ner
   root = tmp_path_factory.mktemp("serve")
-  data = str(root / "data")
-  typed_ner_data(data)
-  out = str(root / "ner")
-  run_tool(["run_ner.py", "--do_train=true", "--data_dir=" + data,
-            "--output_dir=" + out, "--max_seq_length=32",
-            "--num_train_epochs=4", "--train_batch_size=8",
-            "--learning_rate=3e-3", "--seed=1"] + bert_flags(tiny_bert_dir))
-  return {"ner": out, "vocab": tiny_bert_dir["vocab"]}
+  return {"ner": train_typed_ner(tiny_bert_dir, root),
+          "vocab": tiny_bert_dir["vocab"]}
 
 
 def test_the_same_bytes_as_tag_corpus(ner_run, tmp_path):
