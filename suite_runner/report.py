@@ -23,7 +23,9 @@ from finetuning import files
 import tasks
 from tasks import datasets as datasets_lib
 
-TASK_TITLES = {"ner": "NER", "re": "RE", "qa": "QA"}
+def _title(kind):
+  """How the report names a task kind: NER, RE, QA, NORM."""
+  return kind.upper()
 
 
 def score_path(kind, run_dir):
@@ -173,7 +175,7 @@ def markdown(report, title, notes):
       else:
         cells = ["", "", "", ""]
       lines.append("| %s | %s | %s | %d%s | %s | %s |" % (
-          TASK_TITLES[entry["task"]], entry["dataset"], label, stats["n"],
+          _title(entry["task"]), entry["dataset"], label, stats["n"],
           " (%d missing)" % entry["missing"] if entry["missing"] else "",
           " | ".join(cells), _published_text(stats)))
   macro = report["macro_average"]
@@ -181,7 +183,7 @@ def markdown(report, title, notes):
     lines += ["", "Macro average over task types (the mean of each type's "
               "data-set means of the first metric): **%.2f** (%s)." % (
                   macro["value"], ", ".join(
-                      "%s %.2f" % (TASK_TITLES[t], v)
+                      "%s %.2f" % (_title(t), v)
                       for t, v in macro["per_task"].items()))]
   lines += ["", "Sources of the published numbers: "
             "tasks/datasets.toml.", ""]

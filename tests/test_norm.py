@@ -442,3 +442,18 @@ def test_dev_selection_keeps_the_best_epoch(tiny_bert_dir, tmp_path):
   assert [h["metric"] for h in history] == ["acc@1"] * 3
   assert "Using the best checkpoint on dev" in result.stdout
   assert os.path.isdir(os.path.join(out, "best"))
+
+
+def test_the_suite_report_has_normalization_rows():
+  from suite_runner import report
+  from suite_runner import spec
+  from tasks import datasets
+  rows = [(spec.Job("norm", "NCBI-disease-norm", "all", seed, {},
+                    ["acc1", "acc5"], "p%d" % seed),
+           {"acc1": value, "acc5": value + 8}, 93)
+          for seed, value in ((1, 72.08), (2, 71.79))]
+  summary = report.summarize(rows, datasets.table())
+  text = report.markdown(summary, "t", [])
+  line = [l for l in text.splitlines() if "NCBI-disease-norm" in l][0]
+  assert line.startswith("| NORM | NCBI-disease-norm | acc@1 | 2 |")
+  assert "BioSyn (BioBERT) 91.10" in line
