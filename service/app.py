@@ -5,21 +5,25 @@ POST /annotate takes `{"text": ...}` or `{"documents": [{"id", "text"},
 tagged documents, as its JSON Lines hold them) or, with `?format=`,
 `bioc_json`, `pubtator` or `jsonl` in the writers' own bytes. GET /health
 answers while a batch runs; GET /metrics is Prometheus's text format;
-/docs is FastAPI's OpenAPI page.
+/docs is FastAPI's OpenAPI page. POST /annotate/file takes a file's bytes
+(any format tag_corpus.py reads) and answers the same way; GET / is a page
+to try it all in a browser (service/page/, served from here: no CDN).
 
 Requests are checked before they are queued: a body that is not JSON or
 not UTF-8 is a 400, wrong fields or empty text a 422 naming them, a body
 or a request over the limits a 413, a full queue a 503 with Retry-After.
-No file path is ever read from a request. Every answer carries an
+A request whose client goes away is dropped from the queue. No file path is ever read from a request. Every answer carries an
 X-Request-ID; an error that is ours is logged under it and answered with
 it, never with a traceback.
 """
 
+import asyncio
 import dataclasses
 import datetime
 import io
 import json
 import logging
+import os
 import time
 import uuid
 from typing import Optional
@@ -27,8 +31,12 @@ from typing import Optional
 from corpus import documents
 from corpus import writers
 from service import batcher as batcher_lib
+from service import upload
 
 LOG = logging.getLogger("serve")
+PAGE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "page")
+# How often a waiting request checks that its client is still there.
+DISCONNECT_POLL_S = 0.25
 FORMATS = {"json": "application/json",
            "bioc_json": "application/json",
            "jsonl": "application/x-ndjson",
@@ -165,6 +173,7 @@ def create_app(annotate, limits=Limits(), describe=None):
   from fastapi import Request  # pylint: disable=g-import-not-at-top
   from fastapi.responses import JSONResponse  # pylint: disable=g-import-not-at-top
   from fastapi.responses import Response  # pylint: disable=g-import-not-at-top
+  from starlette.concurrency import run_in_threadpool  # pylint: disable=g-import-not-at-top
   import prometheus_client as prom  # pylint: disable=g-import-not-at-top
 
   registry = prom.CollectorRegistry()
@@ -198,44 +207,85 @@ def create_app(annotate, limits=Limits(), describe=None):
     return JSONResponse({"error": message, "request_id": request_id},
                         status_code=status, headers=headers)
 
-  @app.middleware("http")
-  async def request_id(request: Request, call_next):
+  async def request_ids(inner, scope, receive, send):
+    """Every HTTP answer gets an X-Request-ID; the API key is checked on
+    every POST; an exception of ours is logged under the id and answered
+    as a 500 without its traceback; requests and latency are counted.
+    Plain ASGI (not BaseHTTPMiddleware), so that a route still sees its
+    client go away (request.is_disconnected)."""
+    if scope["type"] != "http":
+      await inner(scope, receive, send)
+      return
     rid = uuid.uuid4().hex[:16]
-    request.state.request_id = rid
-    started = time.time()
-    if limits.api_key and request.url.path in ("/annotate",) and (
-        request.headers.get("x-api-key") != limits.api_key):
-      response = error(401, "a valid X-API-Key header is required", rid)
+    scope.setdefault("state", {})["request_id"] = rid
+    started, answered = time.time(), {}
+
+    async def send_with_id(message):
+      if message["type"] == "http.response.start":
+        answered["status"] = message["status"]
+        message["headers"] = list(message.get("headers", [])) + [
+            (b"x-request-id", rid.encode())]
+      await send(message)
+
+    key = dict(scope["headers"]).get(b"x-api-key", b"").decode("latin-1")
+    if limits.api_key and scope["method"] == "POST" and key != limits.api_key:
+      await error(401, "a valid X-API-Key header is required", rid)(
+          scope, receive, send_with_id)
     else:
       try:
-        response = await call_next(request)
+        await inner(scope, receive, send_with_id)
       except Exception:  # pylint: disable=broad-except
         LOG.exception("request %s failed", rid)
         errors.inc()
-        response = error(500, "internal error (request id %s)" % rid, rid)
-    response.headers["X-Request-ID"] = rid
-    requests.labels(request.url.path, str(response.status_code)).inc()
-    latency.labels(request.url.path).observe(time.time() - started)
-    return response
+        if "status" not in answered:
+          await error(500, "internal error (request id %s)" % rid, rid)(
+              scope, receive, send_with_id)
+    requests.labels(scope["path"], str(answered.get("status", 500))).inc()
+    latency.labels(scope["path"]).observe(time.time() - started)
 
-  async def tag(request, text_only=False):
-    """The tagged documents of a request's body, or the error Response
-    that refuses it (checked before it is queued)."""
-    rid = request.state.request_id
+  async def read_body(request):
+    """The body, or the 413 Response of one declared over the limit."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(
         declared) > limits.max_body_bytes:
       return error(413, "the body has %s bytes, more than the %d allowed" %
-                   (declared, limits.max_body_bytes), rid)
-    body = await request.body()
+                   (declared, limits.max_body_bytes),
+                   request.state.request_id)
+    return await request.body()
+
+  async def tagged_or_error(request, docs):
+    """The tagged documents, or the error Response: a full queue is a 503
+    at once; a client that goes away while its documents wait has them
+    dropped from the queue (its answer is never sent)."""
+    rid = request.state.request_id
+    waiter = asyncio.ensure_future(batcher.submit(docs))
+    while True:
+      done, _ = await asyncio.wait({waiter}, timeout=DISCONNECT_POLL_S)
+      if done:
+        break
+      if await request.is_disconnected():
+        waiter.cancel()
+        LOG.info("request %s: the client went away; its %d documents are "
+                 "dropped", rid, len(docs))
+        return error(499, "the client closed the request", rid)
     try:
-      return await batcher.submit(parse_request(body, limits, text_only))
-    except RequestError as e:
-      return error(e.status, e.message, rid, e.headers)
+      return waiter.result()
     except batcher_lib.QueueFull:
       return error(503, "the service is busy: %d documents are waiting; "
                    "try again shortly" % batcher.queued, rid,
                    {"Retry-After": "1"})
+
+  async def tag(request, text_only=False):
+    """The tagged documents of a request's body, or the error Response
+    that refuses it (checked before it is queued)."""
+    body = await read_body(request)
+    if isinstance(body, Response):
+      return body
+    try:
+      docs = parse_request(body, limits, text_only)
+    except RequestError as e:
+      return error(e.status, e.message, request.state.request_id, e.headers)
+    return await tagged_or_error(request, docs)
 
   @app.get("/health")
   async def health():
@@ -275,5 +325,65 @@ def create_app(annotate, limits=Limits(), describe=None):
       return tagged
     return JSONResponse(bern2(tagged[0]))
 
+  @app.post("/annotate/file")
+  async def annotate_file(request: Request, filename: str = "upload",
+                          input_format: str = "auto",
+                          format: str = "json"):  # pylint: disable=redefined-builtin
+    """A file's bytes as the body (PubMed XML, BioC XML or JSON, PubTator,
+    JSON Lines or text; .gz too), read as tag_corpus.py reads a file of
+    that `filename` (only its extension is looked at; no path is opened)
+    or as `input_format`; answered as /annotate answers. Records that
+    cannot be read are skipped and listed (`skipped` in JSON, the
+    X-Skipped-Records header in every format)."""
+    rid = request.state.request_id
+    if format not in FORMATS:
+      return error(422, "format=%s: expected one of %s" % (
+          format, ", ".join(FORMATS)), rid)
+    body = await read_body(request)
+    if isinstance(body, Response):
+      return body
+    if len(body) > limits.max_body_bytes:
+      return error(413, "the body has %d bytes, more than the %d allowed" %
+                   (len(body), limits.max_body_bytes), rid)
+    try:
+      docs, skipped = await run_in_threadpool(
+          upload.read_upload, body, filename, input_format,
+          limits.max_documents, limits.max_characters)
+    except upload.UploadError as e:
+      return error(e.status, e.message, rid)
+    tagged = await tagged_or_error(request, docs)
+    if isinstance(tagged, Response):
+      return tagged
+    headers = {"X-Skipped-Records": str(len(skipped))}
+    if format == "json":
+      return JSONResponse({"documents": tagged,
+                           "skipped": upload.skipped_json(skipped)},
+                          headers=headers)
+    body, media = render(tagged, format,
+                         datetime.date.today().strftime("%Y%m%d"))
+    return Response(body, media_type=media, headers=headers)
+
+  def asset(name, media):
+    with open(os.path.join(PAGE_DIR, name), "rb") as f:
+      content = f.read()
+    return lambda: Response(content, media_type=media)
+
+  app.get("/", include_in_schema=False)(asset("index.html",
+                                              "text/html; charset=utf-8"))
+  app.get("/page.js", include_in_schema=False)(asset(
+      "page.js", "text/javascript; charset=utf-8"))
+  app.get("/page.css", include_in_schema=False)(asset(
+      "page.css", "text/css; charset=utf-8"))
   app.state.batcher = batcher
+  app.add_middleware(_Wrapped, around=request_ids)
   return app
+
+
+class _Wrapped(object):
+  """An ASGI middleware of a function around(inner, scope, receive, send)."""
+
+  def __init__(self, app, around):
+    self.app, self.around = app, around
+
+  async def __call__(self, scope, receive, send):
+    await self.around(self.app, scope, receive, send)

@@ -5,7 +5,10 @@ waiting (at most `max_batch` documents, waiting at most `max_wait_ms` for
 more once the first has come) and tags it in one call of `annotate`, on a
 thread of its own, so that the event loop keeps answering (health checks,
 other requests) while a batch runs. A full queue is refused at once
-(`QueueFull`), never waited on without bound.
+(`QueueFull`), never waited on without bound. A request whose waiter is
+cancelled (its client went away) is dropped before its batch runs. When
+`annotate` raises on a batch of several requests, each request is tagged
+again on its own, so that the one that fails fails alone.
 """
 
 import asyncio
@@ -96,20 +99,29 @@ class Batcher(object):
         taken = self._take()
         if not taken:
           continue
-        docs = [d for p in taken for d in p.documents]
         started = time.time()
-        try:
-          results = await loop.run_in_executor(None, self.annotate, docs)
-        except Exception as e:  # pylint: disable=broad-except
-          for p in taken:
-            if not p.future.done():
-              p.future.set_exception(e)
-          continue
-        if self.observe:
-          self.observe(len(docs), time.time() - started)
-        k = 0
+        n = await self._tag(loop, taken)
+        if self.observe and n:
+          self.observe(n, time.time() - started)
+
+  async def _tag(self, loop, taken):
+    """Tags the requests `taken` in one call; on an error, each alone.
+    The number of documents tagged in that one call (0 if it failed)."""
+    docs = [d for p in taken for d in p.documents]
+    try:
+      results = await loop.run_in_executor(None, self.annotate, docs)
+    except Exception as e:  # pylint: disable=broad-except
+      if len(taken) == 1:
+        if not taken[0].future.done():
+          taken[0].future.set_exception(e)
+      else:
         for p in taken:
-          part = results[k:k + len(p.documents)]
-          k += len(p.documents)
-          if not p.future.done():
-            p.future.set_result(part)
+          await self._tag(loop, [p])
+      return 0
+    k = 0
+    for p in taken:
+      part = results[k:k + len(p.documents)]
+      k += len(p.documents)
+      if not p.future.done():
+        p.future.set_result(part)
+    return len(docs)

@@ -87,3 +87,51 @@ def train_typed_ner(tiny_bert_dir, root):
             "--train_batch_size=8", "--learning_rate=3e-3", "--seed=1"] +
            bert_flags(tiny_bert_dir))
   return out
+
+
+# What term_tagger finds: (text, type, concept (ids, name) or None for "no
+# concept above the threshold", or False for a type without a normalizer).
+TERMS = (("BRCA1", "Gene", False),
+         ("breast cancer", "Disease", (["MESH:D001943"], "Breast Neoplasms")),
+         ("cancer", "Disease", None),
+         ("tamoxifen", "Chemical", False))
+
+
+def term_tagger(calls=None):
+  """An annotate(documents) for the service without a model: TERMS where
+  they occur, in the tagged-document shape of corpus/annotate.py, and a
+  relation BRCA1 -> breast cancer where both are in one document."""
+  from corpus import documents  # pylint: disable=g-import-not-at-top
+
+  def annotate(docs):
+    if calls is not None:
+      calls.append(len(docs))
+    out = []
+    for doc in docs:
+      found = []
+      for p, passage in enumerate(doc.passages):
+        for text, kind, concept in TERMS:
+          start = passage.text.find(text)
+          while start >= 0:
+            a = {"passage": p, "type": kind, "offset": passage.offset + start,
+                 "length": len(text), "text": text, "model": kind.lower(),
+                 "score": 0.9}
+            if concept is not False:
+              a["concept"] = concept and {
+                  "id": concept[0][0], "ids": concept[0], "name": concept[1],
+                  "score": 0.75, "model": "medic"}
+            found.append(a)
+            start = passage.text.find(text, start + 1)
+      found.sort(key=lambda a: (a["offset"], a["length"]))
+      annotations = [dict({"id": "T%d" % k}, **a)
+                     for k, a in enumerate(found, 1)]
+      first = {a["text"]: a["id"] for a in reversed(annotations)}
+      relations = ([{"id": "R1", "type": "Association", "score": 0.8,
+                     "model": "gad", "arg1": first["BRCA1"],
+                     "arg2": first["breast cancer"]}]
+                   if {"BRCA1", "breast cancer"} <= set(first) else [])
+      tagged = documents.to_json(doc)
+      tagged.update(annotations=annotations, relations=relations)
+      out.append(tagged)
+    return out
+  return annotate

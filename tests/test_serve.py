@@ -259,3 +259,188 @@ def test_a_real_server_answers_and_stops_on_sigterm(ner_run):
     if proc.poll() is None:
       proc.kill()
       proc.wait()
+
+
+PUBMED_XML = b"""<?xml version="1.0"?>
+<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>101</PMID><Article>
+<ArticleTitle>BRCA1 and breast cancer.</ArticleTitle><Abstract>
+<AbstractText>Women took tamoxifen.</AbstractText></Abstract></Article>
+</MedlineCitation></PubmedArticle></PubmedArticleSet>
+"""
+
+
+@pytest.fixture
+def upload_client():
+  from fastapi.testclient import TestClient
+  from tests.helpers import term_tagger
+  calls = []
+  app = app_lib.create_app(term_tagger(calls), app_lib.Limits(
+      max_body_bytes=4000, max_documents=2, max_characters=300,
+      api_key="k"))
+  with TestClient(app, headers={"X-API-Key": "k"}) as c:
+    c.calls = calls
+    yield c
+
+
+def _upload(client, body, query):
+  return client.post("/annotate/file?" + query, content=body,
+                     headers={"Content-Type": "application/octet-stream"})
+
+
+def test_upload_pubmed_xml_and_gz(upload_client):
+  import gzip
+  r = _upload(upload_client, PUBMED_XML, "filename=pubmed24n0001.xml")
+  assert r.status_code == 200, r.text
+  doc = r.json()["documents"][0]
+  assert (doc["id"], [p["type"] for p in doc["passages"]]) == (
+      "101", ["title", "abstract"])
+  assert [(a["offset"], a["text"]) for a in doc["annotations"]] == [
+      (0, "BRCA1"), (10, "breast cancer"), (17, "cancer"), (36, "tamoxifen")]
+  assert r.json()["skipped"] == [] and r.headers["x-skipped-records"] == "0"
+  r = _upload(upload_client, gzip.compress(PUBMED_XML),
+              "filename=pubmed24n0001.xml.gz&format=pubtator")
+  assert r.text.startswith("101|t|BRCA1 and breast cancer.\n101|a|Women "
+                           "took tamoxifen.\n101\t0\t5\tBRCA1\tGene\t-\n")
+
+
+def test_upload_skips_bad_records_and_says_where(upload_client):
+  body = (b"5|t|BRCA1 title\n5|a|text\n\n"
+          b"6|t|one\n7|a|two\n\n")
+  r = _upload(upload_client, body, "filename=mine.pubtator")
+  assert r.status_code == 200, r.text
+  assert [d["id"] for d in r.json()["documents"]] == ["5"]
+  assert r.json()["skipped"] == [{
+      "where": "mine.pubtator:4", "id": "6", "problem": "two PMIDs in one "
+      "record (6 and 7): a blank line is missing"}]
+  assert r.headers["x-skipped-records"] == "1"
+
+
+@pytest.mark.parametrize("body, query, status, message", [
+    (b"<html>no</html>", "filename=page.xml", 422,
+     "page.xml: an XML file that is neither PubMed nor BioC; say "
+     "input_format="),
+    (b"abc", "filename=x.txt&input_format=word", 422,
+     "input_format=word: expected auto or one of pubmed, bioc_xml, "
+     "bioc_json, pubtator, jsonl, text"),
+    (b"not gzip", "filename=x.txt.gz", 422,
+     "x.txt.gz cannot be read: not the gzip file its name says, or "
+     "damaged"),
+    (b"\n\n", "filename=empty.txt", 422,
+     "empty.txt holds no document that can be read as text"),
+    (b"a\nb\nc\n", "filename=three.txt", 413,
+     "three.txt holds more than the 2 documents allowed"),
+    (b"x" * 301, "filename=long.txt", 413,
+     "long.txt holds more than the 300 characters of text allowed"),
+    (b"x" * 4001, "filename=big.txt", 413,
+     "the body has 4001 bytes, more than the 4000 allowed"),
+    (b"a", "filename=x.txt&format=xml", 422, "format=xml: expected one of"),
+])
+def test_bad_uploads_say_what_is_wrong(upload_client, body, query, status,
+                                       message):
+  r = _upload(upload_client, body, query)
+  assert r.status_code == status, r.text
+  assert r.json()["error"].startswith(message), r.json()
+  assert upload_client.calls == []
+
+
+def test_an_upload_never_names_a_file_to_read(upload_client):
+  """The name's extension chooses the format; nothing is read from it."""
+  r = _upload(upload_client, b"BRCA1 here\n", "filename=/etc/passwd")
+  assert r.status_code == 200
+  assert r.json()["documents"][0]["passages"][0]["text"] == "BRCA1 here"
+  r = _upload(upload_client, b'{"id": "q", "text": "BRCA1"}\n',
+              "filename=../../../etc/x.jsonl")
+  assert r.json()["documents"][0]["id"] == "q"
+
+
+def test_every_post_asks_for_the_api_key(upload_client):
+  for path in ("/annotate", "/plain", "/annotate/file"):
+    r = upload_client.post(path, json={"text": "a"},
+                           headers={"X-API-Key": "wrong"})
+    assert r.status_code == 401, path
+  assert upload_client.get("/").status_code == 200
+
+
+def test_one_bad_document_fails_alone():
+  """A batch that makes the model raise is tagged again request by
+  request: only the request with the bad document fails."""
+  from corpus import documents
+  calls = []
+  good = _fake_annotate(calls)
+
+  def annotate(docs):
+    if any("boom" in d.passages[0].text for d in docs):
+      calls.append(-len(docs))
+      raise ValueError("cannot tag")
+    return good(docs)
+
+  async def scenario():
+    b = batcher_lib.Batcher(annotate, max_batch=8, max_wait_ms=100)
+    b.start()
+    doc = lambda i, text: documents.Document(str(i), [
+        documents.Passage("text", 0, text)])
+    results = await asyncio.gather(
+        b.submit([doc(1, "fine one")]), b.submit([doc(2, "boom here")]),
+        b.submit([doc(3, "fine two")]), return_exceptions=True)
+    await b.stop()
+    return results
+
+  first, second, third = asyncio.run(scenario())
+  assert first[0]["id"] == "1" and third[0]["id"] == "3"
+  assert isinstance(second, ValueError)
+  assert calls == [-3, 1, -1, 1]  # the batch, then each request alone
+
+
+def test_a_client_that_goes_away_is_dropped_from_the_queue():
+  """A request whose client closes the connection while it waits is
+  never tagged (a real server on a loopback port, two requests)."""
+  import socket
+  import uvicorn
+  seen, release = [], threading.Event()
+
+  def annotate(docs):
+    seen.extend(d.id for d in docs)
+    release.wait(10)
+    return _fake_annotate([])(docs)
+
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+  server = uvicorn.Server(uvicorn.Config(
+      app_lib.create_app(annotate, app_lib.Limits(max_wait_ms=0)),
+      host="127.0.0.1", port=port, log_level="warning"))
+  thread = threading.Thread(target=server.run, daemon=True)
+  thread.start()
+  try:
+    deadline = time.time() + 30
+    while not server.started:
+      assert time.time() < deadline
+      time.sleep(0.05)
+
+    def send(doc_id):
+      body = json.dumps({"documents": [{"id": doc_id, "text": "x y"}]})
+      sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+      sock.sendall(("POST /annotate HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                    "application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+                        len(body), body)).encode())
+      return sock
+
+    first = send("kept")
+    while seen != ["kept"]:  # the first batch runs, blocked
+      time.sleep(0.01)
+    gone = send("gone")
+    time.sleep(0.2)
+    gone.close()  # the client gives up while its document waits
+    time.sleep(4 * app_lib.DISCONNECT_POLL_S)
+    release.set()
+    answer = first.recv(65536).decode()
+    first.close()
+    assert answer.startswith("HTTP/1.1 200")
+    third = send("later")
+    assert third.recv(65536).decode().startswith("HTTP/1.1 200")
+    third.close()
+    assert seen == ["kept", "later"]
+  finally:
+    release.set()
+    server.should_exit = True
+    thread.join(30)
