@@ -444,3 +444,39 @@ def test_a_client_that_goes_away_is_dropped_from_the_queue():
     release.set()
     server.should_exit = True
     thread.join(30)
+
+
+def test_the_dockerfile_says_what_it_does(tmp_path):
+  """Docker cannot run here: what can be checked without it. Its sed
+  swaps TensorFlow for the GPU build (it would no-op silently if
+  requirements.txt changed), its entry point's flags parse, and the
+  .dockerignore keeps venvs, data and checkpoints out of the image."""
+  import os
+  import re
+  import subprocess
+  import serve
+  from tests.conftest import ROOT
+  with open(os.path.join(ROOT, "Dockerfile")) as f:
+    dockerfile = f.read()
+  sed = re.search(r'RUN sed -i "(.*?)" requirements.txt', dockerfile).group(1)
+  for tensorflow in ("tensorflow-cpu==2.15.1",
+                     "tensorflow[and-cuda]==2.15.1"):
+    copy = tmp_path / "requirements.txt"
+    copy.write_text(open(os.path.join(ROOT, "requirements.txt")).read())
+    subprocess.run(["sed", "-i", sed.replace("${TENSORFLOW}", tensorflow),
+                    str(copy)], check=True)
+    lines = copy.read_text().splitlines()
+    assert tensorflow in lines and sum(
+        l.startswith("tensorflow") for l in lines) == 1
+  entry = json.loads(re.search(r"^ENTRYPOINT (.*)$", dockerfile,
+                               re.M).group(1))
+  assert entry[:2] == ["python", "serve.py"]
+  args = serve.parse(entry[2:] + ["--models=disease=/runs/a",
+                                  "--vocab_file=/runs/vocab.txt"])
+  assert (args.host, args.port) == ("0.0.0.0", 8000)
+  assert "/health" in dockerfile
+  for source in re.findall(r"^COPY (\S+) ", dockerfile, re.M):
+    assert os.path.exists(os.path.join(ROOT, source)), source
+  with open(os.path.join(ROOT, ".dockerignore")) as f:
+    ignored = set(f.read().split())
+  assert {".git", ".venv*", "datasets", "demo_output", "model.ckpt*"} <= ignored
