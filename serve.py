@@ -82,6 +82,8 @@ def parse(argv):
                  help="documents tagged in one batch")
   p.add_argument("--max_wait_ms", type=float, default=5.0,
                  help="how long a batch waits for more documents")
+  p.add_argument("--batch_workers", type=int, default=1,
+                 help="batches that may run at once")
   p.add_argument("--max_queue", type=int, default=1024,
                  help="documents waiting before requests get 503")
   p.add_argument("--max_body_bytes", type=int, default=1 << 20)
@@ -93,7 +95,7 @@ def parse(argv):
                  help="sentences a prediction batch holds")
   p.add_argument("--use_fp16", action="store_true")
   args = p.parse_args(argv)
-  for flag in ("max_batch", "max_queue", "max_body_bytes", "max_documents",
+  for flag in ("max_batch", "batch_workers", "max_queue", "max_body_bytes", "max_documents",
                "max_characters", "batch_size", "port"):
     if getattr(args, flag) < 1:
       raise errors.UserError("--%s=%d: expected a whole number >= 1" %
@@ -114,7 +116,8 @@ def main(argv=None):
   annotate, describe = build(args)
   limits = app_lib.Limits(args.max_body_bytes, args.max_documents,
                           args.max_characters, args.max_batch,
-                          args.max_wait_ms, args.max_queue, args.api_key)
+                          args.max_wait_ms, args.max_queue, args.api_key,
+                          args.batch_workers)
   app = app_lib.create_app(annotate, limits, describe)
   logging.basicConfig(level=logging.WARNING,
                       format="%(asctime)s %(name)s %(message)s")

@@ -53,6 +53,7 @@ class Limits:
   max_wait_ms: float = 5.0
   max_queue: int = 1024
   api_key: Optional[str] = None
+  batch_workers: int = 1
 
 
 class RequestError(Exception):
@@ -191,7 +192,8 @@ def create_app(annotate, limits=Limits(), describe=None):
 
   batcher = batcher_lib.Batcher(
       annotate, limits.max_batch, limits.max_wait_ms, limits.max_queue,
-      observe=lambda n, _: batch_sizes.observe(n))
+      observe=lambda n, _: batch_sizes.observe(n),
+      workers=limits.batch_workers)
   queue.set_function(lambda: batcher.queued)
 
   async def lifespan(_):

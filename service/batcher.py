@@ -4,7 +4,8 @@ Requests put their documents in a bounded queue; one task takes what is
 waiting (at most `max_batch` documents, waiting at most `max_wait_ms` for
 more once the first has come) and tags it in one call of `annotate`, on a
 thread of its own, so that the event loop keeps answering (health checks,
-other requests) while a batch runs. A full queue is refused at once
+other requests) while a batch runs; with `workers` > 1, that many batches
+may run at once (one's Python steps overlap another's model). A full queue is refused at once
 (`QueueFull`), never waited on without bound. A request whose waiter is
 cancelled (its client went away) is dropped before its batch runs. When
 `annotate` raises on a batch of several requests, each request is tagged
@@ -35,7 +36,7 @@ class Batcher(object):
   """
 
   def __init__(self, annotate: Callable[[List], List], max_batch=32,
-               max_wait_ms=5.0, max_queue=1024, observe=None):
+               max_wait_ms=5.0, max_queue=1024, observe=None, workers=1):
     self.annotate = annotate
     self.max_batch = max_batch
     self.max_wait = max_wait_ms / 1000.0
@@ -43,20 +44,24 @@ class Batcher(object):
     self.observe = observe
     self.waiting = []  # _Pending, in arrival order
     self.queued = 0  # documents waiting
+    self.workers = workers
     self.wake = None
-    self.task = None
+    self.tasks = []
 
   def start(self):
-    """Starts the batching task on the running loop."""
+    """Starts the batching tasks on the running loop."""
     self.wake = asyncio.Event()
-    self.task = asyncio.get_running_loop().create_task(self._run())
+    loop = asyncio.get_running_loop()
+    self.tasks = [loop.create_task(self._run()) for _ in range(self.workers)]
 
   async def stop(self):
-    """Tags what is queued, then stops."""
-    if self.task is not None:
-      self.task.cancel()
+    """Stops the batching tasks (after the requests in flight: uvicorn
+    answers them before the app's lifespan ends)."""
+    for task in self.tasks:
+      task.cancel()
+    for task in self.tasks:
       try:
-        await self.task
+        await task
       except asyncio.CancelledError:
         pass
 

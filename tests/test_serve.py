@@ -480,3 +480,28 @@ def test_the_dockerfile_says_what_it_does(tmp_path):
   with open(os.path.join(ROOT, ".dockerignore")) as f:
     ignored = set(f.read().split())
   assert {".git", ".venv*", "datasets", "demo_output", "model.ckpt*"} <= ignored
+
+
+def test_two_batch_workers_run_two_batches_at_once():
+  from corpus import documents
+  inside, both = [], threading.Event()
+
+  def annotate(docs):
+    inside.append(docs[0].id)
+    if len(inside) == 2:
+      both.set()
+    assert both.wait(5), "the second batch did not start meanwhile"
+    return _fake_annotate([])(docs)
+
+  async def scenario():
+    b = batcher_lib.Batcher(annotate, max_batch=1, max_wait_ms=0,
+                            workers=2)
+    b.start()
+    doc = lambda i: documents.Document(str(i), [
+        documents.Passage("text", 0, "word %d" % i)])
+    results = await asyncio.gather(b.submit([doc(1)]), b.submit([doc(2)]))
+    await b.stop()
+    return results
+
+  assert [r[0]["id"] for r in asyncio.run(scenario())] == ["1", "2"]
+  assert sorted(inside) == ["1", "2"]
