@@ -10,9 +10,10 @@
 The same run dirs as tag_corpus.py, each loaded once and checked before
 the service starts. POST /annotate answers what tag_corpus.py writes for
 the same text (?format=bioc_json, pubtator or jsonl for its bytes; JSON by
-default); concurrent requests are tagged in shared batches (--max_batch
-documents, gathered for at most --max_wait_ms). GET /health, GET /metrics
-(Prometheus), /docs (OpenAPI). Binds 127.0.0.1 unless --host says
+default), POST /annotate/file the same for a file's bytes, POST /plain
+BERN2's way; concurrent requests are tagged in shared batches (--max_batch
+documents, gathered for at most --max_wait_ms). GET / is a page to try it
+in a browser; GET /health, GET /metrics (Prometheus), /docs (OpenAPI). Binds 127.0.0.1 unless --host says
 otherwise; --api_key (or SERVE_API_KEY) asks for an X-API-Key header.
 SIGTERM finishes the requests in flight, then exits.
 """

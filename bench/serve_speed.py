@@ -85,7 +85,13 @@ def main():
   p.add_argument("--abstracts", type=int, default=200)
   p.add_argument("--concurrency", default="1,4,16")
   p.add_argument("--idle", type=int, default=50)
-  p.add_argument("--soak", type=int, default=0)
+  p.add_argument("--soak", type=int, default=0,
+                 help="then this many more requests (4 clients), resident "
+                 "memory read every --soak_every")
+  p.add_argument("--soak_every", type=int, default=1000)
+  p.add_argument("--tag_corpus_rate", type=float, default=None,
+                 help="tag_corpus.py's abstracts/s measured before on the "
+                 "same abstracts and models (skips measuring it again)")
   p.add_argument("--serve_flags", default="",
                  help="more serve.py flags, space-separated")
   p.add_argument("--work", default=tempfile.mkdtemp(prefix="serve-bench-"))
@@ -103,14 +109,17 @@ def main():
   with open(corpus, "w") as f:
     f.writelines(json.dumps(r) + "\n" for r in records)
   out = os.path.join(args.work, "tag_corpus")
-  _, wall, _ = run_measured(
-      [sys.executable, "tag_corpus.py", "--input=" + corpus,
-       "--output_dir=" + out, "--format=jsonl", "--workers=1",
-       "--part_size=%d" % len(records)] + model_flags,
-      log_path=out + ".log")
-  with open(os.path.join(out, "manifest.json")) as f:
-    tag_seconds = json.load(f)["tagging_seconds"]
-  batch_rate = len(records) / tag_seconds
+  if args.tag_corpus_rate:
+    batch_rate, wall = args.tag_corpus_rate, float("nan")
+  else:
+    _, wall, _ = run_measured(
+        [sys.executable, "tag_corpus.py", "--input=" + corpus,
+         "--output_dir=" + out, "--format=jsonl", "--workers=1",
+         "--part_size=%d" % len(records)] + model_flags,
+        log_path=out + ".log")
+    with open(os.path.join(out, "manifest.json")) as f:
+      tag_seconds = json.load(f)["tagging_seconds"]
+    batch_rate = len(records) / tag_seconds
 
   with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
@@ -146,9 +155,14 @@ def main():
     after_load = rss_mb(server.pid)
     soak = None
     if args.soak:
-      soak_records = [records[i % len(records)] for i in range(args.soak)]
-      rate, _, errors = load(base, soak_records, 4)
-      soak = (args.soak, errors, rate, rss_mb(server.pid))
+      memory, errors, started = [], 0, time.time()
+      for start in range(0, args.soak, args.soak_every):
+        n = min(args.soak_every, args.soak - start)
+        chunk = [records[(start + i) % len(records)] for i in range(n)]
+        errors += load(base, chunk, 4)[2]
+        memory.append((start + n, rss_mb(server.pid)[0]))
+      soak = (args.soak, errors, args.soak / (time.time() - started),
+              memory)
   finally:
     server.terminate()
     server.wait(timeout=60)
@@ -167,9 +181,12 @@ def main():
         "(peak %.0f)" % (loaded[0], after_load[0], after_load[1]))
   if soak:
     n, errors, rate, memory = soak
-    print("soak: %d requests, %d errors, %.1f abstracts/s; resident %.0f MB "
-          "(growth %.0f MB since the load)" % (
-              n, errors, rate, memory[0], memory[0] - after_load[0]))
+    print("soak: %d requests, %d errors, %.1f abstracts/s; resident MB "
+          "after each %d: %s" % (n, errors, rate, args.soak_every,
+                                 " ".join("%.0f" % m for _, m in memory)))
+    print("growth: %.0f MB since the load, %.0f MB over the second half" % (
+        memory[-1][1] - after_load[0],
+        memory[-1][1] - memory[(len(memory) - 1) // 2][1]))
   print(json.dumps({"rows": rows, "idle": [percentile(idle, 0.5),
                                            percentile(idle, 0.99)],
                     "tag_corpus_rate": batch_rate, "loaded_mb": loaded[0],
