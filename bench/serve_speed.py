@@ -71,6 +71,18 @@ def load(base, records, clients):
           sum(1 for _, ok in results if not ok))
 
 
+def tag_corpus_rate(corpus, part_size, model_flags, out):
+  """(abstracts/s of tagging, whole command's seconds) of tag_corpus.py on
+  `corpus`, tagging `part_size` documents at a time."""
+  _, wall, _ = run_measured(
+      [sys.executable, "tag_corpus.py", "--input=" + corpus,
+       "--output_dir=" + out, "--format=jsonl", "--workers=1",
+       "--part_size=%d" % part_size] + model_flags, log_path=out + ".log")
+  with open(os.path.join(out, "manifest.json")) as f:
+    manifest = json.load(f)
+  return manifest["counts"]["documents"] / manifest["tagging_seconds"], wall
+
+
 def percentile(values, q):
   ordered = sorted(values)
   return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -89,6 +101,9 @@ def main():
                  help="then this many more requests (4 clients), resident "
                  "memory read every --soak_every")
   p.add_argument("--soak_every", type=int, default=1000)
+  p.add_argument("--single", action="store_true",
+                 help="also tag_corpus.py one abstract at a time: the "
+                 "most a single client can get")
   p.add_argument("--tag_corpus_rate", type=float, default=None,
                  help="tag_corpus.py's abstracts/s measured before on the "
                  "same abstracts and models (skips measuring it again)")
@@ -108,18 +123,16 @@ def main():
   corpus = os.path.join(args.work, "abstracts.jsonl")
   with open(corpus, "w") as f:
     f.writelines(json.dumps(r) + "\n" for r in records)
-  out = os.path.join(args.work, "tag_corpus")
   if args.tag_corpus_rate:
     batch_rate, wall = args.tag_corpus_rate, float("nan")
   else:
-    _, wall, _ = run_measured(
-        [sys.executable, "tag_corpus.py", "--input=" + corpus,
-         "--output_dir=" + out, "--format=jsonl", "--workers=1",
-         "--part_size=%d" % len(records)] + model_flags,
-        log_path=out + ".log")
-    with open(os.path.join(out, "manifest.json")) as f:
-      tag_seconds = json.load(f)["tagging_seconds"]
-    batch_rate = len(records) / tag_seconds
+    batch_rate, wall = tag_corpus_rate(corpus, len(records), model_flags,
+                                       os.path.join(args.work, "tag_corpus"))
+  # The most one client can get: the models' rate one abstract at a time
+  # (tag_corpus.py with parts of one document).
+  single_rate = (tag_corpus_rate(corpus, 1, model_flags,
+                                 os.path.join(args.work, "tag_corpus_1"))[0]
+                 if args.single else None)
 
   with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
@@ -169,6 +182,10 @@ def main():
 
   print("work: %d abstracts; tag_corpus.py %.1f abstracts/s (tagging; "
         "whole command %.1f s)" % (len(records), batch_rate, wall))
+  if single_rate:
+    print("tag_corpus.py one abstract at a time: %.1f abstracts/s (%.0f %% "
+          "of its batched rate)" % (single_rate, 100 * single_rate /
+                                    batch_rate))
   print("idle latency of one abstract: p50 %.3f s, p99 %.3f s (%d requests)"
         % (percentile(idle, 0.5), percentile(idle, 0.99), len(idle)))
   print("\n| clients | abstracts/s | of tag_corpus.py's | p50 (s) | p99 (s) "
@@ -189,7 +206,8 @@ def main():
         memory[-1][1] - memory[(len(memory) - 1) // 2][1]))
   print(json.dumps({"rows": rows, "idle": [percentile(idle, 0.5),
                                            percentile(idle, 0.99)],
-                    "tag_corpus_rate": batch_rate, "loaded_mb": loaded[0],
+                    "tag_corpus_rate": batch_rate,
+                    "single_rate": single_rate, "loaded_mb": loaded[0],
                     "after_load_mb": after_load[0], "soak": soak}))
 
 
