@@ -9,7 +9,8 @@ Starts serve.py on a loopback port (all traffic stays on 127.0.0.1, each
 request with a timeout, their number bounded by the flags), then:
 - latency of one abstract on the idle service (p50, p99 of --idle requests);
 - throughput and latency at each --concurrency (clients sending single
-  abstracts, --abstracts of them per level);
+  abstracts, --abstracts of them per level), and with --ceilings the
+  models' own rate as many abstracts at a time;
 - tag_corpus.py's abstracts/s on the same abstracts and models (its
   tagging time and its whole command), for the ratio;
 - resident memory of the service after loading, after the load, and, with
@@ -101,9 +102,11 @@ def main():
                  help="then this many more requests (4 clients), resident "
                  "memory read every --soak_every")
   p.add_argument("--soak_every", type=int, default=1000)
-  p.add_argument("--single", action="store_true",
-                 help="also tag_corpus.py one abstract at a time: the "
-                 "most a single client can get")
+  p.add_argument("--ceilings", action="store_true",
+                 help="also tag_corpus.py N abstracts at a time for each "
+                 "concurrency N: the most N clients can get, since N "
+                 "clients waiting for their answers never have more than N "
+                 "abstracts in the service")
   p.add_argument("--tag_corpus_rate", type=float, default=None,
                  help="tag_corpus.py's abstracts/s measured before on the "
                  "same abstracts and models (skips measuring it again)")
@@ -128,11 +131,12 @@ def main():
   else:
     batch_rate, wall = tag_corpus_rate(corpus, len(records), model_flags,
                                        os.path.join(args.work, "tag_corpus"))
-  # The most one client can get: the models' rate one abstract at a time
-  # (tag_corpus.py with parts of one document).
-  single_rate = (tag_corpus_rate(corpus, 1, model_flags,
-                                 os.path.join(args.work, "tag_corpus_1"))[0]
-                 if args.single else None)
+  levels = [int(c) for c in args.concurrency.split(",")]
+  # The most N clients can get: the models' rate N abstracts at a time
+  # (tag_corpus.py with parts of N documents).
+  ceilings = {n: tag_corpus_rate(corpus, n, model_flags, os.path.join(
+      args.work, "tag_corpus_%d" % n))[0] for n in sorted(set(levels))
+              if args.ceilings}
 
   with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
@@ -161,7 +165,7 @@ def main():
     idle = [post(base, records[i % len(records)])[0]
             for i in range(args.idle)]
     rows = []
-    for clients in [int(c) for c in args.concurrency.split(",")]:
+    for clients in levels:
       rate, latencies, errors = load(base, records, clients)
       rows.append((clients, rate, percentile(latencies, 0.5),
                    percentile(latencies, 0.99), errors))
@@ -182,18 +186,20 @@ def main():
 
   print("work: %d abstracts; tag_corpus.py %.1f abstracts/s (tagging; "
         "whole command %.1f s)" % (len(records), batch_rate, wall))
-  if single_rate:
-    print("tag_corpus.py one abstract at a time: %.1f abstracts/s (%.0f %% "
-          "of its batched rate)" % (single_rate, 100 * single_rate /
-                                    batch_rate))
+  for n, rate in sorted(ceilings.items()):
+    print("tag_corpus.py %d abstracts at a time: %.1f abstracts/s (%.0f %% "
+          "of its rate %d at a time)" % (n, rate, 100 * rate / batch_rate,
+                                         len(records)))
   print("idle latency of one abstract: p50 %.3f s, p99 %.3f s (%d requests)"
         % (percentile(idle, 0.5), percentile(idle, 0.99), len(idle)))
-  print("\n| clients | abstracts/s | of tag_corpus.py's | p50 (s) | p99 (s) "
-        "| errors |")
-  print("|---|---|---|---|---|---|")
+  print("\n| clients | abstracts/s | of tag_corpus.py's | of its rate N at "
+        "a time | p50 (s) | p99 (s) | errors |")
+  print("|---|---|---|---|---|---|---|")
   for clients, rate, p50, p99, errors in rows:
-    print("| %d | %.1f | %.0f %% | %.3f | %.3f | %d |" % (
-        clients, rate, 100 * rate / batch_rate, p50, p99, errors))
+    print("| %d | %.1f | %.0f %% | %s | %.3f | %.3f | %d |" % (
+        clients, rate, 100 * rate / batch_rate,
+        "%.0f %%" % (100 * rate / ceilings[clients]) if clients in ceilings
+        else "-", p50, p99, errors))
   print("\nresident memory (MB): after loading %.0f, after the load %.0f "
         "(peak %.0f)" % (loaded[0], after_load[0], after_load[1]))
   if soak:
@@ -207,7 +213,7 @@ def main():
   print(json.dumps({"rows": rows, "idle": [percentile(idle, 0.5),
                                            percentile(idle, 0.99)],
                     "tag_corpus_rate": batch_rate,
-                    "single_rate": single_rate, "loaded_mb": loaded[0],
+                    "ceilings": ceilings, "loaded_mb": loaded[0],
                     "after_load_mb": after_load[0], "soak": soak}))
 
 

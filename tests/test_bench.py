@@ -96,14 +96,15 @@ def test_serve_speed(tiny_bert_dir, ner_run, tmp_path):
   result = run_tool(["bench/serve_speed.py", "--models=disease=" + ner_run,
                      "--vocab_file=" + tiny_bert_dir["vocab"],
                      "--abstracts=4", "--concurrency=1,2", "--idle=2",
-                     "--soak=4", "--soak_every=2", "--single",
+                     "--soak=4", "--soak_every=2", "--ceilings",
                      "--work=%s" % tmp_path])
   assert result.stdout.startswith("work: 4 abstracts; tag_corpus.py ")
   assert "| 2 | " in result.stdout
   assert "soak: 4 requests, 0 errors" in result.stdout
   assert "resident MB after each 2: " in result.stdout
   assert "MB over the second half" in result.stdout
-  assert "tag_corpus.py one abstract at a time: " in result.stdout
+  assert "tag_corpus.py 2 abstracts at a time: " in result.stdout
+  assert "| of its rate N at a time |" in result.stdout
 
 
 def test_same_outputs(tmp_path):
