@@ -81,8 +81,11 @@ def parse(argv):
                  "$SERVE_API_KEY; none: open)")
   p.add_argument("--max_batch", type=int, default=32,
                  help="documents tagged in one batch")
-  p.add_argument("--max_wait_ms", type=float, default=5.0,
-                 help="how long a batch waits for more documents")
+  p.add_argument("--max_wait_ms", type=float, default=50.0,
+                 help="how long a batch waits for more documents at most")
+  p.add_argument("--batch_gap_ms", type=float, default=5.0,
+                 help="a batch goes as soon as no document has come for "
+                 "this long")
   p.add_argument("--batch_workers", type=int, default=1,
                  help="batches that may run at once")
   p.add_argument("--max_queue", type=int, default=1024,
@@ -101,9 +104,10 @@ def parse(argv):
     if getattr(args, flag) < 1:
       raise errors.UserError("--%s=%d: expected a whole number >= 1" %
                              (flag, getattr(args, flag)))
-  if args.max_wait_ms < 0:
-    raise errors.UserError("--max_wait_ms=%s: expected a number >= 0" %
-                           args.max_wait_ms)
+  for flag in ("max_wait_ms", "batch_gap_ms"):
+    if getattr(args, flag) is not None and getattr(args, flag) < 0:
+      raise errors.UserError("--%s=%s: expected a number >= 0" % (
+          flag, getattr(args, flag)))
   return args
 
 
@@ -118,7 +122,7 @@ def main(argv=None):
   limits = app_lib.Limits(args.max_body_bytes, args.max_documents,
                           args.max_characters, args.max_batch,
                           args.max_wait_ms, args.max_queue, args.api_key,
-                          args.batch_workers)
+                          args.batch_workers, args.batch_gap_ms)
   app = app_lib.create_app(annotate, limits, describe)
   logging.basicConfig(level=logging.WARNING,
                       format="%(asctime)s %(name)s %(message)s")

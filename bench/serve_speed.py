@@ -72,6 +72,16 @@ def load(base, records, clients):
           sum(1 for _, ok in results if not ok))
 
 
+def batches(base):
+  """(documents, batches) the service has tagged so far (its /metrics)."""
+  with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+    text = r.read().decode()
+  values = dict(line.split() for line in text.splitlines()
+                if line.startswith("serve_batch_documents_"))
+  return (float(values["serve_batch_documents_sum"]),
+          float(values["serve_batch_documents_count"]))
+
+
 def tag_corpus_rate(corpus, part_size, model_flags, out):
   """(abstracts/s of tagging, whole command's seconds) of tag_corpus.py on
   `corpus`, tagging `part_size` documents at a time."""
@@ -166,9 +176,12 @@ def main():
             for i in range(args.idle)]
     rows = []
     for clients in levels:
+      before = batches(base)
       rate, latencies, errors = load(base, records, clients)
+      after = batches(base)
       rows.append((clients, rate, percentile(latencies, 0.5),
-                   percentile(latencies, 0.99), errors))
+                   percentile(latencies, 0.99), errors,
+                   (after[0] - before[0]) / max(after[1] - before[1], 1)))
     after_load = rss_mb(server.pid)
     soak = None
     if args.soak:
@@ -193,13 +206,13 @@ def main():
   print("idle latency of one abstract: p50 %.3f s, p99 %.3f s (%d requests)"
         % (percentile(idle, 0.5), percentile(idle, 0.99), len(idle)))
   print("\n| clients | abstracts/s | of tag_corpus.py's | of its rate N at "
-        "a time | p50 (s) | p99 (s) | errors |")
-  print("|---|---|---|---|---|---|---|")
-  for clients, rate, p50, p99, errors in rows:
-    print("| %d | %.1f | %.0f %% | %s | %.3f | %.3f | %d |" % (
+        "a time | p50 (s) | p99 (s) | errors | abstracts a batch |")
+  print("|---|---|---|---|---|---|---|---|")
+  for clients, rate, p50, p99, errors, per_batch in rows:
+    print("| %d | %.1f | %.0f %% | %s | %.3f | %.3f | %d | %.1f |" % (
         clients, rate, 100 * rate / batch_rate,
         "%.0f %%" % (100 * rate / ceilings[clients]) if clients in ceilings
-        else "-", p50, p99, errors))
+        else "-", p50, p99, errors, per_batch))
   print("\nresident memory (MB): after loading %.0f, after the load %.0f "
         "(peak %.0f)" % (loaded[0], after_load[0], after_load[1]))
   if soak:

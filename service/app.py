@@ -50,10 +50,11 @@ class Limits:
   max_documents: int = 100
   max_characters: int = 200_000
   max_batch: int = 32
-  max_wait_ms: float = 5.0
+  max_wait_ms: float = 50.0
   max_queue: int = 1024
   api_key: Optional[str] = None
   batch_workers: int = 1
+  batch_gap_ms: float = 5.0
 
 
 class RequestError(Exception):
@@ -193,7 +194,7 @@ def create_app(annotate, limits=Limits(), describe=None):
   batcher = batcher_lib.Batcher(
       annotate, limits.max_batch, limits.max_wait_ms, limits.max_queue,
       observe=lambda n, _: batch_sizes.observe(n),
-      workers=limits.batch_workers)
+      workers=limits.batch_workers, gap_ms=limits.batch_gap_ms)
   queue.set_function(lambda: batcher.queued)
 
   async def lifespan(_):

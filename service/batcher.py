@@ -1,8 +1,9 @@
 """Dynamic batching: concurrent requests' documents tagged in one call.
 
 Requests put their documents in a bounded queue; one task takes what is
-waiting (at most `max_batch` documents, waiting at most `max_wait_ms` for
-more once the first has come) and tags it in one call of `annotate`, on a
+waiting (at most `max_batch` documents, waiting for more once the first
+has come while they keep coming: at most `max_wait_ms`, and no longer
+than `gap_ms` after the last) and tags it in one call of `annotate`, on a
 thread of its own, so that the event loop keeps answering (health checks,
 other requests) while a batch runs; with `workers` > 1, that many batches
 may run at once (one's Python steps overlap another's model). A full queue is refused at once
@@ -36,10 +37,12 @@ class Batcher(object):
   """
 
   def __init__(self, annotate: Callable[[List], List], max_batch=32,
-               max_wait_ms=5.0, max_queue=1024, observe=None, workers=1):
+               max_wait_ms=5.0, max_queue=1024, observe=None, workers=1,
+               gap_ms=None):
     self.annotate = annotate
     self.max_batch = max_batch
     self.max_wait = max_wait_ms / 1000.0
+    self.gap = (max_wait_ms if gap_ms is None else gap_ms) / 1000.0
     self.max_queue = max_queue
     self.observe = observe
     self.waiting = []  # _Pending, in arrival order
@@ -91,16 +94,28 @@ class Batcher(object):
     self.queued -= n
     return taken
 
+  async def _gather(self, loop):
+    """Waits while documents keep coming: until max_batch are waiting,
+    max_wait has passed, or none has come for `gap` (so that a lone
+    request goes at once, and a burst of answered clients coming back
+    goes in one batch)."""
+    started = loop.time()
+    seen, last = self.queued, started
+    while self.queued < self.max_batch:
+      now = loop.time()
+      if self.queued != seen:
+        seen, last = self.queued, now
+      if now - started >= self.max_wait or now - last >= self.gap:
+        return
+      await asyncio.sleep(0.001)
+
   async def _run(self):
     loop = asyncio.get_running_loop()
     while True:
       await self.wake.wait()
       self.wake.clear()
       while self.waiting:
-        deadline = loop.time() + self.max_wait
-        while (sum(len(p.documents) for p in self.waiting) < self.max_batch
-               and loop.time() < deadline):
-          await asyncio.sleep(min(0.001, max(deadline - loop.time(), 0)))
+        await self._gather(loop)
         taken = self._take()
         if not taken:
           continue

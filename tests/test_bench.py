@@ -104,7 +104,8 @@ def test_serve_speed(tiny_bert_dir, ner_run, tmp_path):
   assert "resident MB after each 2: " in result.stdout
   assert "MB over the second half" in result.stdout
   assert "tag_corpus.py 2 abstracts at a time: " in result.stdout
-  assert "| of its rate N at a time |" in result.stdout
+  assert ("| of its rate N at a time | p50 (s) | p99 (s) | errors | "
+          "abstracts a batch |") in result.stdout
 
 
 def test_same_outputs(tmp_path):

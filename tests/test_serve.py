@@ -505,3 +505,30 @@ def test_two_batch_workers_run_two_batches_at_once():
 
   assert [r[0]["id"] for r in asyncio.run(scenario())] == ["1", "2"]
   assert sorted(inside) == ["1", "2"]
+
+
+def test_a_batch_waits_while_documents_keep_coming():
+  """A lone request goes after the gap, not the whole wait; requests that
+  keep coming closer than the gap go in one batch."""
+  from corpus import documents
+  calls = []
+
+  async def scenario():
+    b = batcher_lib.Batcher(_fake_annotate(calls), max_batch=32,
+                            max_wait_ms=3000, gap_ms=100)
+    b.start()
+    doc = lambda i: documents.Document(str(i), [
+        documents.Passage("text", 0, "word %d" % i)])
+    started = time.time()
+    await b.submit([doc(0)])
+    lone = time.time() - started
+    waiting = []
+    for i in range(1, 6):  # five requests 30 ms apart
+      waiting.append(asyncio.ensure_future(b.submit([doc(i)])))
+      await asyncio.sleep(0.03)
+    await asyncio.gather(*waiting)
+    await b.stop()
+    return lone
+
+  assert asyncio.run(scenario()) < 1.5  # not the 3 s wait
+  assert calls == [1, 5]
