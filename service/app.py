@@ -246,15 +246,21 @@ def create_app(annotate, limits=Limits(), describe=None):
     requests.labels(scope["path"], str(answered.get("status", 500))).inc()
     latency.labels(scope["path"]).observe(time.time() - started)
 
+  def unknown_format(fmt, rid):
+    return error(422, "format=%s: expected one of %s" % (
+        fmt, ", ".join(FORMATS)), rid)
+
   async def read_body(request):
-    """The body, or the 413 Response of one declared over the limit."""
+    """The body, or the 413 Response of one over the limit (refused on its
+    Content-Length before it is read, when it gives one)."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(
-        declared) > limits.max_body_bytes:
-      return error(413, "the body has %s bytes, more than the %d allowed" %
-                   (declared, limits.max_body_bytes),
-                   request.state.request_id)
-    return await request.body()
+    size = int(declared) if declared and declared.isdigit() else 0
+    body = b"" if size > limits.max_body_bytes else await request.body()
+    size = max(size, len(body))
+    if size > limits.max_body_bytes:
+      return error(413, "the body has %d bytes, more than the %d allowed" %
+                   (size, limits.max_body_bytes), request.state.request_id)
+    return body
 
   async def tagged_or_error(request, docs):
     """The tagged documents, or the error Response: a full queue is a 503
@@ -309,8 +315,7 @@ def create_app(annotate, limits=Limits(), describe=None):
     pubtator or jsonl."""
     rid = request.state.request_id
     if format not in FORMATS:
-      return error(422, "format=%s: expected one of %s" % (
-          format, ", ".join(FORMATS)), rid)
+      return unknown_format(format, rid)
     tagged = await tag(request)
     if isinstance(tagged, Response):
       return tagged
@@ -340,14 +345,10 @@ def create_app(annotate, limits=Limits(), describe=None):
     X-Skipped-Records header in every format)."""
     rid = request.state.request_id
     if format not in FORMATS:
-      return error(422, "format=%s: expected one of %s" % (
-          format, ", ".join(FORMATS)), rid)
+      return unknown_format(format, rid)
     body = await read_body(request)
     if isinstance(body, Response):
       return body
-    if len(body) > limits.max_body_bytes:
-      return error(413, "the body has %d bytes, more than the %d allowed" %
-                   (len(body), limits.max_body_bytes), rid)
     try:
       docs, skipped = await run_in_threadpool(
           upload.read_upload, body, filename, input_format,

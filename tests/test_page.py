@@ -93,6 +93,15 @@ def _shown(annotations):
   return shown
 
 
+def _download(page, fmt, tmp_path):
+  """(file name offered, saved path) of the page's download in `fmt`."""
+  with page.expect_download() as download:
+    page.click("#downloads button[data-format=%s]" % fmt)
+  saved = tmp_path / ("page." + fmt)
+  download.value.save_as(str(saved))
+  return download.value.suggested_filename, saved
+
+
 def _marks(page):
   return page.eval_on_selector_all("mark.entity", """marks => marks.map(m => ({
       text: m.textContent, id: m.dataset.id, type: m.dataset.type,
@@ -148,11 +157,8 @@ def test_paste_highlight_and_download(service, browser, tmp_path):
           "R1|Association|BRCA1 (T1)|breast cancer (T2)|0.8"]
   assert page.text_content("#status") == "1 document, 4 entities"
 
-  with page.expect_download() as download:
-    page.click("#downloads button[data-format=pubtator]")
-  assert download.value.suggested_filename == "annotations.pubtator"
-  saved = tmp_path / "page.pubtator"
-  download.value.save_as(str(saved))
+  name, saved = _download(page, "pubtator", tmp_path)
+  assert name == "annotations.pubtator"
   assert saved.read_bytes() == _post(
       service + "/annotate?format=pubtator",
       json.dumps({"text": ABSTRACT}).encode())
@@ -185,11 +191,8 @@ def test_upload_a_file_and_download_bioc(service, browser, tmp_path):
   assert page.eval_on_selector_all(
       "article[data-id='11'] .passage h3", "h => h.map(x => x.textContent)"
   ) == ["title", "abstract"]
-  with page.expect_download() as download:
-    page.click("#downloads button[data-format=bioc_json]")
-  assert download.value.suggested_filename == "abstracts.bioc.json"
-  saved = tmp_path / "page.bioc.json"
-  download.value.save_as(str(saved))
+  name, saved = _download(page, "bioc_json", tmp_path)
+  assert name == "abstracts.bioc.json"
   assert saved.read_bytes() == _post(
       service + "/annotate/file?filename=a.pubtator&format=bioc_json",
       PUBTATOR.encode(), "application/octet-stream")
