@@ -1,5 +1,6 @@
 """Helpers for tests that run the command-line tools."""
 
+import contextlib
 import os
 import random
 import subprocess
@@ -135,3 +136,29 @@ def term_tagger(calls=None):
       out.append(tagged)
     return out
   return annotate
+
+
+@contextlib.contextmanager
+def serving(app):
+  """The ASGI `app` on a free loopback port, served by uvicorn on a
+  thread; yields its base URL and stops it after."""
+  import socket  # pylint: disable=g-import-not-at-top
+  import threading  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
+  import uvicorn  # pylint: disable=g-import-not-at-top
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+  server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                         log_level="warning"))
+  thread = threading.Thread(target=server.run, daemon=True)
+  thread.start()
+  deadline = time.time() + 30
+  while not server.started:
+    assert time.time() < deadline and thread.is_alive(), "not started"
+    time.sleep(0.05)
+  try:
+    yield "http://127.0.0.1:%d" % port
+  finally:
+    server.should_exit = True
+    thread.join(30)

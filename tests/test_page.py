@@ -7,17 +7,14 @@ highlights, concept links, hovers, relations and downloads can be checked
 exactly against the API's answer for the same input.
 """
 
-import contextlib
 import json
 import os
-import socket
-import threading
-import time
 import urllib.request
 
 import pytest
 
 from service import app as app_lib
+from tests.helpers import serving
 from tests.helpers import term_tagger
 
 CHROMIUM = "/usr/bin/chromium"
@@ -28,29 +25,11 @@ PUBTATOR = ("11|t|BRCA1 and breast cancer\n"
             "12|t|A second title\n12|a|No terms here.\n\n")
 
 
-@contextlib.contextmanager
 def _serving(limits):
-  """The app on a free loopback port, served by uvicorn on a thread."""
-  import uvicorn
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-  app = app_lib.create_app(term_tagger(), limits, {
+  """The app with the term tagger, served on a loopback port."""
+  return serving(app_lib.create_app(term_tagger(), limits, {
       "models": [{"name": "disease"}], "re_model": "gad",
-      "normalizers": [{"type": "disease"}]})
-  server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                         log_level="warning"))
-  thread = threading.Thread(target=server.run, daemon=True)
-  thread.start()
-  deadline = time.time() + 30
-  while not server.started:
-    assert time.time() < deadline and thread.is_alive(), "not started"
-    time.sleep(0.05)
-  try:
-    yield "http://127.0.0.1:%d" % port
-  finally:
-    server.should_exit = True
-    thread.join(30)
+      "normalizers": [{"type": "disease"}]}))
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import pytest
 from service import app as app_lib
 from service import batcher as batcher_lib
 from tests.helpers import run_tool
+from tests.helpers import serving
 
 
 def _fake_annotate(calls):
@@ -391,11 +392,35 @@ def test_one_bad_document_fails_alone():
   assert calls == [-3, 1, -1, 1]  # the batch, then each request alone
 
 
+def _send_raw(port, doc_id):
+  """A socket that has sent one /annotate request of one document (its
+  answer is read, or the connection closed, by the caller)."""
+  import socket
+  body = json.dumps({"documents": [{"id": doc_id, "text": "x y"}]})
+  sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+  sock.sendall(("POST /annotate HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                "application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+                    len(body), body)).encode())
+  return sock
+
+
+def _answer(sock):
+  """The whole HTTP answer on `sock` (headers, then Content-Length
+  bytes), as text."""
+  data = b""
+  while b"\r\n\r\n" not in data:
+    data += sock.recv(65536)
+  head, _, body = data.partition(b"\r\n\r\n")
+  length = int(next(l.split(b":")[1] for l in head.split(b"\r\n")
+                    if l.lower().startswith(b"content-length:")))
+  while len(body) < length:
+    body += sock.recv(65536)
+  return (head + b"\r\n\r\n" + body).decode()
+
+
 def test_a_client_that_goes_away_is_dropped_from_the_queue():
   """A request whose client closes the connection while it waits is
   never tagged (a real server on a loopback port, two requests)."""
-  import socket
-  import uvicorn
   seen, release = [], threading.Event()
 
   def annotate(docs):
@@ -403,47 +428,58 @@ def test_a_client_that_goes_away_is_dropped_from_the_queue():
     release.wait(10)
     return _fake_annotate([])(docs)
 
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-  server = uvicorn.Server(uvicorn.Config(
-      app_lib.create_app(annotate, app_lib.Limits(max_wait_ms=0)),
-      host="127.0.0.1", port=port, log_level="warning"))
-  thread = threading.Thread(target=server.run, daemon=True)
-  thread.start()
   try:
-    deadline = time.time() + 30
-    while not server.started:
-      assert time.time() < deadline
-      time.sleep(0.05)
-
-    def send(doc_id):
-      body = json.dumps({"documents": [{"id": doc_id, "text": "x y"}]})
-      sock = socket.create_connection(("127.0.0.1", port), timeout=20)
-      sock.sendall(("POST /annotate HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                    "application/json\r\nContent-Length: %d\r\n\r\n%s" % (
-                        len(body), body)).encode())
-      return sock
-
-    first = send("kept")
-    while seen != ["kept"]:  # the first batch runs, blocked
-      time.sleep(0.01)
-    gone = send("gone")
-    time.sleep(0.2)
-    gone.close()  # the client gives up while its document waits
-    time.sleep(4 * app_lib.DISCONNECT_POLL_S)
-    release.set()
-    answer = first.recv(65536).decode()
-    first.close()
-    assert answer.startswith("HTTP/1.1 200")
-    third = send("later")
-    assert third.recv(65536).decode().startswith("HTTP/1.1 200")
-    third.close()
-    assert seen == ["kept", "later"]
+    with serving(app_lib.create_app(annotate, app_lib.Limits(
+        max_wait_ms=0))) as base:
+      port = int(base.rsplit(":", 1)[1])
+      first = _send_raw(port, "kept")
+      while seen != ["kept"]:  # the first batch runs, blocked
+        time.sleep(0.01)
+      gone = _send_raw(port, "gone")
+      time.sleep(0.2)
+      gone.close()  # the client gives up while its document waits
+      time.sleep(4 * app_lib.DISCONNECT_POLL_S)
+      release.set()
+      assert first.recv(65536).decode().startswith("HTTP/1.1 200")
+      first.close()
+      third = _send_raw(port, "later")
+      assert third.recv(65536).decode().startswith("HTTP/1.1 200")
+      third.close()
+      assert seen == ["kept", "later"]
   finally:
     release.set()
-    server.should_exit = True
-    thread.join(30)
+
+
+def test_a_full_queue_is_a_503_with_retry_after():
+  """Over HTTP: while one request's batch runs, the queue holds one more
+  document at most; the next request is refused at once."""
+  release, started = threading.Event(), threading.Event()
+
+  def annotate(docs):
+    started.set()
+    release.wait(10)
+    return _fake_annotate([])(docs)
+
+  try:
+    with serving(app_lib.create_app(annotate, app_lib.Limits(
+        max_queue=1, max_wait_ms=0))) as base:
+      port = int(base.rsplit(":", 1)[1])
+      running = _send_raw(port, "a")
+      assert started.wait(10)  # its batch runs: the queue is empty
+      waiting = _send_raw(port, "b")  # takes the one place
+      time.sleep(0.3)
+      refused = _answer(_send_raw(port, "c"))
+      assert refused.startswith("HTTP/1.1 503"), refused
+      assert "retry-after: 1" in refused.lower()
+      assert refused.endswith('"error":"the service is busy: 1 documents '
+                              'are waiting; try again shortly","request_id":'
+                              '"%s"}' % refused.split("x-request-id: ")[1][:16])
+      release.set()
+      for sock in (running, waiting):
+        assert sock.recv(65536).decode().startswith("HTTP/1.1 200")
+        sock.close()
+  finally:
+    release.set()
 
 
 def test_the_dockerfile_says_what_it_does(tmp_path):
